@@ -1,0 +1,716 @@
+//! Talking to cargo: the build, the workspace's metadata, the toolchain, the
+//! doctest command lines, and the runtime environment `cargo test` gives a
+//! test process.
+//!
+//! Nothing here scrapes cargo's human output: the build is read from
+//! `--message-format json-render-diagnostics` (rendered diagnostics are passed
+//! on to the user's stderr as cargo would show them), the workspace from
+//! `cargo metadata`, and doctest command lines from our own binary standing in
+//! as `RUSTDOC` (see [`rustdoc_wrapper`]).
+
+use crate::cli::CargoArgs;
+use crate::error::Error;
+use cargo_metadata::{Message, Metadata, MetadataCommand, Package, PackageId};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use std::ffi::{OsStr, OsString};
+use std::io::{self, BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// The environment variable that tells our binary it runs as cargo's `RUSTDOC`,
+/// holding the real rustdoc to run.
+pub const RUSTDOC_WRAPPER_ENV: &str = "CARGO_STRUCTLOG_REAL_RUSTDOC";
+/// The value given to `RUSTC_BOOTSTRAP` in the rustdoc wrapper.
+pub const RUSTDOC_BOOTSTRAP_ENV: &str = "CARGO_STRUCTLOG_BOOTSTRAP";
+/// The key of the line the wrapper prints before handing over to rustdoc.
+const RUSTDOC_MARKER: &str = "cargo-structlog-rustdoc";
+
+/// The cargo to run: `$CARGO` (set by cargo for subcommands) or `cargo`.
+pub fn cargo_program() -> OsString {
+    std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())
+}
+
+/// A cargo command with the user's manifest, profile, feature and
+/// package-selection flags (everything but target selection).
+pub fn cargo_command(sub: &str, args: &CargoArgs) -> Command {
+    let mut cmd = Command::new(cargo_program());
+    cmd.arg(sub);
+    if let Some(p) = &args.manifest_path {
+        cmd.arg("--manifest-path").arg(p);
+    }
+    for p in &args.package {
+        cmd.arg("--package").arg(p);
+    }
+    if args.workspace {
+        cmd.arg("--workspace");
+    }
+    for p in &args.exclude {
+        cmd.arg("--exclude").arg(p);
+    }
+    for f in &args.features {
+        cmd.arg("--features").arg(f);
+    }
+    if args.all_features {
+        cmd.arg("--all-features");
+    }
+    if args.no_default_features {
+        cmd.arg("--no-default-features");
+    }
+    if args.release {
+        cmd.arg("--release");
+    }
+    if let Some(p) = &args.profile {
+        cmd.arg("--profile").arg(p);
+    }
+    if let Some(d) = &args.target_dir {
+        cmd.arg("--target-dir").arg(d);
+    }
+    if let Some(j) = &args.jobs {
+        cmd.arg("--jobs").arg(j);
+    }
+    for flag in [
+        (args.locked, "--locked"),
+        (args.offline, "--offline"),
+        (args.frozen, "--frozen"),
+    ] {
+        if flag.0 {
+            cmd.arg(flag.1);
+        }
+    }
+    if let Some(c) = &args.color {
+        cmd.arg("--color").arg(c);
+    }
+    cmd
+}
+
+/// Reads the workspace's metadata (`cargo metadata --no-deps`).
+pub fn metadata(args: &CargoArgs) -> Result<Metadata, Error> {
+    let mut cmd = MetadataCommand::new();
+    cmd.cargo_path(cargo_program()).no_deps();
+    if let Some(p) = &args.manifest_path {
+        cmd.manifest_path(p);
+    }
+    let mut other = Vec::new();
+    for flag in [
+        (args.locked, "--locked"),
+        (args.offline, "--offline"),
+        (args.frozen, "--frozen"),
+    ] {
+        if flag.0 {
+            other.push(flag.1.to_string());
+        }
+    }
+    cmd.other_options(other);
+    cmd.exec()
+        .map_err(|e| Error::Setup(format!("cargo metadata failed: {e}")))
+}
+
+/// A test executable cargo built.
+#[derive(Clone, Debug)]
+pub struct TestArtifact {
+    pub package_id: PackageId,
+    /// `lib`, `bin`, `test`, `bench`, `example`, `proc-macro`, ...
+    pub kind: String,
+    pub target_name: String,
+    pub src_path: PathBuf,
+    pub executable: PathBuf,
+}
+
+/// What a build script told cargo, which cargo also gives the package's tests.
+#[derive(Clone, Debug, Default)]
+pub struct BuildScript {
+    pub out_dir: PathBuf,
+    pub env: Vec<(String, String)>,
+    pub linked_paths: Vec<PathBuf>,
+}
+
+/// The result of `cargo test --no-run`.
+#[derive(Debug, Default)]
+pub struct Build {
+    pub success: bool,
+    pub artifacts: Vec<TestArtifact>,
+    pub build_scripts: HashMap<PackageId, BuildScript>,
+    /// The first lines of the errors cargo reported, for the log.
+    pub errors: Vec<String>,
+}
+
+/// Builds the tests: `cargo test --no-run --message-format=json-render-diagnostics`.
+/// Cargo's own progress goes to the user's stderr, and so do the rendered
+/// compiler diagnostics, as cargo itself would show them.
+pub fn build(cmd: &mut Command) -> Result<Build, Error> {
+    cmd.arg("--no-run")
+        .arg("--message-format=json-render-diagnostics")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| Error::Setup(format!("cannot run cargo: {e}")))?;
+    let stdout = child.stdout.take().expect("piped");
+    let mut out = Build::default();
+    let mut finished = None;
+    let stderr = io::stderr();
+    for message in Message::parse_stream(BufReader::new(stdout)) {
+        let message = message.map_err(|e| Error::Setup(format!("reading cargo's output: {e}")))?;
+        match message {
+            Message::CompilerArtifact(a) => {
+                let Some(exe) = a.executable else { continue };
+                if !a.profile.test {
+                    continue;
+                }
+                out.artifacts.push(TestArtifact {
+                    package_id: a.package_id,
+                    kind: a
+                        .target
+                        .kind
+                        .first()
+                        .map(|k| k.to_string())
+                        .unwrap_or_else(|| "lib".into()),
+                    target_name: a.target.name,
+                    src_path: a.target.src_path.into_std_path_buf(),
+                    executable: exe.into_std_path_buf(),
+                });
+            }
+            Message::CompilerMessage(m) => {
+                if let Some(rendered) = &m.message.rendered {
+                    let _ = stderr.lock().write_all(rendered.as_bytes());
+                }
+                if m.message.level == cargo_metadata::diagnostic::DiagnosticLevel::Error {
+                    out.errors.push(m.message.message.clone());
+                }
+            }
+            Message::BuildScriptExecuted(b) => {
+                out.build_scripts.insert(
+                    b.package_id,
+                    BuildScript {
+                        out_dir: b.out_dir.into_std_path_buf(),
+                        env: b.env,
+                        linked_paths: b
+                            .linked_paths
+                            .into_iter()
+                            .map(|p| {
+                                // `native=/path`, `dependency=/path`, or just a path.
+                                let s = p.as_str();
+                                PathBuf::from(s.split_once('=').map_or(s, |(_, p)| p))
+                            })
+                            .collect(),
+                    },
+                );
+            }
+            Message::BuildFinished(f) => finished = Some(f.success),
+            Message::TextLine(line) => {
+                let _ = writeln!(stderr.lock(), "{line}");
+            }
+            _ => {}
+        }
+    }
+    let status = child
+        .wait()
+        .map_err(|e| Error::Setup(format!("waiting for cargo: {e}")))?;
+    out.success = status.success() && finished != Some(false);
+    if !out.success && out.errors.is_empty() {
+        out.errors.push(format!("cargo exited with {status}"));
+    }
+    Ok(out)
+}
+
+/// Facts about the toolchain (for `run_info` and the runtime environment).
+#[derive(Clone, Debug, Default)]
+pub struct Rustc {
+    /// `rustc 1.95.0 (59807616e 2026-04-14)`
+    pub version: String,
+    pub release: String,
+    pub host: String,
+    pub sysroot: Option<PathBuf>,
+}
+
+impl Rustc {
+    /// True for nightly and dev toolchains, where libtest takes `-Z` flags
+    /// without `RUSTC_BOOTSTRAP`.
+    pub fn is_nightly(&self) -> bool {
+        self.release.contains("nightly") || self.release.contains("-dev")
+    }
+}
+
+/// Asks rustc (`$RUSTC` or `rustc`, run from the workspace so that a
+/// `rust-toolchain.toml` applies) for its version, host and sysroot.
+pub fn rustc_info(dir: &Path) -> Rustc {
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let mut info = Rustc::default();
+    if let Ok(out) = Command::new(&rustc).arg("-vV").current_dir(dir).output() {
+        let text = String::from_utf8_lossy(&out.stdout);
+        for line in text.lines() {
+            if line.starts_with("rustc ") && info.version.is_empty() {
+                info.version = line.to_string();
+            } else if let Some(h) = line.strip_prefix("host: ") {
+                info.host = h.to_string();
+            } else if let Some(r) = line.strip_prefix("release: ") {
+                info.release = r.to_string();
+            }
+        }
+    }
+    if let Ok(out) = Command::new(&rustc)
+        .args(["--print", "sysroot"])
+        .current_dir(dir)
+        .output()
+    {
+        let s = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        if !s.is_empty() {
+            info.sysroot = Some(PathBuf::from(s));
+        }
+    }
+    info
+}
+
+/// The name of the variable the dynamic linker searches.
+pub fn dylib_path_var() -> &'static str {
+    if cfg!(windows) {
+        "PATH"
+    } else if cfg!(target_os = "macos") {
+        "DYLD_FALLBACK_LIBRARY_PATH"
+    } else {
+        "LD_LIBRARY_PATH"
+    }
+}
+
+/// The environment `cargo test` gives a package's test executable on top of
+/// its own: `CARGO`, `CARGO_MANIFEST_*`, `CARGO_PKG_*`, the build script's
+/// `OUT_DIR` and `rustc-env` variables, the `[env]` table of cargo's config,
+/// and the library search path (the target dir's `deps`, the build scripts'
+/// linked paths inside the target dir, and the toolchain's libraries).
+pub fn test_env(
+    pkg: &Package,
+    exe: &Path,
+    build_script: Option<&BuildScript>,
+    config_env: &[(String, String)],
+    target_dir: &Path,
+    rustc: &Rustc,
+) -> Vec<(OsString, OsString)> {
+    let mut env: Vec<(OsString, OsString)> = Vec::new();
+    let mut set = |k: &str, v: &OsStr| env.push((k.into(), v.to_owned()));
+    set("CARGO", &cargo_program());
+    let manifest = pkg.manifest_path.as_std_path();
+    set(
+        "CARGO_MANIFEST_DIR",
+        manifest.parent().unwrap_or(manifest).as_os_str(),
+    );
+    set("CARGO_MANIFEST_PATH", manifest.as_os_str());
+    let v = &pkg.version;
+    let s = |x: &str| OsString::from(x);
+    set("CARGO_PKG_VERSION", &s(&v.to_string()));
+    set("CARGO_PKG_VERSION_MAJOR", &s(&v.major.to_string()));
+    set("CARGO_PKG_VERSION_MINOR", &s(&v.minor.to_string()));
+    set("CARGO_PKG_VERSION_PATCH", &s(&v.patch.to_string()));
+    set("CARGO_PKG_VERSION_PRE", &s(v.pre.as_str()));
+    set("CARGO_PKG_NAME", &s(&pkg.name));
+    set("CARGO_PKG_AUTHORS", &s(&pkg.authors.join(":")));
+    set(
+        "CARGO_PKG_DESCRIPTION",
+        &s(pkg.description.as_deref().unwrap_or("")),
+    );
+    set(
+        "CARGO_PKG_HOMEPAGE",
+        &s(pkg.homepage.as_deref().unwrap_or("")),
+    );
+    set(
+        "CARGO_PKG_REPOSITORY",
+        &s(pkg.repository.as_deref().unwrap_or("")),
+    );
+    set(
+        "CARGO_PKG_LICENSE",
+        &s(pkg.license.as_deref().unwrap_or("")),
+    );
+    set(
+        "CARGO_PKG_LICENSE_FILE",
+        &s(pkg.license_file.as_ref().map(|p| p.as_str()).unwrap_or("")),
+    );
+    set(
+        "CARGO_PKG_RUST_VERSION",
+        &s(&pkg
+            .rust_version
+            .as_ref()
+            .map(|v| v.to_string())
+            .unwrap_or_default()),
+    );
+    set(
+        "CARGO_PKG_README",
+        &s(pkg.readme.as_ref().map(|p| p.as_str()).unwrap_or("")),
+    );
+    // Already filtered by `config_env`: [env] overrides the environment only when forced.
+    for (k, v) in config_env {
+        set(k, OsStr::new(v));
+    }
+    let mut search: Vec<PathBuf> = Vec::new();
+    if let Some(b) = build_script {
+        set("OUT_DIR", b.out_dir.as_os_str());
+        for (k, v) in &b.env {
+            set(k, OsStr::new(v));
+        }
+        search.extend(
+            b.linked_paths
+                .iter()
+                .filter(|p| p.starts_with(target_dir))
+                .cloned(),
+        );
+    }
+    if let Some(deps) = exe.parent() {
+        if let Some(profile_dir) = deps.parent() {
+            search.push(profile_dir.to_path_buf());
+        }
+        search.push(deps.to_path_buf());
+    }
+    if let Some(sysroot) = &rustc.sysroot {
+        search.push(
+            sysroot
+                .join("lib")
+                .join("rustlib")
+                .join(&rustc.host)
+                .join("lib"),
+        );
+        search.push(sysroot.join("lib"));
+    }
+    let var = dylib_path_var();
+    if let Some(existing) = std::env::var_os(var) {
+        search.extend(std::env::split_paths(&existing));
+    }
+    if let Ok(joined) = std::env::join_paths(search) {
+        env.push((var.into(), joined));
+    }
+    env
+}
+
+/// The `[env]` entries of cargo's configuration files that apply when cargo
+/// runs in `cwd`: `.cargo/config.toml` (or `.cargo/config`) in `cwd` and every
+/// ancestor, then `$CARGO_HOME/config.toml`; closer files win. Values may be
+/// strings or `{ value, force, relative }` tables. Forced entries override
+/// the environment; the others only fill gaps (the caller checks).
+pub fn config_env(cwd: &Path) -> Vec<(String, String)> {
+    let mut files = Vec::new();
+    for dir in cwd.ancestors() {
+        for name in ["config.toml", "config"] {
+            let f = dir.join(".cargo").join(name);
+            if f.is_file() {
+                files.push(f);
+                break;
+            }
+        }
+    }
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
+    if let Some(home) = cargo_home {
+        for name in ["config.toml", "config"] {
+            let f = home.join(name);
+            if f.is_file() && !files.contains(&f) {
+                files.push(f);
+                break;
+            }
+        }
+    }
+    let mut out: BTreeMap<String, String> = BTreeMap::new();
+    // Farthest first, so closer files overwrite.
+    for file in files.iter().rev() {
+        let Ok(text) = std::fs::read_to_string(file) else {
+            continue;
+        };
+        let Ok(value) = text.parse::<toml::Table>() else {
+            continue;
+        };
+        let Some(env) = value.get("env").and_then(|e| e.as_table()) else {
+            continue;
+        };
+        let base = file
+            .parent()
+            .and_then(Path::parent)
+            .unwrap_or(Path::new("/"));
+        for (k, v) in env {
+            let (val, force, relative) = match v {
+                toml::Value::String(s) => (s.clone(), false, false),
+                toml::Value::Table(t) => (
+                    t.get("value")
+                        .and_then(|v| v.as_str())
+                        .unwrap_or_default()
+                        .to_string(),
+                    t.get("force").and_then(|v| v.as_bool()).unwrap_or(false),
+                    t.get("relative").and_then(|v| v.as_bool()).unwrap_or(false),
+                ),
+                _ => continue,
+            };
+            if !force && std::env::var_os(k).is_some() {
+                continue;
+            }
+            let val = if relative {
+                base.join(val).to_string_lossy().into_owned()
+            } else {
+                val
+            };
+            out.insert(k.clone(), val);
+        }
+    }
+    out.into_iter().collect()
+}
+
+/// A target runner from `CARGO_TARGET_<TRIPLE>_RUNNER` (cargo runs test
+/// executables through it, as `runner exe args...`).
+pub fn target_runner(host: &str) -> Option<Vec<String>> {
+    let var = format!(
+        "CARGO_TARGET_{}_RUNNER",
+        host.to_uppercase().replace(['-', '.'], "_")
+    );
+    let v = std::env::var(var).ok()?;
+    let parts: Vec<String> = v.split_whitespace().map(str::to_string).collect();
+    (!parts.is_empty()).then_some(parts)
+}
+
+/// One rustdoc invocation cargo made to run a package's doctests, recorded by
+/// the wrapper so that it can be run again directly.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RustdocInvocation {
+    pub program: String,
+    pub args: Vec<String>,
+    pub cwd: PathBuf,
+    pub env: Vec<(String, String)>,
+}
+
+impl RustdocInvocation {
+    /// `--crate-name`'s value.
+    pub fn crate_name(&self) -> Option<&str> {
+        let i = self.args.iter().position(|a| a == "--crate-name")?;
+        self.args.get(i + 1).map(String::as_str)
+    }
+
+    /// The arguments without any `--test-args` (the listing's).
+    pub fn base_args(&self) -> Vec<String> {
+        let mut out = Vec::with_capacity(self.args.len());
+        let mut it = self.args.iter();
+        while let Some(a) = it.next() {
+            if a == "--test-args" {
+                it.next();
+            } else if a.starts_with("--test-args=") {
+            } else {
+                out.push(a.clone());
+            }
+        }
+        out
+    }
+}
+
+/// Doctests found by running `cargo test --doc` in listing mode.
+#[derive(Debug, Default)]
+pub struct DocListing {
+    /// Per rustdoc invocation (one per package), the listing's stdout lines.
+    pub invocations: Vec<(RustdocInvocation, Vec<Vec<u8>>)>,
+    pub success: bool,
+    /// cargo's stderr, shown when the listing fails.
+    pub stderr: String,
+}
+
+/// Runs `cargo test --doc ... -- <list_args>` with this very binary as
+/// `RUSTDOC`: each time cargo starts rustdoc for a package's doctests, the
+/// wrapper prints the command line, directory and environment cargo gave it,
+/// then hands over to the real rustdoc, which lists the doctests. We later
+/// run the same command ourselves to run them, so nothing is rebuilt and no
+/// shell script is involved.
+pub fn list_doctests(
+    mut cmd: Command,
+    list_args: &[String],
+    bootstrap: Option<&str>,
+) -> Result<DocListing, Error> {
+    let me = std::env::current_exe()
+        .map_err(|e| Error::Setup(format!("cannot find our own executable: {e}")))?;
+    let real = std::env::var_os("RUSTDOC").unwrap_or_else(|| "rustdoc".into());
+    cmd.arg("--doc").arg("--");
+    cmd.args(list_args);
+    cmd.env("RUSTDOC", me)
+        .env(RUSTDOC_WRAPPER_ENV, real)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    match bootstrap {
+        Some(b) => cmd.env(RUSTDOC_BOOTSTRAP_ENV, b),
+        None => cmd.env_remove(RUSTDOC_BOOTSTRAP_ENV),
+    };
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| Error::Setup(format!("cannot run cargo: {e}")))?;
+    let mut stderr_pipe = child.stderr.take().expect("piped");
+    let err_thread = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = io::Read::read_to_end(&mut stderr_pipe, &mut s);
+        String::from_utf8_lossy(&s).into_owned()
+    });
+    let mut out = DocListing::default();
+    let mut reader = BufReader::new(child.stdout.take().expect("piped"));
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        if reader.read_until(b'\n', &mut line).unwrap_or(0) == 0 {
+            break;
+        }
+        let trimmed = line.strip_suffix(b"\n").unwrap_or(&line);
+        if let Some(inv) = parse_marker(trimmed) {
+            out.invocations.push((inv, Vec::new()));
+        } else if let Some((_, lines)) = out.invocations.last_mut() {
+            lines.push(trimmed.to_vec());
+        }
+    }
+    let status = child
+        .wait()
+        .map_err(|e| Error::Setup(format!("waiting for cargo: {e}")))?;
+    out.stderr = err_thread.join().unwrap_or_default();
+    out.success = status.success();
+    Ok(out)
+}
+
+fn parse_marker(line: &[u8]) -> Option<RustdocInvocation> {
+    #[derive(Deserialize)]
+    struct Marker {
+        #[serde(rename = "cargo-structlog-rustdoc")]
+        inv: RustdocInvocation,
+    }
+    if !line.starts_with(b"{\"cargo-structlog-rustdoc\"") {
+        return None;
+    }
+    serde_json::from_slice::<Marker>(line).ok().map(|m| m.inv)
+}
+
+/// Runs as cargo's `RUSTDOC` (when [`RUSTDOC_WRAPPER_ENV`] is set). For a
+/// doctest run (`--test`) it records the invocation on stdout and then runs
+/// the real rustdoc with `RUSTC_BOOTSTRAP` in its environment alone; any other
+/// call (`rustdoc -vV`) passes straight through. Returns the exit code.
+pub fn rustdoc_wrapper(real: OsString) -> i32 {
+    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    let mut cmd = Command::new(&real);
+    cmd.args(&args).env_remove(RUSTDOC_WRAPPER_ENV);
+    if args.iter().any(|a| a == "--test") {
+        let env: Vec<(String, String)> = std::env::vars_os()
+            .filter(|(k, _)| {
+                k != RUSTDOC_WRAPPER_ENV && k != RUSTDOC_BOOTSTRAP_ENV && k != "RUSTDOC"
+            })
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+            .collect();
+        let inv = RustdocInvocation {
+            program: real.to_string_lossy().into_owned(),
+            args: args
+                .iter()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect(),
+            cwd: std::env::current_dir().unwrap_or_default(),
+            env,
+        };
+        let marker = serde_json::json!({ RUSTDOC_MARKER: inv });
+        let mut stdout = io::stdout().lock();
+        let _ = writeln!(stdout, "{marker}");
+        let _ = stdout.flush();
+        if let Some(b) = std::env::var_os(RUSTDOC_BOOTSTRAP_ENV) {
+            cmd.env("RUSTC_BOOTSTRAP", b);
+        }
+    }
+    cmd.env_remove(RUSTDOC_BOOTSTRAP_ENV);
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        let err = cmd.exec();
+        eprintln!(
+            "cargo-structlog: cannot run {}: {err}",
+            real.to_string_lossy()
+        );
+        127
+    }
+    #[cfg(not(unix))]
+    {
+        match cmd.status() {
+            Ok(s) => s.code().unwrap_or(1),
+            Err(err) => {
+                eprintln!(
+                    "cargo-structlog: cannot run {}: {err}",
+                    real.to_string_lossy()
+                );
+                127
+            }
+        }
+    }
+}
+
+/// Reads a package's manifest for what `cargo metadata` leaves out: which
+/// targets say `harness = false`. Keys are `(kind, name)` with kind one of
+/// `lib`, `bin`, `test`, `bench`, `example`.
+pub fn harness_false_targets(manifest: &Path) -> Vec<(String, String)> {
+    let Ok(text) = std::fs::read_to_string(manifest) else {
+        return Vec::new();
+    };
+    let Ok(doc) = text.parse::<toml::Table>() else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let no_harness = |t: &toml::Table| t.get("harness").and_then(|h| h.as_bool()) == Some(false);
+    if let Some(lib) = doc.get("lib").and_then(|l| l.as_table()) {
+        if no_harness(lib) {
+            let name = lib
+                .get("name")
+                .and_then(|n| n.as_str())
+                .map(str::to_string)
+                .unwrap_or_default();
+            out.push(("lib".to_string(), name));
+        }
+    }
+    for kind in ["bin", "test", "bench", "example"] {
+        if let Some(arr) = doc.get(kind).and_then(|v| v.as_array()) {
+            for t in arr.iter().filter_map(|t| t.as_table()) {
+                if no_harness(t) {
+                    if let Some(n) = t.get("name").and_then(|n| n.as_str()) {
+                        out.push((kind.to_string(), n.to_string()));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_args_drop_test_args() {
+        let inv = RustdocInvocation {
+            program: "rustdoc".into(),
+            args: [
+                "--crate-name",
+                "a",
+                "--test",
+                "src/lib.rs",
+                "--test-args",
+                "--list",
+                "--test-args=x",
+                "-L",
+                "d",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+            cwd: PathBuf::new(),
+            env: vec![],
+        };
+        assert_eq!(inv.crate_name(), Some("a"));
+        assert_eq!(
+            inv.base_args(),
+            vec!["--crate-name", "a", "--test", "src/lib.rs", "-L", "d"]
+        );
+    }
+
+    #[test]
+    fn harness_false_is_read_from_the_manifest() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = dir.path().join("Cargo.toml");
+        std::fs::write(
+            &m,
+            "[package]\nname='x'\n[lib]\nharness=false\n[[test]]\nname='a'\nharness=false\n[[test]]\nname='b'\n",
+        )
+        .unwrap();
+        assert_eq!(
+            harness_false_targets(&m),
+            vec![("lib".into(), "".into()), ("test".into(), "a".into())]
+        );
+    }
+}

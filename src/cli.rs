@@ -1,0 +1,231 @@
+//! The command line: `cargo structlog [run] [OPTIONS] [TESTNAME] [-- <test args>...]`
+//! and the subcommands that work on logs.
+//!
+//! Parsed with clap's derive API the way cargo subcommands are: the binary is
+//! `cargo-structlog`, cargo calls it as `cargo-structlog structlog ...`, and
+//! the same line works when typed directly.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// `cargo structlog ...`: cargo passes the subcommand's name as the first argument.
+#[derive(Debug, Parser)]
+#[command(name = "cargo", bin_name = "cargo", styles = clap_cargo_styles())]
+pub enum Cargo {
+    /// Run a workspace's tests and write mozlog structured logs
+    #[command(
+        name = "structlog",
+        version,
+        args_conflicts_with_subcommands = true,
+        after_help = AFTER_HELP
+    )]
+    Structlog(Structlog),
+}
+
+const AFTER_HELP: &str = "\
+Without a subcommand, `cargo structlog [OPTIONS]` is `cargo structlog run [OPTIONS]`.
+Exit status: 0 all results expected, 101 unexpected results, 102 build failed,
+103 a log sink failed, 2 usage or setup error, 130 interrupted.";
+
+fn clap_cargo_styles() -> clap::builder::Styles {
+    use clap::builder::styling::{AnsiColor, Effects};
+    clap::builder::Styles::styled()
+        .header(AnsiColor::Green.on_default().effects(Effects::BOLD))
+        .usage(AnsiColor::Green.on_default().effects(Effects::BOLD))
+        .literal(AnsiColor::Cyan.on_default().effects(Effects::BOLD))
+        .placeholder(AnsiColor::Cyan.on_default())
+}
+
+#[derive(Debug, Args)]
+pub struct Structlog {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Build and run the tests, writing the log to every sink (the default)
+    Run(RunArgs),
+}
+
+/// Build and run tests: `cargo test`'s flags, the sinks, and run control.
+#[derive(Debug, Args, Default)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub cargo: CargoArgs,
+    #[command(flatten)]
+    pub targets: TargetArgs,
+    #[command(flatten)]
+    pub tests: TestArgs,
+    #[command(flatten)]
+    pub log: LogArgs,
+    /// Only run tests whose name contains this string (as `cargo test TESTNAME`)
+    #[arg(value_name = "TESTNAME")]
+    pub filter: Option<String>,
+    /// Arguments for the test binaries (as after `cargo test --`)
+    #[arg(last = true, value_name = "ARGS")]
+    pub test_args: Vec<String>,
+}
+
+/// What cargo needs to build: manifest, packages, features, profile.
+#[derive(Debug, Args, Default, Clone)]
+#[command(next_help_heading = "Package Selection")]
+pub struct CargoArgs {
+    /// Path to Cargo.toml
+    #[arg(long, value_name = "PATH", help_heading = "Manifest Options")]
+    pub manifest_path: Option<PathBuf>,
+    /// Package to run tests for
+    #[arg(short = 'p', long, value_name = "SPEC")]
+    pub package: Vec<String>,
+    /// Test all packages in the workspace
+    #[arg(long, alias = "all")]
+    pub workspace: bool,
+    /// Exclude packages from the test
+    #[arg(long, value_name = "SPEC")]
+    pub exclude: Vec<String>,
+    /// Space or comma separated list of features to activate
+    #[arg(
+        short = 'F',
+        long,
+        value_name = "FEATURES",
+        help_heading = "Feature Selection"
+    )]
+    pub features: Vec<String>,
+    /// Activate all available features
+    #[arg(long, help_heading = "Feature Selection")]
+    pub all_features: bool,
+    /// Do not activate the `default` feature
+    #[arg(long, help_heading = "Feature Selection")]
+    pub no_default_features: bool,
+    /// Build artifacts in release mode, with optimizations
+    #[arg(short = 'r', long, help_heading = "Compilation Options")]
+    pub release: bool,
+    /// Build artifacts with the specified profile
+    #[arg(
+        long,
+        value_name = "PROFILE-NAME",
+        help_heading = "Compilation Options"
+    )]
+    pub profile: Option<String>,
+    /// Directory for all generated artifacts
+    #[arg(long, value_name = "DIRECTORY", help_heading = "Compilation Options")]
+    pub target_dir: Option<PathBuf>,
+    /// Number of parallel build jobs
+    #[arg(
+        short = 'j',
+        long,
+        value_name = "N",
+        help_heading = "Compilation Options"
+    )]
+    pub jobs: Option<String>,
+    /// Assert that `Cargo.lock` will remain unchanged
+    #[arg(long, help_heading = "Manifest Options")]
+    pub locked: bool,
+    /// Run without accessing the network
+    #[arg(long, help_heading = "Manifest Options")]
+    pub offline: bool,
+    /// Equivalent to specifying both --locked and --offline
+    #[arg(long, help_heading = "Manifest Options")]
+    pub frozen: bool,
+    /// Coloring: auto, always, never (cargo's output, and the mach sink's)
+    #[arg(long, value_name = "WHEN", value_parser = ["auto", "always", "never"])]
+    pub color: Option<String>,
+}
+
+/// Which targets to test (`cargo test`'s target selection).
+#[derive(Debug, Args, Default, Clone)]
+#[command(next_help_heading = "Target Selection")]
+pub struct TargetArgs {
+    /// Test only this package's library
+    #[arg(long)]
+    pub lib: bool,
+    /// Test all binaries
+    #[arg(long)]
+    pub bins: bool,
+    /// Test only the specified binary
+    #[arg(long, value_name = "NAME")]
+    pub bin: Vec<String>,
+    /// Test all examples
+    #[arg(long)]
+    pub examples: bool,
+    /// Test only the specified example
+    #[arg(long, value_name = "NAME")]
+    pub example: Vec<String>,
+    /// Test all targets that have `test = true` set
+    #[arg(long)]
+    pub tests: bool,
+    /// Test only the specified test target
+    #[arg(long, value_name = "NAME")]
+    pub test: Vec<String>,
+    /// Test all targets that have `bench = true` set
+    #[arg(long)]
+    pub benches: bool,
+    /// Test only the specified bench target
+    #[arg(long, value_name = "NAME")]
+    pub bench: Vec<String>,
+    /// Test all targets (does not include doctests)
+    #[arg(long)]
+    pub all_targets: bool,
+    /// Test only this library's documentation
+    #[arg(long)]
+    pub doc: bool,
+}
+
+impl TargetArgs {
+    /// True when any flag narrows the targets: cargo then runs no doctests
+    /// unless `--doc` is given.
+    pub fn any_selected(&self) -> bool {
+        self.lib
+            || self.bins
+            || !self.bin.is_empty()
+            || self.examples
+            || !self.example.is_empty()
+            || self.tests
+            || !self.test.is_empty()
+            || self.benches
+            || !self.bench.is_empty()
+            || self.all_targets
+    }
+}
+
+/// libtest's test selection and threading, given to every binary that speaks
+/// libtest's flags.
+#[derive(Debug, Args, Default, Clone)]
+#[command(next_help_heading = "Test Selection")]
+pub struct TestArgs {
+    /// Run ignored and not ignored tests
+    #[arg(long, conflicts_with = "ignored")]
+    pub include_ignored: bool,
+    /// Run only ignored tests
+    #[arg(long)]
+    pub ignored: bool,
+    /// Match TESTNAME exactly
+    #[arg(long)]
+    pub exact: bool,
+    /// Skip tests whose names contain FILTER (repeatable)
+    #[arg(long, value_name = "FILTER")]
+    pub skip: Vec<String>,
+    /// Number of threads each test binary runs tests on
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub test_threads: Option<u32>,
+}
+
+/// The sinks (`--log-<format> FILE|-`, repeatable) and their options, in mozlog's spelling.
+#[derive(Debug, Args, Default, Clone)]
+#[command(next_help_heading = "Logging")]
+pub struct LogArgs {
+    /// Raw mozlog JSON lines to FILE (`-` for stdout); repeatable
+    #[arg(long, value_name = "FILE")]
+    pub log_raw: Vec<String>,
+    /// mozlog's human-readable mach format (the default on stdout)
+    #[arg(long, value_name = "FILE")]
+    pub log_mach: Vec<String>,
+    /// Minimum level of `log` entries in the raw sink
+    #[arg(long, value_name = "LEVEL")]
+    pub log_raw_level: Option<String>,
+    /// Minimum level of `log` entries in the mach sink
+    #[arg(long, value_name = "LEVEL")]
+    pub log_mach_level: Option<String>,
+}

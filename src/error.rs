@@ -1,0 +1,39 @@
+//! Errors that stop the tool before or around a run, and the exit statuses.
+
+/// Exit statuses (README "Exit status").
+pub mod exit {
+    /// Every test result was expected.
+    pub const OK: i32 = 0;
+    /// A usage error (bad flags) or a setup error (cargo missing, a sink that
+    /// cannot be opened, a malformed input file).
+    pub const USAGE: i32 = 2;
+    /// At least one result was unexpected, or the harness reported an error
+    /// (a crashed test binary, an error `log` entry): as `cargo test`'s 101.
+    pub const TESTS_FAILED: i32 = 101;
+    /// The build failed.
+    pub const BUILD_FAILED: i32 = 102;
+    /// A sink failed while writing (disk full, closed pipe, ...).
+    pub const SINK_FAILED: i32 = 103;
+    /// Interrupted by SIGINT or SIGTERM (128 + SIGINT, as shells report it).
+    pub const INTERRUPTED: i32 = 130;
+}
+
+/// An error that ends the tool with a message.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The command line is wrong.
+    #[error("{0}")]
+    Usage(String),
+    /// Something needed to run is missing or broken.
+    #[error("{0}")]
+    Setup(String),
+}
+
+impl Error {
+    /// The exit status that reports this error.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Usage(_) | Error::Setup(_) => exit::USAGE,
+        }
+    }
+}

@@ -1,0 +1,5 @@
+//! `cargo-structlog`: see the library crate.
+
+fn main() {
+    std::process::exit(cargo_structlog::main());
+}

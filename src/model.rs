@@ -1,0 +1,914 @@
+//! The event model: mozlog's structured-log entries as Rust types.
+//!
+//! Every entry has the common fields `action`, `time` (integer milliseconds
+//! since the Unix epoch), `thread`, `pid` and `source`, plus the fields of its
+//! action. The field sets follow mozlog's `structuredlog.py` (`log_action`
+//! declarations); `expected` is omitted when it equals `status` and for SKIP,
+//! as mozlog does, so its presence means "unexpected".
+//!
+//! Entries are written as one JSON object per line (mozlog's raw format) by
+//! [`Entry::write_json`] and read back by [`Entry::from_json`], which accepts
+//! any mozlog producer's log, not only ours.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io;
+
+/// A test result status (mozlog's `Status` and `SubStatus` enums together).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Status {
+    Pass,
+    Fail,
+    Ok,
+    Error,
+    Timeout,
+    Crash,
+    Assert,
+    PreconditionFailed,
+    Skip,
+    Notrun,
+}
+
+impl Status {
+    /// Every status, in mozlog's order.
+    pub const ALL: [Status; 10] = [
+        Status::Pass,
+        Status::Fail,
+        Status::Ok,
+        Status::Error,
+        Status::Timeout,
+        Status::Crash,
+        Status::Assert,
+        Status::PreconditionFailed,
+        Status::Skip,
+        Status::Notrun,
+    ];
+
+    /// The status as mozlog spells it (`PASS`, `PRECONDITION_FAILED`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pass => "PASS",
+            Status::Fail => "FAIL",
+            Status::Ok => "OK",
+            Status::Error => "ERROR",
+            Status::Timeout => "TIMEOUT",
+            Status::Crash => "CRASH",
+            Status::Assert => "ASSERT",
+            Status::PreconditionFailed => "PRECONDITION_FAILED",
+            Status::Skip => "SKIP",
+            Status::Notrun => "NOTRUN",
+        }
+    }
+
+    /// Parses mozlog's spelling.
+    pub fn parse(s: &str) -> Option<Status> {
+        Status::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+
+    /// Lower-case spelling, as mozlog's summaries print it.
+    pub fn lower(self) -> &'static str {
+        match self {
+            Status::Pass => "pass",
+            Status::Fail => "fail",
+            Status::Ok => "ok",
+            Status::Error => "error",
+            Status::Timeout => "timeout",
+            Status::Crash => "crash",
+            Status::Assert => "assert",
+            Status::PreconditionFailed => "precondition_failed",
+            Status::Skip => "skip",
+            Status::Notrun => "notrun",
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A log level (mozlog's `log_levels`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Level {
+    Critical,
+    Error,
+    Warning,
+    Info,
+    Debug,
+}
+
+impl Level {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Critical => "CRITICAL",
+            Level::Error => "ERROR",
+            Level::Warning => "WARNING",
+            Level::Info => "INFO",
+            Level::Debug => "DEBUG",
+        }
+    }
+
+    /// Parses a level name, case-insensitively (`--log-raw-level debug`).
+    pub fn parse(s: &str) -> Option<Level> {
+        match s.to_ascii_uppercase().as_str() {
+            "CRITICAL" => Some(Level::Critical),
+            "ERROR" => Some(Level::Error),
+            "WARNING" => Some(Level::Warning),
+            "INFO" => Some(Level::Info),
+            "DEBUG" => Some(Level::Debug),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Level {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The tests of a suite, keyed by group (mozlog's `TestList`: a dict, or a
+/// plain list that mozlog files under the group `"default"`).
+pub type TestGroups = BTreeMap<String, Vec<String>>;
+
+/// `suite_start`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct SuiteStart {
+    pub tests: TestGroups,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run_info: Option<Map<String, Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version_info: Option<Map<String, Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device_info: Option<Map<String, Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub extra: Option<Map<String, Value>>,
+}
+
+/// `suite_end`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct SuiteEnd {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub extra: Option<Map<String, Value>>,
+}
+
+/// `test_start`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct TestStart {
+    pub test: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subsuite: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+}
+
+/// `test_status`: a subtest result.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TestStatus {
+    pub test: String,
+    pub subtest: String,
+    pub status: Status,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected: Option<Status>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stack: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub extra: Option<Map<String, Value>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub known_intermittent: Vec<Status>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subsuite: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+}
+
+/// `test_end`: a test's result.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TestEnd {
+    pub test: String,
+    pub status: Status,
+    /// Present only when the result was not the expected one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected: Option<Status>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stack: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub extra: Option<Map<String, Value>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub known_intermittent: Vec<Status>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subsuite: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+}
+
+impl TestEnd {
+    /// A result with nothing but its test id and status.
+    pub fn new(test: impl Into<String>, status: Status) -> TestEnd {
+        TestEnd {
+            test: test.into(),
+            status,
+            expected: None,
+            message: None,
+            stack: None,
+            extra: None,
+            known_intermittent: Vec::new(),
+            subsuite: None,
+            group: None,
+        }
+    }
+
+    /// The status the harness expected (`status` itself when `expected` is absent).
+    pub fn expected_status(&self) -> Status {
+        self.expected.unwrap_or(self.status)
+    }
+
+    /// True when the result is unexpected and not a listed known intermittent:
+    /// what fails a run.
+    pub fn is_unexpected(&self) -> bool {
+        match self.expected {
+            Some(exp) => exp != self.status && !self.known_intermittent.contains(&self.status),
+            None => false,
+        }
+    }
+
+    /// True when the status differs from the expected one but is a listed
+    /// known intermittent.
+    pub fn is_known_intermittent(&self) -> bool {
+        match self.expected {
+            Some(exp) => exp != self.status && self.known_intermittent.contains(&self.status),
+            None => false,
+        }
+    }
+
+    /// A string field of `extra`.
+    pub fn extra_str(&self, key: &str) -> Option<&str> {
+        self.extra.as_ref()?.get(key)?.as_str()
+    }
+
+    /// An integer field of `extra`.
+    pub fn extra_u64(&self, key: &str) -> Option<u64> {
+        self.extra.as_ref()?.get(key)?.as_u64()
+    }
+
+    /// Sets `expected` the way mozlog does: dropped when equal to `status` and for SKIP.
+    pub fn set_expected(&mut self, expected: Status) {
+        self.expected = if expected == self.status || self.status == Status::Skip {
+            None
+        } else {
+            Some(expected)
+        };
+    }
+}
+
+/// `process_output`: one line a process wrote.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ProcessOutput {
+    pub process: String,
+    pub data: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub test: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subsuite: Option<String>,
+}
+
+/// `log`: a message at a level.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Log {
+    pub level: Level,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stack: Option<String>,
+}
+
+/// `crash`: a process died.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Crash {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub process: Option<String>,
+    pub signature: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub test: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub minidump_path: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub process_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stackwalk_stdout: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stackwalk_stderr: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stackwalk_returncode: Option<i64>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub stackwalk_errors: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub java_stack: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subsuite: Option<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub quiet: bool,
+}
+
+impl Crash {
+    /// A crash with a signature and nothing else.
+    pub fn new(signature: impl Into<String>) -> Crash {
+        Crash {
+            process: None,
+            signature: signature.into(),
+            test: None,
+            minidump_path: None,
+            reason: None,
+            process_type: None,
+            stackwalk_stdout: None,
+            stackwalk_stderr: None,
+            stackwalk_returncode: None,
+            stackwalk_errors: Vec::new(),
+            java_stack: None,
+            subsuite: None,
+            quiet: false,
+        }
+    }
+}
+
+/// `process_start`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ProcessStart {
+    pub process: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subsuite: Option<String>,
+}
+
+/// `process_exit`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ProcessExit {
+    pub process: String,
+    pub exitcode: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subsuite: Option<String>,
+}
+
+/// `group_start` / `group_end` / `add_subsuite`: a name and optional data.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Named {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub extra: Option<Map<String, Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run_info: Option<Map<String, Value>>,
+}
+
+/// The action of an entry, with its fields.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    SuiteStart(SuiteStart),
+    SuiteEnd(SuiteEnd),
+    TestStart(TestStart),
+    TestStatus(TestStatus),
+    TestEnd(TestEnd),
+    ProcessOutput(ProcessOutput),
+    Log(Log),
+    Crash(Crash),
+    ProcessStart(ProcessStart),
+    ProcessExit(ProcessExit),
+    GroupStart(Named),
+    GroupEnd(Named),
+    AddSubsuite(Named),
+    Shutdown,
+    /// Any other action in mozlog's registry (lint, assertion_count, lsan_leak,
+    /// mozleak_total, valgrind_error, ...), kept with all of its fields.
+    Other {
+        action: String,
+        fields: Map<String, Value>,
+    },
+}
+
+impl Action {
+    /// The action's name as written in the log.
+    pub fn name(&self) -> &str {
+        match self {
+            Action::SuiteStart(_) => "suite_start",
+            Action::SuiteEnd(_) => "suite_end",
+            Action::TestStart(_) => "test_start",
+            Action::TestStatus(_) => "test_status",
+            Action::TestEnd(_) => "test_end",
+            Action::ProcessOutput(_) => "process_output",
+            Action::Log(_) => "log",
+            Action::Crash(_) => "crash",
+            Action::ProcessStart(_) => "process_start",
+            Action::ProcessExit(_) => "process_exit",
+            Action::GroupStart(_) => "group_start",
+            Action::GroupEnd(_) => "group_end",
+            Action::AddSubsuite(_) => "add_subsuite",
+            Action::Shutdown => "shutdown",
+            Action::Other { action, .. } => action,
+        }
+    }
+}
+
+/// Actions mozlog knows but that have no typed variant here.
+pub const OTHER_ACTIONS: &[&str] = &[
+    "lint",
+    "assertion_count",
+    "lsan_leak",
+    "lsan_summary",
+    "mozleak_object",
+    "mozleak_total",
+    "shutdown_failure",
+    "valgrind_error",
+];
+
+/// One log entry: the common fields and the action.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Entry {
+    /// Milliseconds since the Unix epoch.
+    pub time: u64,
+    pub thread: String,
+    pub pid: i64,
+    pub source: String,
+    pub component: Option<String>,
+    pub action: Action,
+}
+
+/// Who writes entries: the values every entry carries besides its action.
+/// Injected so that every output can be snapshot-tested byte for byte.
+#[derive(Clone, Debug)]
+pub struct Origin {
+    pub thread: String,
+    pub pid: i64,
+    pub source: String,
+}
+
+impl Origin {
+    /// An entry of this origin at `time`.
+    pub fn entry(&self, time: u64, action: Action) -> Entry {
+        Entry {
+            time,
+            thread: self.thread.clone(),
+            pid: self.pid,
+            source: self.source.clone(),
+            component: None,
+            action,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Wire<'a, T: Serialize> {
+    action: &'a str,
+    time: u64,
+    thread: &'a str,
+    pid: i64,
+    source: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    component: Option<&'a str>,
+    #[serde(flatten)]
+    fields: &'a T,
+}
+
+#[derive(Serialize)]
+struct NoFields {}
+
+impl Entry {
+    /// Writes the entry as one line of JSON (without the newline).
+    pub fn write_json<W: io::Write>(&self, out: W) -> io::Result<()> {
+        fn put<W: io::Write, T: Serialize>(e: &Entry, out: W, fields: &T) -> io::Result<()> {
+            let wire = Wire {
+                action: e.action.name(),
+                time: e.time,
+                thread: &e.thread,
+                pid: e.pid,
+                source: &e.source,
+                component: e.component.as_deref(),
+                fields,
+            };
+            serde_json::to_writer(out, &wire).map_err(io::Error::from)
+        }
+        match &self.action {
+            Action::SuiteStart(f) => put(self, out, f),
+            Action::SuiteEnd(f) => put(self, out, f),
+            Action::TestStart(f) => put(self, out, f),
+            Action::TestStatus(f) => put(self, out, f),
+            Action::TestEnd(f) => put(self, out, f),
+            Action::ProcessOutput(f) => put(self, out, f),
+            Action::Log(f) => put(self, out, f),
+            Action::Crash(f) => put(self, out, f),
+            Action::ProcessStart(f) => put(self, out, f),
+            Action::ProcessExit(f) => put(self, out, f),
+            Action::GroupStart(f) | Action::GroupEnd(f) | Action::AddSubsuite(f) => {
+                put(self, out, f)
+            }
+            Action::Shutdown => put(self, out, &NoFields {}),
+            Action::Other { fields, .. } => put(self, out, fields),
+        }
+    }
+
+    /// The entry as a JSON line (without the newline).
+    pub fn to_json(&self) -> String {
+        let mut v = Vec::with_capacity(256);
+        self.write_json(&mut v)
+            .expect("writing to a Vec cannot fail");
+        String::from_utf8(v).expect("serde_json writes UTF-8")
+    }
+
+    /// Reads one raw-log line: any mozlog producer's entry.
+    pub fn from_json(line: &[u8]) -> Result<Entry, ParseError> {
+        let fields: Fields =
+            serde_json::from_slice(line).map_err(|e| ParseError::Json(e.to_string()))?;
+        fields.into_entry(line)
+    }
+
+    /// The test id this entry is about, if any.
+    pub fn test(&self) -> Option<&str> {
+        self.action.test()
+    }
+}
+
+impl Action {
+    /// The test id this action is about, if any.
+    pub fn test(&self) -> Option<&str> {
+        match self {
+            Action::TestStart(f) => Some(&f.test),
+            Action::TestStatus(f) => Some(&f.test),
+            Action::TestEnd(f) => Some(&f.test),
+            Action::ProcessOutput(f) => f.test.as_deref(),
+            Action::Crash(f) => f.test.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+/// Why a raw-log line could not be read.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ParseError {
+    /// Not a JSON object, or a field of the wrong type.
+    Json(String),
+    /// A field the action requires is absent.
+    Missing { action: String, field: &'static str },
+    /// A status or level that mozlog does not know.
+    BadValue { field: &'static str, value: String },
+    /// An action mozlog does not know.
+    UnknownAction(String),
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ParseError::Json(e) => write!(f, "not a valid entry: {e}"),
+            ParseError::Missing { action, field } => {
+                write!(f, "{action} entry lacks the field {field:?}")
+            }
+            ParseError::BadValue { field, value } => {
+                write!(f, "field {field:?} has an unknown value {value:?}")
+            }
+            ParseError::UnknownAction(a) => write!(f, "unknown action {a:?}"),
+        }
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+/// mozlog's `TestId`: a string, or a list of strings (reftests).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum TestId {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl TestId {
+    fn into_string(self) -> String {
+        match self {
+            TestId::One(s) => s,
+            TestId::Many(v) => v.concat(),
+        }
+    }
+}
+
+/// mozlog's `TestList`: tests keyed by group, or a plain list.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum TestList {
+    Groups(BTreeMap<String, Vec<TestId>>),
+    Plain(Vec<TestId>),
+}
+
+/// Every field any action may carry, all optional: one pass of serde over the
+/// line whatever the key order, then [`Fields::into_entry`] checks what the
+/// action requires.
+#[derive(Deserialize)]
+struct Fields {
+    action: String,
+    time: Option<u64>,
+    thread: Option<String>,
+    pid: Option<i64>,
+    source: Option<String>,
+    component: Option<String>,
+    tests: Option<TestList>,
+    name: Option<String>,
+    run_info: Option<Map<String, Value>>,
+    version_info: Option<Map<String, Value>>,
+    device_info: Option<Map<String, Value>>,
+    extra: Option<Map<String, Value>>,
+    test: Option<TestId>,
+    path: Option<String>,
+    subsuite: Option<String>,
+    group: Option<String>,
+    subtest: Option<String>,
+    status: Option<String>,
+    expected: Option<String>,
+    message: Option<String>,
+    stack: Option<String>,
+    known_intermittent: Option<Vec<String>>,
+    process: Option<Value>,
+    data: Option<String>,
+    command: Option<String>,
+    level: Option<String>,
+    signature: Option<String>,
+    minidump_path: Option<String>,
+    reason: Option<String>,
+    process_type: Option<String>,
+    stackwalk_stdout: Option<String>,
+    stackwalk_stderr: Option<String>,
+    stackwalk_returncode: Option<i64>,
+    stackwalk_errors: Option<Vec<String>>,
+    java_stack: Option<String>,
+    quiet: Option<bool>,
+    exitcode: Option<i64>,
+}
+
+fn status_field(field: &'static str, s: String) -> Result<Status, ParseError> {
+    Status::parse(&s).ok_or(ParseError::BadValue { field, value: s })
+}
+
+/// mozlog writes `process` as a string, but some producers write the pid as a number.
+fn process_string(v: Value) -> String {
+    match v {
+        Value::String(s) => s,
+        other => other.to_string(),
+    }
+}
+
+impl Fields {
+    fn into_entry(self, line: &[u8]) -> Result<Entry, ParseError> {
+        let action_name = self.action;
+        let missing = |field: &'static str| ParseError::Missing {
+            action: action_name.clone(),
+            field,
+        };
+        let time = self.time.ok_or_else(|| missing("time"))?;
+        let action = match action_name.as_str() {
+            "suite_start" => Action::SuiteStart(SuiteStart {
+                tests: match self.tests.ok_or_else(|| missing("tests"))? {
+                    TestList::Groups(g) => g
+                        .into_iter()
+                        .map(|(k, v)| (k, v.into_iter().map(TestId::into_string).collect()))
+                        .collect(),
+                    TestList::Plain(v) => {
+                        let mut g = TestGroups::new();
+                        g.insert(
+                            "default".to_string(),
+                            v.into_iter().map(TestId::into_string).collect(),
+                        );
+                        g
+                    }
+                },
+                name: self.name,
+                run_info: self.run_info,
+                version_info: self.version_info,
+                device_info: self.device_info,
+                extra: self.extra,
+            }),
+            "suite_end" => Action::SuiteEnd(SuiteEnd { extra: self.extra }),
+            "test_start" => Action::TestStart(TestStart {
+                test: self.test.ok_or_else(|| missing("test"))?.into_string(),
+                path: self.path,
+                subsuite: self.subsuite,
+                group: self.group,
+            }),
+            "test_status" | "test_end" => {
+                let test = self.test.ok_or_else(|| missing("test"))?.into_string();
+                let status = status_field("status", self.status.ok_or_else(|| missing("status"))?)?;
+                let mut expected = match self.expected {
+                    Some(e) => Some(status_field("expected", e)?),
+                    None => None,
+                };
+                if expected == Some(status) || status == Status::Skip {
+                    expected = None;
+                }
+                let known_intermittent = self
+                    .known_intermittent
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|s| status_field("known_intermittent", s))
+                    .collect::<Result<Vec<_>, _>>()?;
+                if action_name == "test_end" {
+                    Action::TestEnd(TestEnd {
+                        test,
+                        status,
+                        expected,
+                        message: self.message,
+                        stack: self.stack,
+                        extra: self.extra,
+                        known_intermittent,
+                        subsuite: self.subsuite,
+                        group: self.group,
+                    })
+                } else {
+                    Action::TestStatus(TestStatus {
+                        test,
+                        subtest: self.subtest.ok_or_else(|| missing("subtest"))?,
+                        status,
+                        expected,
+                        message: self.message,
+                        stack: self.stack,
+                        extra: self.extra,
+                        known_intermittent,
+                        subsuite: self.subsuite,
+                        group: self.group,
+                    })
+                }
+            }
+            "process_output" => Action::ProcessOutput(ProcessOutput {
+                process: process_string(self.process.ok_or_else(|| missing("process"))?),
+                data: self.data.ok_or_else(|| missing("data"))?,
+                command: self.command,
+                test: self.test.map(TestId::into_string),
+                subsuite: self.subsuite,
+            }),
+            "log" => {
+                let level = self.level.ok_or_else(|| missing("level"))?;
+                Action::Log(Log {
+                    level: Level::parse(&level).ok_or(ParseError::BadValue {
+                        field: "level",
+                        value: level,
+                    })?,
+                    message: self.message.ok_or_else(|| missing("message"))?,
+                    stack: self.stack,
+                })
+            }
+            "crash" => Action::Crash(Crash {
+                process: self.process.map(process_string),
+                signature: self.signature.unwrap_or_else(|| "[Unknown]".to_string()),
+                test: self.test.map(TestId::into_string),
+                minidump_path: self.minidump_path,
+                reason: self.reason,
+                process_type: self.process_type,
+                stackwalk_stdout: self.stackwalk_stdout,
+                stackwalk_stderr: self.stackwalk_stderr,
+                stackwalk_returncode: self.stackwalk_returncode,
+                stackwalk_errors: self.stackwalk_errors.unwrap_or_default(),
+                java_stack: self.java_stack,
+                subsuite: self.subsuite,
+                quiet: self.quiet.unwrap_or(false),
+            }),
+            "process_start" => Action::ProcessStart(ProcessStart {
+                process: process_string(self.process.ok_or_else(|| missing("process"))?),
+                command: self.command,
+                subsuite: self.subsuite,
+            }),
+            "process_exit" => Action::ProcessExit(ProcessExit {
+                process: process_string(self.process.ok_or_else(|| missing("process"))?),
+                exitcode: self.exitcode.ok_or_else(|| missing("exitcode"))?,
+                command: self.command,
+                subsuite: self.subsuite,
+            }),
+            "group_start" | "group_end" | "add_subsuite" => {
+                let named = Named {
+                    name: self.name.ok_or_else(|| missing("name"))?,
+                    extra: self.extra,
+                    run_info: self.run_info,
+                };
+                match action_name.as_str() {
+                    "group_start" => Action::GroupStart(named),
+                    "group_end" => Action::GroupEnd(named),
+                    _ => Action::AddSubsuite(named),
+                }
+            }
+            "shutdown" => Action::Shutdown,
+            other if OTHER_ACTIONS.contains(&other) => {
+                // Rare actions keep every field: parse the line again as a map.
+                let mut fields: Map<String, Value> =
+                    serde_json::from_slice(line).map_err(|e| ParseError::Json(e.to_string()))?;
+                for common in ["action", "time", "thread", "pid", "source", "component"] {
+                    fields.remove(common);
+                }
+                Action::Other {
+                    action: other.to_string(),
+                    fields,
+                }
+            }
+            _ => return Err(ParseError::UnknownAction(action_name)),
+        };
+        Ok(Entry {
+            time,
+            thread: self.thread.unwrap_or_default(),
+            pid: self.pid.unwrap_or(0),
+            source: self.source.unwrap_or_default(),
+            component: self.component,
+            action,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn origin() -> Origin {
+        Origin {
+            thread: "main".into(),
+            pid: 42,
+            source: "cargo-structlog".into(),
+        }
+    }
+
+    #[test]
+    fn test_end_round_trips_with_common_fields_first() {
+        let mut end = TestEnd::new("pkg tests::a", Status::Fail);
+        end.set_expected(Status::Pass);
+        end.message = Some("boom \"quoted\"\n".into());
+        let e = origin().entry(1000, Action::TestEnd(end));
+        let json = e.to_json();
+        assert_eq!(
+            json,
+            r#"{"action":"test_end","time":1000,"thread":"main","pid":42,"source":"cargo-structlog","test":"pkg tests::a","status":"FAIL","expected":"PASS","message":"boom \"quoted\"\n"}"#
+        );
+        assert_eq!(Entry::from_json(json.as_bytes()).unwrap(), e);
+    }
+
+    #[test]
+    fn expected_is_dropped_when_equal_or_skip() {
+        let mut end = TestEnd::new("t", Status::Skip);
+        end.set_expected(Status::Pass);
+        assert_eq!(end.expected, None);
+        let mut end = TestEnd::new("t", Status::Fail);
+        end.set_expected(Status::Fail);
+        assert_eq!(end.expected, None);
+        let line = br#"{"action":"test_end","time":1,"thread":"t","pid":1,"source":"s","test":"x","status":"PASS","expected":"PASS"}"#;
+        let Action::TestEnd(end) = Entry::from_json(line).unwrap().action else {
+            panic!("not a test_end")
+        };
+        assert_eq!(end.expected, None);
+    }
+
+    #[test]
+    fn reads_mozlog_variants() {
+        // Key order differs, the pid is absent, the test list is plain, the process is a number.
+        let e = Entry::from_json(
+            br#"{"tests": ["a", ["b", "c"]], "time": 5, "action": "suite_start", "source": "x", "thread": "y"}"#,
+        )
+        .unwrap();
+        let Action::SuiteStart(s) = e.action else {
+            panic!()
+        };
+        assert_eq!(s.tests["default"], vec!["a".to_string(), "bc".to_string()]);
+        let e = Entry::from_json(
+            br#"{"action":"process_output","time":1,"thread":"t","pid":1,"source":"s","process":123,"data":"hi"}"#,
+        )
+        .unwrap();
+        assert!(
+            matches!(e.action, Action::ProcessOutput(ProcessOutput { ref process, .. }) if process == "123")
+        );
+        let e = Entry::from_json(
+            br#"{"action":"assertion_count","time":1,"thread":"t","pid":1,"source":"s","test":"a","count":3,"min_expected":0,"max_expected":1}"#,
+        )
+        .unwrap();
+        assert_eq!(e.action.name(), "assertion_count");
+        assert!(e.to_json().contains(r#""count":3"#));
+    }
+
+    #[test]
+    fn malformed_lines_say_why() {
+        let err = |l: &[u8]| Entry::from_json(l).unwrap_err().to_string();
+        assert!(err(b"{\"action\":\"test_end\",\"time\":1").contains("not a valid entry"));
+        assert!(err(br#"{"action":"test_end","time":"1"}"#).contains("invalid type"));
+        assert!(err(br#"{"action":"test_end","time":1,"test":"a"}"#).contains("\"status\""));
+        assert!(err(br#"{"action":"nope","time":1}"#).contains("unknown action"));
+        assert!(
+            err(br#"{"action":"test_end","time":1,"test":"a","status":"MEH"}"#)
+                .contains("unknown value")
+        );
+        assert!(err(br#"{"time":1}"#).contains("action"));
+    }
+}

@@ -1,0 +1,521 @@
+//! The plan of a run: which test binaries there are, how to start each one,
+//! and which tests each will run (discovery).
+//!
+//! Binary ids follow cargo-nextest: `pkg` for a library's unit tests,
+//! `pkg::bin/name`, `pkg::example/name`, `pkg::bench/name`, `pkg::name` for
+//! an integration test target, and `pkg::doc` for a package's doctests.
+//! Test ids are `"<binary-id> <libtest name>"`: unique across the run and
+//! stable across runs.
+
+use crate::cargo::{self, Build, Rustc, RustdocInvocation, TestArtifact};
+use crate::flags::TestFlags;
+use crate::libtest::{self, Event};
+use crate::translate::{Harness, TestInfo};
+use cargo_metadata::{Metadata, Package};
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// How to start a test binary's process.
+#[derive(Clone, Debug)]
+pub struct Launch {
+    pub program: PathBuf,
+    /// Arguments before libtest's (a target runner's executable, rustdoc's own).
+    pub base_args: Vec<OsString>,
+    pub cwd: PathBuf,
+    /// Variables set on top of (or, with `clear_env`, instead of) ours.
+    pub env: Vec<(OsString, OsString)>,
+    pub clear_env: bool,
+    /// rustdoc takes libtest's arguments as `--test-args ARG` pairs.
+    pub via_test_args: bool,
+    /// The value of `RUSTC_BOOTSTRAP` for this process, if one is needed.
+    pub bootstrap: Option<&'static str>,
+}
+
+impl Launch {
+    /// The command that runs the binary with these libtest arguments.
+    pub fn command(&self, libtest_args: &[String]) -> Command {
+        let mut cmd = Command::new(&self.program);
+        cmd.args(&self.base_args);
+        for a in libtest_args {
+            if self.via_test_args {
+                cmd.arg("--test-args");
+            }
+            cmd.arg(a);
+        }
+        if self.clear_env {
+            cmd.env_clear();
+        }
+        cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
+        if let Some(b) = self.bootstrap {
+            cmd.env("RUSTC_BOOTSTRAP", b);
+        }
+        cmd.current_dir(&self.cwd);
+        cmd
+    }
+}
+
+/// A test binary of the run.
+#[derive(Clone, Debug)]
+pub struct TestBinary {
+    pub id: String,
+    pub package: String,
+    pub harness: Harness,
+    pub launch: Launch,
+    /// The target's source file, relative to the workspace root.
+    pub src_path: Option<String>,
+    /// Sort key: cargo's order (package, then lib, bins, tests, ..., doctests last).
+    pub order: (String, u8, String),
+}
+
+/// A binary with its discovered tests, or why discovery failed.
+#[derive(Debug)]
+pub struct Discovered {
+    pub binary: TestBinary,
+    pub tests: Result<Vec<TestInfo>, String>,
+}
+
+/// The value of `RUSTC_BOOTSTRAP` that lets libtest accept `-Zunstable-options`
+/// on a stable toolchain. libtest only checks that the variable is set; `-1`
+/// also tells any rustc a test starts (trybuild, tests that run cargo) to
+/// behave as stable, as it would without the variable. A nightly toolchain
+/// needs nothing, so nothing is set there.
+pub fn bootstrap_value(rustc: &Rustc) -> Option<&'static str> {
+    (!rustc.is_nightly()).then_some("-1")
+}
+
+fn binary_id(pkg: &str, kind: &str, name: &str) -> String {
+    match kind {
+        "bin" => format!("{pkg}::bin/{name}"),
+        "example" => format!("{pkg}::example/{name}"),
+        "bench" => format!("{pkg}::bench/{name}"),
+        "test" => format!("{pkg}::{name}"),
+        // lib, rlib, dylib, cdylib, staticlib, proc-macro
+        _ => pkg.to_string(),
+    }
+}
+
+fn kind_rank(kind: &str) -> u8 {
+    match kind {
+        "bin" => 1,
+        "test" => 2,
+        "bench" => 3,
+        "example" => 4,
+        _ => 0,
+    }
+}
+
+/// Relative to the workspace root when inside it.
+pub fn relative(root: &Path, p: &Path) -> String {
+    p.strip_prefix(root)
+        .unwrap_or(p)
+        .to_string_lossy()
+        .replace('\\', "/")
+}
+
+/// Everything the binaries' launches need from the environment.
+pub struct Context<'a> {
+    pub metadata: &'a Metadata,
+    pub build: &'a Build,
+    pub rustc: &'a Rustc,
+    pub config_env: Vec<(String, String)>,
+    pub runner: Option<Vec<String>>,
+}
+
+/// The harness of a target: libtest unless the manifest says `harness = false`;
+/// then libtest-mimic or `tester` when the package depends on one and the
+/// target's source uses it, else a custom harness.
+fn harness_of(pkg: &Package, art: &TestArtifact, no_harness: &[(String, String)]) -> Harness {
+    let kind = if art.kind == "lib" || art.kind.contains("lib") || art.kind == "proc-macro" {
+        "lib"
+    } else {
+        art.kind.as_str()
+    };
+    let off = no_harness
+        .iter()
+        .any(|(k, n)| k == kind && (kind == "lib" || n == &art.target_name));
+    if !off {
+        return Harness::Libtest;
+    }
+    let source = std::fs::read_to_string(&art.src_path).unwrap_or_default();
+    let depends = |krate: &str| pkg.dependencies.iter().any(|d| d.name == krate);
+    if depends("libtest-mimic") && source.contains("libtest_mimic") {
+        Harness::Mimic
+    } else if depends("tester") && source.contains("tester::") {
+        Harness::Tester
+    } else {
+        Harness::Custom
+    }
+}
+
+/// The test binaries cargo built, in cargo's order.
+pub fn binaries(ctx: &Context) -> Vec<TestBinary> {
+    let root = ctx.metadata.workspace_root.as_std_path();
+    let packages: HashMap<_, _> = ctx.metadata.packages.iter().map(|p| (&p.id, p)).collect();
+    let mut no_harness_cache: HashMap<PathBuf, Vec<(String, String)>> = HashMap::new();
+    let target_dir = ctx.metadata.target_directory.as_std_path();
+    let bootstrap = bootstrap_value(ctx.rustc);
+    let mut out = Vec::new();
+    for art in &ctx.build.artifacts {
+        let Some(pkg) = packages.get(&art.package_id) else {
+            continue;
+        };
+        let manifest = pkg.manifest_path.as_std_path().to_path_buf();
+        let no_harness = no_harness_cache
+            .entry(manifest.clone())
+            .or_insert_with(|| cargo::harness_false_targets(&manifest));
+        let harness = harness_of(pkg, art, no_harness);
+        let env = cargo::test_env(
+            pkg,
+            &art.executable,
+            ctx.build.build_scripts.get(&art.package_id),
+            &ctx.config_env,
+            target_dir,
+            ctx.rustc,
+        );
+        let (program, base_args) = match &ctx.runner {
+            Some(r) => (
+                PathBuf::from(&r[0]),
+                r[1..]
+                    .iter()
+                    .map(OsString::from)
+                    .chain([art.executable.clone().into_os_string()])
+                    .collect(),
+            ),
+            None => (art.executable.clone(), Vec::new()),
+        };
+        out.push(TestBinary {
+            id: binary_id(&pkg.name, &art.kind, &art.target_name),
+            package: pkg.name.to_string(),
+            harness,
+            launch: Launch {
+                program,
+                base_args,
+                cwd: manifest.parent().unwrap_or(root).to_path_buf(),
+                env,
+                clear_env: false,
+                via_test_args: false,
+                bootstrap: if harness == Harness::Libtest {
+                    bootstrap
+                } else {
+                    None
+                },
+            },
+            src_path: Some(relative(root, &art.src_path)),
+            order: (
+                pkg.name.to_string(),
+                kind_rank(&art.kind),
+                art.target_name.clone(),
+            ),
+        });
+    }
+    out.sort_by(|a, b| a.order.cmp(&b.order));
+    out
+}
+
+/// A package's doctests as a binary, from the rustdoc invocation cargo made.
+pub fn doctest_binary(inv: &RustdocInvocation, package: &str, rustc: &Rustc) -> TestBinary {
+    let mut args: Vec<OsString> = inv.base_args().into_iter().map(OsString::from).collect();
+    // The listing ran in cargo's terminal settings; ours are captured pipes.
+    if let Some(i) = args.iter().position(|a| a == "--color") {
+        if i + 1 < args.len() {
+            args[i + 1] = "never".into();
+        }
+    }
+    TestBinary {
+        id: format!("{package}::doc"),
+        package: package.to_string(),
+        harness: Harness::Rustdoc,
+        launch: Launch {
+            program: PathBuf::from(&inv.program),
+            base_args: args,
+            cwd: inv.cwd.clone(),
+            env: inv
+                .env
+                .iter()
+                .map(|(k, v)| (OsString::from(k), OsString::from(v)))
+                .collect(),
+            clear_env: true,
+            via_test_args: true,
+            bootstrap: bootstrap_value(rustc),
+        },
+        src_path: None,
+        order: (package.to_string(), 9, String::new()),
+    }
+}
+
+/// Runs a listing command and returns its stdout, or why it failed.
+fn run_listing(mut cmd: Command) -> Result<Vec<u8>, String> {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let out = cmd.output().map_err(|e| format!("cannot start: {e}"))?;
+    if out.status.success() {
+        Ok(out.stdout)
+    } else {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let tail: Vec<&str> = stderr.lines().rev().take(5).collect();
+        Err(format!(
+            "listing its tests failed ({}): {}",
+            out.status,
+            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+        ))
+    }
+}
+
+/// Reads a JSON listing: the discovered tests, and whether every line was
+/// understood (libtest does not escape `ignore_message`, so a reason with
+/// quotes makes a line that is not JSON).
+fn parse_json_listing<'a>(
+    lines: impl Iterator<Item = &'a [u8]>,
+) -> (Vec<libtest::Discovered>, bool) {
+    let mut tests = Vec::new();
+    let mut complete = true;
+    for line in lines {
+        match libtest::parse_line(line) {
+            Some(Event::Discovered(d)) => tests.push(d),
+            Some(_) => {}
+            None => {
+                if line.trim_ascii().starts_with(b"{") {
+                    complete = false;
+                }
+            }
+        }
+    }
+    (tests, complete)
+}
+
+/// Discovers a binary's tests (the caller runs this on a thread per binary).
+pub fn discover(
+    binary: &TestBinary,
+    flags: &TestFlags,
+    root: &Path,
+    doc_lines: Option<&[Vec<u8>]>,
+) -> Result<Vec<TestInfo>, String> {
+    let mut sources = SourceCache::new(root);
+    match binary.harness {
+        Harness::Custom => Ok(vec![TestInfo {
+            name: binary.order.2.clone(),
+            path: binary.src_path.clone(),
+            line: None,
+            should_panic: false,
+        }]),
+        Harness::Mimic => {
+            let out = run_listing(binary.launch.command(&flags.list_args(Harness::Mimic)))?;
+            let text = String::from_utf8_lossy(&out);
+            Ok(libtest::parse_terse_list(&text, true)
+                .into_iter()
+                .map(|name| TestInfo {
+                    name,
+                    path: binary.src_path.clone(),
+                    line: None,
+                    should_panic: false,
+                })
+                .collect())
+        }
+        Harness::Libtest | Harness::Tester | Harness::Rustdoc => {
+            let owned;
+            let lines: Vec<&[u8]> = match doc_lines {
+                Some(lines) => lines.iter().map(Vec::as_slice).collect(),
+                None => {
+                    owned = run_listing(binary.launch.command(&flags.list_args(binary.harness)))?;
+                    owned.split(|b| *b == b'\n').collect()
+                }
+            };
+            let (found, complete) = parse_json_listing(lines.into_iter());
+            let mut tests: Vec<TestInfo> = found
+                .into_iter()
+                .map(|d| {
+                    let mut info = TestInfo {
+                        name: d.name,
+                        path: d.source_path,
+                        line: d.start_line,
+                        should_panic: false,
+                    };
+                    if binary.harness == Harness::Rustdoc {
+                        doctest_location(&mut info);
+                        info.should_panic = sources.doctest_should_panic(&info);
+                    } else {
+                        info.should_panic = sources.test_should_panic(&info);
+                    }
+                    info
+                })
+                .collect();
+            if !complete {
+                // Fall back to the stable text listing for the names the JSON lost.
+                let out = run_listing(binary.launch.command(&flags.terse_list_args()))?;
+                let text = String::from_utf8_lossy(&out);
+                for name in libtest::parse_terse_list(&text, false) {
+                    if !tests.iter().any(|t| t.name == name) {
+                        tests.push(TestInfo {
+                            name,
+                            path: binary.src_path.clone(),
+                            line: None,
+                            should_panic: false,
+                        });
+                    }
+                }
+                tests.sort_by(|a, b| a.name.cmp(&b.name));
+            }
+            Ok(tests)
+        }
+    }
+}
+
+/// A doctest's name says where it is: `alpha/src/lib.rs - add (line 5)`.
+fn doctest_location(info: &mut TestInfo) {
+    if let Some((path, rest)) = info.name.split_once(" - ") {
+        if info.path.is_none() {
+            info.path = Some(path.to_string());
+        }
+        if info.line.is_none() {
+            info.line = rest
+                .rsplit_once("(line ")
+                .and_then(|(_, n)| n.strip_suffix(')'))
+                .and_then(|n| n.parse().ok());
+        }
+    }
+}
+
+/// Source files read for should_panic detection, each read once.
+struct SourceCache<'a> {
+    root: &'a Path,
+    files: HashMap<String, Option<Vec<String>>>,
+}
+
+impl<'a> SourceCache<'a> {
+    fn new(root: &'a Path) -> Self {
+        SourceCache {
+            root,
+            files: HashMap::new(),
+        }
+    }
+
+    fn lines(&mut self, path: &str) -> Option<&Vec<String>> {
+        let root = self.root;
+        self.files
+            .entry(path.to_string())
+            .or_insert_with(|| {
+                let p = root.join(path);
+                std::fs::read_to_string(p)
+                    .ok()
+                    .map(|t| t.lines().map(str::to_string).collect())
+            })
+            .as_ref()
+    }
+
+    /// Looks at the attributes above the test function's name for
+    /// `#[should_panic`. Tests made by macros point at the macro's call site,
+    /// where no attribute is written: those are not detected here (see
+    /// README "should_panic").
+    fn test_should_panic(&mut self, info: &TestInfo) -> bool {
+        let (Some(path), Some(line)) = (&info.path, info.line) else {
+            return false;
+        };
+        let Some(lines) = self.lines(path) else {
+            return false;
+        };
+        let idx = (line as usize).saturating_sub(1);
+        if idx >= lines.len() {
+            return false;
+        }
+        let fn_line = &lines[idx];
+        if let Some(before) = fn_line.split("fn ").next() {
+            if before.contains("should_panic") {
+                return true;
+            }
+        }
+        for l in lines[..idx].iter().rev() {
+            let t = l.trim();
+            if t.ends_with('}') || t.ends_with(';') || t.ends_with('{') {
+                break;
+            }
+            if t.starts_with("#[")
+                && t.contains("should_panic")
+                && !t.starts_with("#[cfg_attr(not(")
+            {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Reads a doctest's code fence (`(line N)` is the fence's line) for a
+    /// `should_panic` attribute.
+    fn doctest_should_panic(&mut self, info: &TestInfo) -> bool {
+        let (Some(path), Some(line)) = (&info.path, info.line) else {
+            return false;
+        };
+        let Some(lines) = self.lines(path) else {
+            return false;
+        };
+        let Some(fence) = lines.get((line as usize).saturating_sub(1)) else {
+            return false;
+        };
+        let fence = fence.trim_start();
+        let fence = fence
+            .strip_prefix("///")
+            .or_else(|| fence.strip_prefix("//!"))
+            .unwrap_or(fence)
+            .trim();
+        let info_string = fence.trim_start_matches(['`', '~']);
+        info_string
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .any(|tok| tok == "should_panic")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_follow_nextest() {
+        assert_eq!(binary_id("alpha", "lib", "alpha"), "alpha");
+        assert_eq!(binary_id("alpha", "proc-macro", "alpha"), "alpha");
+        assert_eq!(binary_id("alpha", "bin", "tool"), "alpha::bin/tool");
+        assert_eq!(binary_id("alpha", "test", "it_one"), "alpha::it_one");
+        assert_eq!(binary_id("alpha", "example", "ex"), "alpha::example/ex");
+        assert_eq!(binary_id("alpha", "bench", "b"), "alpha::bench/b");
+    }
+
+    #[test]
+    fn should_panic_is_read_from_attributes() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("lib.rs"),
+            "#[test]\n#[should_panic(\n    expected = \"x\"\n)]\nfn a() {}\n\n#[test]\nfn b() {}\n#[test] #[should_panic] fn c() {}\n/// ```should_panic,edition2021\n/// x\n/// ```\n/// ```ignore\n",
+        )
+        .unwrap();
+        let mut c = SourceCache::new(dir.path());
+        let t = |line| TestInfo {
+            name: "t".into(),
+            path: Some("lib.rs".into()),
+            line: Some(line),
+            should_panic: false,
+        };
+        assert!(c.test_should_panic(&t(5)));
+        assert!(!c.test_should_panic(&t(8)));
+        assert!(c.test_should_panic(&t(9)));
+        assert!(c.doctest_should_panic(&t(10)));
+        assert!(!c.doctest_should_panic(&t(13)));
+    }
+
+    #[test]
+    fn doctest_names_give_their_place() {
+        let mut info = TestInfo {
+            name: "alpha/src/lib.rs - add (line 11)".into(),
+            ..Default::default()
+        };
+        doctest_location(&mut info);
+        assert_eq!(info.path.as_deref(), Some("alpha/src/lib.rs"));
+        assert_eq!(info.line, Some(11));
+        let mut module = TestInfo {
+            name: "src/lib.rs - (line 3)".into(),
+            ..Default::default()
+        };
+        doctest_location(&mut module);
+        assert_eq!(module.line, Some(3));
+    }
+}

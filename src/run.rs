@@ -1,0 +1,437 @@
+//! `cargo structlog run`: build, discover, run, and write the stream.
+
+use crate::cargo::{self, Rustc};
+use crate::cli::{RunArgs, TargetArgs};
+use crate::error::{exit, Error};
+use crate::flags::TestFlags;
+use crate::model::{Action, Entry, Level, Log, Origin, SuiteEnd, SuiteStart};
+use crate::plan::{self, Discovered, TestBinary};
+use crate::runner::{Hook, Msg, RunConfig, Runner, SystemClock};
+use crate::sink::{self, FanOut};
+use crate::summary::Summary;
+use serde_json::{Map, Value};
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{sync_channel, SyncSender};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The stream's destination: every sink, and the counts that decide the exit status.
+pub struct Stream {
+    pub fanout: FanOut,
+    pub summary: Summary,
+}
+
+impl Stream {
+    pub fn entry(&mut self, e: &Entry) {
+        self.summary.entry(e);
+        self.fanout.entry(e);
+    }
+}
+
+/// Who we are in the log.
+pub fn origin() -> Origin {
+    Origin {
+        thread: "main".into(),
+        pid: std::process::id() as i64,
+        source: "cargo-structlog".into(),
+    }
+}
+
+fn now_ms() -> u64 {
+    use crate::runner::Clock;
+    SystemClock.now_ms()
+}
+
+fn target_flags(cmd: &mut std::process::Command, t: &TargetArgs) {
+    let flags = [
+        (t.lib, "--lib"),
+        (t.bins, "--bins"),
+        (t.examples, "--examples"),
+        (t.tests, "--tests"),
+        (t.benches, "--benches"),
+        (t.all_targets, "--all-targets"),
+    ];
+    for (on, flag) in flags {
+        if on {
+            cmd.arg(flag);
+        }
+    }
+    for (names, flag) in [
+        (&t.bin, "--bin"),
+        (&t.example, "--example"),
+        (&t.test, "--test"),
+        (&t.bench, "--bench"),
+    ] {
+        for n in names {
+            cmd.arg(flag).arg(n);
+        }
+    }
+}
+
+/// The exit status of a finished stream.
+pub fn exit_status(
+    summary: &Summary,
+    sink_failed: bool,
+    interrupted: bool,
+    build_failed: bool,
+) -> i32 {
+    if interrupted {
+        exit::INTERRUPTED
+    } else if build_failed {
+        exit::BUILD_FAILED
+    } else if sink_failed {
+        exit::SINK_FAILED
+    } else if !summary.is_ok() {
+        exit::TESTS_FAILED
+    } else {
+        exit::OK
+    }
+}
+
+/// Installs handlers for SIGINT and SIGTERM: each one is counted and sent to
+/// the coordinator.
+fn watch_signals(tx: SyncSender<Msg>) -> Result<Arc<AtomicUsize>, Error> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let count = Arc::new(AtomicUsize::new(0));
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])
+        .map_err(|e| Error::Setup(format!("cannot handle signals: {e}")))?;
+    let c = count.clone();
+    std::thread::spawn(move || {
+        for sig in signals.forever() {
+            c.fetch_add(1, Ordering::SeqCst);
+            if tx.send(Msg::Signal(sig)).is_err() {
+                return;
+            }
+        }
+    });
+    Ok(count)
+}
+
+fn run_info(root: &Path, args: &RunArgs, rustc: &Rustc) -> Map<String, Value> {
+    let profile = match (&args.cargo.profile, args.cargo.release) {
+        (Some(p), _) => p.clone(),
+        (None, true) => "release".into(),
+        (None, false) => "dev".into(),
+    };
+    let mut m = Map::new();
+    m.insert("os".into(), Value::from(std::env::consts::OS));
+    m.insert("arch".into(), Value::from(std::env::consts::ARCH));
+    m.insert(
+        "debug".into(),
+        Value::Bool(!matches!(profile.as_str(), "release" | "bench")),
+    );
+    m.insert("profile".into(), Value::from(profile));
+    if !rustc.version.is_empty() {
+        m.insert("rustc".into(), Value::from(rustc.version.clone()));
+    }
+    m.insert(
+        "workspace".into(),
+        Value::from(root.to_string_lossy().into_owned()),
+    );
+    if let Ok(h) = nix::unistd::gethostname() {
+        m.insert(
+            "hostname".into(),
+            Value::from(h.to_string_lossy().into_owned()),
+        );
+    }
+    m
+}
+
+/// Writes a run that never got to its tests: suite_start, the error, suite_end.
+fn failed_run(
+    stream: &mut Stream,
+    run_info: Map<String, Value>,
+    name: Option<String>,
+    message: String,
+) {
+    let o = origin();
+    let t = now_ms();
+    stream.entry(&o.entry(
+        t,
+        Action::SuiteStart(SuiteStart {
+            tests: Default::default(),
+            name,
+            run_info: Some(run_info),
+            ..Default::default()
+        }),
+    ));
+    stream.entry(&o.entry(
+        t,
+        Action::Log(Log {
+            level: Level::Error,
+            message,
+            stack: None,
+        }),
+    ));
+    stream.entry(&o.entry(now_ms(), Action::SuiteEnd(SuiteEnd::default())));
+}
+
+fn finish(mut stream: Stream, interrupted: bool, build_failed: bool) -> i32 {
+    let failures = stream.fanout.finish();
+    exit_status(
+        &stream.summary,
+        !failures.is_empty(),
+        interrupted,
+        build_failed,
+    )
+}
+
+/// Runs the tests and writes the stream.
+pub fn run(args: RunArgs) -> Result<i32, Error> {
+    let flags = TestFlags::new(
+        args.filter.as_deref(),
+        args.tests.exact,
+        &args.tests.skip,
+        args.tests.ignored,
+        args.tests.include_ignored,
+        args.tests.test_threads,
+        &args.test_args,
+    )?;
+    let fanout = sink::setup(&args.log, args.cargo.color.as_deref())?;
+    let mut stream = Stream {
+        fanout,
+        summary: Summary::new(),
+    };
+    let (tx, rx) = sync_channel::<Msg>(4096);
+    let signals = watch_signals(tx.clone())?;
+
+    // The workspace and the toolchain are learned while cargo builds.
+    let cargo_args = args.cargo.clone();
+    let metadata = std::thread::spawn(move || cargo::metadata(&cargo_args));
+    let cwd =
+        std::env::current_dir().map_err(|e| Error::Setup(format!("no current directory: {e}")))?;
+    let manifest_dir = args
+        .cargo
+        .manifest_path
+        .as_ref()
+        .and_then(|p| p.parent().map(Path::to_path_buf))
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or_else(|| cwd.clone());
+    let rustc_dir = manifest_dir.clone();
+    let rustc = std::thread::spawn(move || cargo::rustc_info(&rustc_dir));
+
+    let doc_only = args.targets.doc;
+    let want_docs = doc_only || !args.targets.any_selected();
+    if doc_only && args.targets.any_selected() {
+        return Err(Error::Usage(
+            "--doc cannot be combined with other target selection flags (as in cargo test)".into(),
+        ));
+    }
+    let build = if doc_only {
+        Ok(cargo::Build {
+            success: true,
+            ..Default::default()
+        })
+    } else {
+        let mut cmd = cargo::cargo_command("test", &args.cargo);
+        target_flags(&mut cmd, &args.targets);
+        cargo::build(&mut cmd)
+    };
+    let rustc = rustc.join().unwrap_or_default();
+    let metadata = metadata
+        .join()
+        .map_err(|_| Error::Setup("cargo metadata panicked".into()))?;
+    let metadata = match metadata {
+        Ok(m) => m,
+        Err(e) => {
+            // No workspace to speak of: still leave complete documents behind.
+            let info = run_info(&manifest_dir, &args, &rustc);
+            failed_run(&mut stream, info, None, e.to_string());
+            let code = finish(stream, false, false);
+            eprintln!("error: {e}");
+            return Ok(if code == exit::OK {
+                exit::USAGE
+            } else {
+                code.max(exit::USAGE)
+            });
+        }
+    };
+    let root = metadata.workspace_root.as_std_path().to_path_buf();
+    let info = run_info(&root, &args, &rustc);
+    let suite_name = root.file_name().map(|n| n.to_string_lossy().into_owned());
+    let build = build?;
+    if signals.load(Ordering::SeqCst) > 0 {
+        failed_run(
+            &mut stream,
+            info,
+            suite_name,
+            "interrupted while building".into(),
+        );
+        return Ok(finish(stream, true, false));
+    }
+    if !build.success {
+        let mut message = String::from("build failed");
+        for e in build.errors.iter().take(10) {
+            message.push_str("\n  ");
+            message.push_str(e);
+        }
+        failed_run(&mut stream, info, suite_name, message);
+        return Ok(finish(stream, false, true));
+    }
+
+    let ctx = plan::Context {
+        metadata: &metadata,
+        build: &build,
+        rustc: &rustc,
+        config_env: cargo::config_env(&cwd),
+        runner: cargo::target_runner(&rustc.host),
+    };
+    let binaries = plan::binaries(&ctx);
+
+    // Doctests are listed by cargo alongside the first binaries' run.
+    let docs_pending = want_docs && has_doctests(&metadata);
+    if docs_pending {
+        let mut cmd = cargo::cargo_command("test", &args.cargo);
+        cmd.current_dir(&cwd);
+        let list_args = flags.list_args(crate::translate::Harness::Rustdoc);
+        let bootstrap = plan::bootstrap_value(&rustc);
+        let flags = flags.clone();
+        let rustc = rustc.clone();
+        let root = root.clone();
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            let discovered = discover_doctests(cmd, &list_args, bootstrap, &flags, &rustc, &root);
+            let _ = tx.send(Msg::Docs(discovered));
+        });
+    }
+    let discovered = discover_all(binaries, &flags, &root);
+    if signals.load(Ordering::SeqCst) > 0 {
+        failed_run(
+            &mut stream,
+            info,
+            suite_name,
+            "interrupted before the tests ran".into(),
+        );
+        return Ok(finish(stream, true, false));
+    }
+
+    let parallel = 1;
+    let config = RunConfig {
+        flags,
+        parallel,
+        timeout: None,
+        hook: Hook::Default,
+        hook_timeout: Duration::from_secs(30),
+        session_dir: metadata.target_directory.as_std_path().join("structlog"),
+        kill_grace: Duration::from_secs(2),
+        interrupt_grace: Duration::from_secs(3),
+    };
+    let mut emit = |e: &Entry| {
+        stream.entry(e);
+        stream.fanout.flush();
+    };
+    let end = Runner::new(
+        config,
+        origin(),
+        Box::new(SystemClock),
+        &mut emit,
+        (tx, rx),
+        discovered,
+        docs_pending,
+        suite_name,
+        info,
+    )
+    .run();
+    stream.entry(&origin().entry(now_ms(), Action::SuiteEnd(SuiteEnd::default())));
+    Ok(finish(stream, end.interrupted, false))
+}
+
+/// Whether any workspace member has a library whose doctests cargo would run.
+fn has_doctests(metadata: &cargo_metadata::Metadata) -> bool {
+    metadata
+        .workspace_packages()
+        .iter()
+        .any(|p| p.targets.iter().any(|t| t.doctest))
+}
+
+/// Discovers every binary's tests, several at a time.
+fn discover_all(binaries: Vec<TestBinary>, flags: &TestFlags, root: &Path) -> Vec<Discovered> {
+    let workers = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .clamp(2, 8);
+    let mut results: Vec<Option<Discovered>> = (0..binaries.len()).map(|_| None).collect();
+    for (chunk_idx, chunk) in binaries.chunks(workers).enumerate() {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = chunk
+                .iter()
+                .map(|b| s.spawn(move || plan::discover(b, flags, root, None)))
+                .collect();
+            for (i, h) in handles.into_iter().enumerate() {
+                let tests = h
+                    .join()
+                    .unwrap_or_else(|_| Err("discovery panicked".to_string()));
+                results[chunk_idx * workers + i] = Some(Discovered {
+                    binary: chunk[i].clone(),
+                    tests,
+                });
+            }
+        });
+    }
+    results.into_iter().flatten().collect()
+}
+
+fn discover_doctests(
+    cmd: std::process::Command,
+    list_args: &[String],
+    bootstrap: Option<&str>,
+    flags: &TestFlags,
+    rustc: &Rustc,
+    root: &Path,
+) -> Vec<Discovered> {
+    let listing = match cargo::list_doctests(cmd, list_args, bootstrap) {
+        Ok(l) => l,
+        Err(e) => {
+            return vec![failed_doc_listing(e.to_string())];
+        }
+    };
+    let mut out = Vec::new();
+    for (inv, lines) in &listing.invocations {
+        let package = package_of(inv);
+        let binary = plan::doctest_binary(inv, &package, rustc);
+        let tests = plan::discover(&binary, flags, root, Some(lines));
+        out.push(Discovered { binary, tests });
+    }
+    if !listing.success && !listing.stderr.contains("no library targets found") {
+        let tail: Vec<&str> = listing.stderr.lines().rev().take(8).collect();
+        let text = tail.into_iter().rev().collect::<Vec<_>>().join("\n");
+        // Show cargo's own words, then record the failure in the log.
+        eprint!("{}", listing.stderr);
+        out.push(failed_doc_listing(format!(
+            "listing the doctests failed:\n{text}"
+        )));
+    }
+    out
+}
+
+/// The package of a rustdoc invocation, from the environment cargo gave it.
+fn package_of(inv: &cargo::RustdocInvocation) -> String {
+    inv.env
+        .iter()
+        .find(|(k, _)| k == "CARGO_PKG_NAME")
+        .map(|(_, v)| v.clone())
+        .or_else(|| inv.crate_name().map(str::to_string))
+        .unwrap_or_else(|| "doc".into())
+}
+
+fn failed_doc_listing(message: String) -> Discovered {
+    Discovered {
+        binary: TestBinary {
+            id: "doctests".into(),
+            package: String::new(),
+            harness: crate::translate::Harness::Rustdoc,
+            launch: plan::Launch {
+                program: "rustdoc".into(),
+                base_args: Vec::new(),
+                cwd: ".".into(),
+                env: Vec::new(),
+                clear_env: false,
+                via_test_args: true,
+                bootstrap: None,
+            },
+            src_path: None,
+            order: (String::new(), 9, String::new()),
+        },
+        tests: Err(message),
+    }
+}

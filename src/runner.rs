@@ -1,0 +1,1250 @@
+//! Running test processes and collating their events into one stream.
+//!
+//! One coordinator thread owns all state; reader threads (stdout, stderr) and
+//! a waiter thread per process send it messages over one bounded channel (a
+//! test that floods output is slowed down, not buffered without limit).
+//!
+//! - Each binary runs once, as `cargo test` runs it; up to `parallel`
+//!   binaries run at once, their entries interleaved in arrival order.
+//! - `--timeout`: a test running longer is sampled by the pre-kill hook, then
+//!   its process group gets SIGTERM and, after a grace period, SIGKILL.
+//! - Crash containment: when a process dies without finishing its suite, a
+//!   lone test in flight is the one that crashed (CRASH, with a `crash`
+//!   entry); several in flight are re-run one at a time to find it; tests not
+//!   yet run resume in a new process. Every discovered test gets exactly one
+//!   `test_end`.
+//! - SIGINT/SIGTERM: nothing new starts, the interrupt is passed on to the
+//!   test processes, tests in flight end as ERROR "interrupted", and a log
+//!   entry names what did not run; a second signal kills at once.
+//!
+//! `suite_start` lists every test of the run, so entries are held until the
+//! doctests' listing (which runs alongside the first binaries) is in.
+
+use crate::flags::TestFlags;
+use crate::model::{
+    Action, Crash, Entry, Level, Log, Origin, ProcessExit, ProcessStart, Status, SuiteStart,
+    TestEnd, TestGroups,
+};
+use crate::plan::{Discovered, TestBinary};
+use crate::text::{shell_quote, signal_name};
+use crate::translate::{BinaryState, Harness};
+use nix::sys::signal::Signal;
+use serde_json::{Map, Value};
+use std::collections::{HashMap, VecDeque};
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{ExitStatus, Stdio};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Longest line kept from a test's output; longer lines are split.
+const MAX_LINE: usize = 1 << 20;
+/// Lines of a process's stderr kept for a crash report.
+const STDERR_TAIL: usize = 20;
+/// How long to wait for a dead process's output pipes (a grandchild may hold them).
+const EXIT_GRACE: Duration = Duration::from_secs(2);
+
+/// Milliseconds since the epoch: the clock entries are stamped with.
+pub trait Clock: Send {
+    fn now_ms(&self) -> u64;
+}
+
+/// The system clock.
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> u64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0)
+    }
+}
+
+/// What runs before a hung test is killed.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Hook {
+    /// `--pre-kill-hook CMD`, run by `sh -c` with `{pid}`, `{test}`, `{binary}` replaced.
+    Command(String),
+    /// The platform's stack sampler, where its tool is installed.
+    Default,
+    /// Nothing.
+    None,
+}
+
+/// How a run is controlled.
+#[derive(Clone, Debug)]
+pub struct RunConfig {
+    pub flags: TestFlags,
+    /// Test binaries running at once.
+    pub parallel: usize,
+    pub timeout: Option<Duration>,
+    pub hook: Hook,
+    pub hook_timeout: Duration,
+    /// Where pre-kill samples go.
+    pub session_dir: PathBuf,
+    /// Between SIGTERM and SIGKILL for a timed-out process.
+    pub kill_grace: Duration,
+    /// Between passing on an interrupt and killing.
+    pub interrupt_grace: Duration,
+}
+
+/// What the coordinator hears.
+pub enum Msg {
+    Line {
+        job: u64,
+        stderr: bool,
+        line: Vec<u8>,
+    },
+    Closed {
+        job: u64,
+    },
+    Exited {
+        job: u64,
+        status: ExitStatus,
+    },
+    Hook {
+        job: u64,
+        sample: Option<PathBuf>,
+        error: Option<String>,
+    },
+    /// A signal the tool received (SIGINT, SIGTERM).
+    Signal(i32),
+    /// The doctests' discovery is done.
+    Docs(Vec<Discovered>),
+}
+
+/// A unit of work for one binary.
+#[derive(Clone, Debug, PartialEq)]
+enum Work {
+    Full,
+    Resume(Vec<String>),
+    Isolate(String),
+}
+
+struct Bin {
+    binary: TestBinary,
+    state: BinaryState,
+    queue: VecDeque<Work>,
+    busy: bool,
+    warned_dropped: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Kill {
+    None,
+    Hooking,
+    Terminating(Instant),
+    Killed,
+}
+
+struct Job {
+    bin: usize,
+    pid: u32,
+    work: Work,
+    open_streams: u8,
+    exit: Option<ExitStatus>,
+    exited_at: Option<Instant>,
+    since: HashMap<String, Instant>,
+    timed_out: Option<(String, Option<PathBuf>)>,
+    kill: Kill,
+    stderr_tail: VecDeque<String>,
+    started_any: bool,
+}
+
+/// How the run ended.
+#[derive(Debug, Default)]
+pub struct RunEnd {
+    pub interrupted: bool,
+}
+
+/// The coordinator.
+pub struct Runner<'a> {
+    config: RunConfig,
+    origin: Origin,
+    clock: Box<dyn Clock>,
+    emit: &'a mut dyn FnMut(&Entry),
+    tx: SyncSender<Msg>,
+    rx: Receiver<Msg>,
+    bins: Vec<Bin>,
+    listing_errors: Vec<(String, String)>,
+    jobs: HashMap<u64, Job>,
+    next_job: u64,
+    start_time: u64,
+    header: Option<Vec<Entry>>,
+    docs_pending: bool,
+    run_info: Map<String, Value>,
+    suite_name: Option<String>,
+    interrupted: Option<Instant>,
+    killed_all: bool,
+}
+
+fn elapsed_secs(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s.fract() == 0.0 {
+        format!("{}", s as u64)
+    } else {
+        format!("{s:.1}")
+    }
+}
+
+impl<'a> Runner<'a> {
+    /// A runner for these discovered binaries; doctests may follow through
+    /// `Msg::Docs` when `docs_pending`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        config: RunConfig,
+        origin: Origin,
+        clock: Box<dyn Clock>,
+        emit: &'a mut dyn FnMut(&Entry),
+        channel: (SyncSender<Msg>, Receiver<Msg>),
+        discovered: Vec<Discovered>,
+        docs_pending: bool,
+        suite_name: Option<String>,
+        run_info: Map<String, Value>,
+    ) -> Runner<'a> {
+        let start_time = clock.now_ms();
+        let mut r = Runner {
+            config,
+            origin,
+            clock,
+            emit,
+            tx: channel.0,
+            rx: channel.1,
+            bins: Vec::new(),
+            listing_errors: Vec::new(),
+            jobs: HashMap::new(),
+            next_job: 0,
+            start_time,
+            header: Some(Vec::new()),
+            docs_pending,
+            run_info,
+            suite_name,
+            interrupted: None,
+            killed_all: false,
+        };
+        r.add_binaries(discovered);
+        r
+    }
+
+    fn add_binaries(&mut self, discovered: Vec<Discovered>) {
+        let captured = !self.config.flags.nocapture;
+        for d in discovered {
+            let tests = match d.tests {
+                Ok(t) => t,
+                Err(e) => {
+                    self.listing_errors.push((d.binary.id.clone(), e));
+                    Vec::new()
+                }
+            };
+            let state = BinaryState::new(d.binary.id.clone(), d.binary.harness, tests, captured);
+            let queue = if state.tests.is_empty() {
+                VecDeque::new()
+            } else {
+                VecDeque::from([Work::Full])
+            };
+            self.bins.push(Bin {
+                binary: d.binary,
+                state,
+                queue,
+                busy: false,
+                warned_dropped: false,
+            });
+        }
+    }
+
+    fn now(&self) -> u64 {
+        self.clock.now_ms()
+    }
+
+    /// Sends an entry out, or holds it until `suite_start` can be written.
+    fn send(&mut self, e: Entry) {
+        match &mut self.header {
+            Some(held) => held.push(e),
+            None => (self.emit)(&e),
+        }
+    }
+
+    fn log(&mut self, level: Level, message: String) {
+        let e = self.origin.entry(
+            self.now(),
+            Action::Log(Log {
+                level,
+                message,
+                stack: None,
+            }),
+        );
+        self.send(e);
+    }
+
+    fn send_actions(&mut self, bin: usize, pid: u32, actions: Vec<Action>) {
+        let time = self.now();
+        for a in actions {
+            // mozlog's consumers key running tests by thread: each test has
+            // its own (libtest runs every test on a thread of its own).
+            let thread = a.test().unwrap_or(&self.bins[bin].binary.id).to_string();
+            let e = Entry {
+                time,
+                thread,
+                pid: pid as i64,
+                source: self.origin.source.clone(),
+                component: None,
+                action: a,
+            };
+            self.send(e);
+        }
+    }
+
+    /// Writes `suite_start` (all tests, by binary) and what was held.
+    fn write_header(&mut self) {
+        let Some(held) = self.header.take() else {
+            return;
+        };
+        let mut tests = TestGroups::new();
+        for b in &self.bins {
+            tests.insert(
+                b.binary.id.clone(),
+                b.state
+                    .tests
+                    .iter()
+                    .map(|t| b.state.test_id(&t.name))
+                    .collect(),
+            );
+        }
+        let start = self.origin.entry(
+            self.start_time,
+            Action::SuiteStart(SuiteStart {
+                tests,
+                name: self.suite_name.clone(),
+                run_info: Some(self.run_info.clone()),
+                ..Default::default()
+            }),
+        );
+        (self.emit)(&start);
+        for e in held {
+            (self.emit)(&e);
+        }
+        for (bin, err) in std::mem::take(&mut self.listing_errors) {
+            self.log(Level::Error, format!("{bin}: {err}"));
+        }
+    }
+
+    /// Runs everything to the end. The caller writes `suite_end`.
+    pub fn run(mut self) -> RunEnd {
+        if !self.docs_pending {
+            self.write_header();
+        }
+        loop {
+            self.schedule();
+            if self.jobs.is_empty()
+                && (self.interrupted.is_some() || self.bins.iter().all(|b| b.queue.is_empty()))
+                && !self.docs_pending
+            {
+                break;
+            }
+            let wait = self
+                .next_deadline()
+                .map(|d| d.saturating_duration_since(Instant::now()));
+            let msg = match wait {
+                Some(w) => match self.rx.recv_timeout(w) {
+                    Ok(m) => Some(m),
+                    Err(RecvTimeoutError::Timeout) => None,
+                    Err(RecvTimeoutError::Disconnected) => break,
+                },
+                None => match self.rx.recv() {
+                    Ok(m) => Some(m),
+                    Err(_) => break,
+                },
+            };
+            if let Some(m) = msg {
+                self.handle(m);
+                while let Ok(m) = self.rx.try_recv() {
+                    self.handle(m);
+                }
+            }
+            self.check_deadlines();
+        }
+        self.write_header();
+        let interrupted = self.interrupted.is_some();
+        // Every test that started gets its end: requeued ones end here when
+        // the run stopped before they ran again.
+        for bin in 0..self.bins.len() {
+            let why = if interrupted {
+                "interrupted"
+            } else {
+                "not run again after its process died"
+            };
+            for name in self.bins[bin].state.requeued() {
+                let mut end = TestEnd::new(String::new(), Status::Error);
+                end.set_expected(self.bins[bin].state.expected_of(&name));
+                end.message = Some(why.to_string());
+                self.end_test(bin, self.origin.pid as u32, &name, end);
+            }
+            if !interrupted {
+                let pending = self.bins[bin].state.pending();
+                self.not_run(bin, self.origin.pid as u32, &pending, "not run");
+            }
+        }
+        if interrupted {
+            let not_run: Vec<String> = self
+                .bins
+                .iter()
+                .flat_map(|b| b.state.pending().into_iter().map(|n| b.state.test_id(&n)))
+                .collect();
+            let message = if not_run.is_empty() {
+                "interrupted: every test had started".to_string()
+            } else {
+                const SHOWN: usize = 50;
+                let mut m = format!(
+                    "interrupted: {} tests did not run: {}",
+                    not_run.len(),
+                    not_run
+                        .iter()
+                        .take(SHOWN)
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+                if not_run.len() > SHOWN {
+                    m.push_str(&format!(", and {} more", not_run.len() - SHOWN));
+                }
+                m
+            };
+            self.log(Level::Warning, message);
+        }
+        RunEnd { interrupted }
+    }
+
+    fn running_jobs(&self) -> usize {
+        self.jobs.len()
+    }
+
+    fn schedule(&mut self) {
+        if self.interrupted.is_some() {
+            return;
+        }
+        while self.running_jobs() < self.config.parallel.max(1) {
+            let Some(i) = self
+                .bins
+                .iter()
+                .position(|b| !b.busy && !b.queue.is_empty())
+            else {
+                return;
+            };
+            let work = self.bins[i].queue.pop_front().expect("non-empty");
+            self.start_job(i, work);
+        }
+    }
+
+    fn start_job(&mut self, bin: usize, work: Work) {
+        let harness = self.bins[bin].binary.harness;
+        let names: Option<Vec<String>> = match &work {
+            Work::Full => None,
+            Work::Resume(v) => Some(v.clone()),
+            Work::Isolate(n) => Some(vec![n.clone()]),
+        };
+        let threads = matches!(work, Work::Isolate(_)).then_some(1);
+        let (args, dropped) = self
+            .config
+            .flags
+            .run_args(harness, names.as_deref(), threads);
+        if !dropped.is_empty() && !self.bins[bin].warned_dropped {
+            self.bins[bin].warned_dropped = true;
+            let id = self.bins[bin].binary.id.clone();
+            self.log(
+                Level::Warning,
+                format!(
+                    "{id}: {} rejects {}; not given to it",
+                    harness.name(),
+                    dropped.join(" ")
+                ),
+            );
+        }
+        let mut cmd = self.bins[bin].binary.launch.command(&args);
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        #[cfg(unix)]
+        {
+            use std::os::unix::process::CommandExt;
+            // Its own process group: the terminal's Ctrl-C reaches us alone and
+            // we pass it on; a timeout kills the test's children too.
+            cmd.process_group(0);
+        }
+        let command_text = std::iter::once(cmd.get_program())
+            .chain(cmd.get_args())
+            .map(|a| shell_quote(&a.to_string_lossy()))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut child = match cmd.spawn() {
+            Ok(c) => c,
+            Err(e) => {
+                let id = self.bins[bin].binary.id.clone();
+                self.log(
+                    Level::Error,
+                    format!("{id}: cannot start {command_text}: {e}"),
+                );
+                let scope = names.unwrap_or_else(|| self.bins[bin].state.pending());
+                let pid = self.origin.pid as u32;
+                self.not_run(
+                    bin,
+                    pid,
+                    &scope,
+                    &format!("the test binary could not be started: {e}"),
+                );
+                return;
+            }
+        };
+        let pid = child.id();
+        let job_id = self.next_job;
+        self.next_job += 1;
+        let tx = self.tx.clone();
+        let stdout = child.stdout.take().expect("piped");
+        let stderr = child.stderr.take().expect("piped");
+        spawn_reader(job_id, false, stdout, tx.clone());
+        spawn_reader(job_id, true, stderr, tx.clone());
+        std::thread::spawn(move || {
+            if let Ok(status) = child.wait() {
+                let _ = tx.send(Msg::Exited {
+                    job: job_id,
+                    status,
+                });
+            }
+        });
+        self.bins[bin].busy = true;
+        let mut job = Job {
+            bin,
+            pid,
+            work,
+            open_streams: 2,
+            exit: None,
+            exited_at: None,
+            since: HashMap::new(),
+            timed_out: None,
+            kill: Kill::None,
+            stderr_tail: VecDeque::new(),
+            started_any: false,
+        };
+        let e = Entry {
+            time: self.now(),
+            thread: self.bins[bin].binary.id.clone(),
+            pid: pid as i64,
+            source: self.origin.source.clone(),
+            component: None,
+            action: Action::ProcessStart(ProcessStart {
+                process: pid.to_string(),
+                command: Some(command_text),
+                subsuite: None,
+            }),
+        };
+        self.send(e);
+        if harness == Harness::Custom {
+            let mut actions = Vec::new();
+            let name = self.bins[bin].state.tests[0].name.clone();
+            if self.bins[bin].state.start(&name, pid, &mut actions) {
+                job.since.insert(name, Instant::now());
+                job.started_any = true;
+            }
+            self.send_actions(bin, pid, actions);
+        }
+        self.jobs.insert(job_id, job);
+    }
+
+    fn handle(&mut self, msg: Msg) {
+        match msg {
+            Msg::Line { job, stderr, line } => self.line(job, stderr, &line),
+            Msg::Closed { job } => {
+                if let Some(j) = self.jobs.get_mut(&job) {
+                    j.open_streams = j.open_streams.saturating_sub(1);
+                    if j.open_streams == 0 && j.exit.is_some() {
+                        self.finalize(job);
+                    }
+                }
+            }
+            Msg::Exited { job, status } => {
+                if let Some(j) = self.jobs.get_mut(&job) {
+                    j.exit = Some(status);
+                    j.exited_at = Some(Instant::now());
+                    if j.open_streams == 0 {
+                        self.finalize(job);
+                    }
+                }
+            }
+            Msg::Hook { job, sample, error } => {
+                if let Some(err) = error {
+                    let id = self
+                        .jobs
+                        .get(&job)
+                        .and_then(|j| j.timed_out.as_ref())
+                        .map(|t| {
+                            let b = &self.bins[self.jobs[&job].bin];
+                            b.state.test_id(&t.0)
+                        });
+                    self.log(
+                        Level::Error,
+                        format!("pre-kill hook for {}: {err}", id.unwrap_or_default()),
+                    );
+                }
+                if let Some(j) = self.jobs.get_mut(&job) {
+                    if let Some(t) = &mut j.timed_out {
+                        t.1 = sample;
+                    }
+                    if j.kill == Kill::Hooking {
+                        self.terminate(job);
+                    }
+                }
+            }
+            Msg::Signal(sig) => self.signal(sig),
+            Msg::Docs(discovered) => {
+                self.docs_pending = false;
+                if self.interrupted.is_none() {
+                    self.add_binaries(discovered);
+                }
+                self.write_header();
+            }
+        }
+    }
+
+    fn line(&mut self, job_id: u64, stderr: bool, line: &[u8]) {
+        let Some(job) = self.jobs.get_mut(&job_id) else {
+            return;
+        };
+        let (bin, pid) = (job.bin, job.pid);
+        if stderr {
+            if job.stderr_tail.len() == STDERR_TAIL {
+                job.stderr_tail.pop_front();
+            }
+            job.stderr_tail
+                .push_back(String::from_utf8_lossy(line).into_owned());
+        }
+        let mut actions = Vec::new();
+        let state = &mut self.bins[bin].state;
+        if stderr {
+            state.stderr_line(pid, line, &mut actions);
+        } else {
+            let effect = state.stdout_line(pid, line, &mut actions);
+            if let Some(name) = effect.started {
+                job.since.insert(name, Instant::now());
+                job.started_any = true;
+            }
+            if let Some(name) = effect.ended {
+                job.since.remove(&name);
+            }
+        }
+        self.send_actions(bin, pid, actions);
+    }
+
+    fn end_test(&mut self, bin: usize, pid: u32, name: &str, end: TestEnd) {
+        let mut actions = Vec::new();
+        self.bins[bin].state.end(name, end, &mut actions);
+        self.send_actions(bin, pid, actions);
+    }
+
+    /// Tests that could not run: started and ended with ERROR, so that every
+    /// discovered test has its result.
+    fn not_run(&mut self, bin: usize, pid: u32, names: &[String], why: &str) {
+        for name in names {
+            if !self.bins[bin].state.is_unstarted(name) {
+                continue;
+            }
+            let mut actions = Vec::new();
+            self.bins[bin].state.start(name, pid, &mut actions);
+            self.send_actions(bin, pid, actions);
+            let mut end = TestEnd::new(String::new(), Status::Error);
+            end.set_expected(self.bins[bin].state.expected_of(name));
+            end.message = Some(why.to_string());
+            self.end_test(bin, pid, name, end);
+        }
+    }
+
+    fn finalize(&mut self, job_id: u64) {
+        let Some(job) = self.jobs.remove(&job_id) else {
+            return;
+        };
+        let bin = job.bin;
+        let pid = job.pid;
+        self.bins[bin].busy = false;
+        let status = job.exit;
+        let code: i64 = match status {
+            Some(s) => exit_code(&s),
+            None => -9,
+        };
+        let e = Entry {
+            time: self.now(),
+            thread: self.bins[bin].binary.id.clone(),
+            pid: pid as i64,
+            source: self.origin.source.clone(),
+            component: None,
+            action: Action::ProcessExit(ProcessExit {
+                process: pid.to_string(),
+                exitcode: code,
+                command: None,
+                subsuite: None,
+            }),
+        };
+        self.send(e);
+        let report = self.bins[bin].state.process_exited(pid);
+        let mut in_flight = report.in_flight;
+        let tail: Vec<String> = job.stderr_tail.iter().cloned().collect();
+        let (signature, reason) = describe_exit(code);
+
+        if let Some((name, sample)) = &job.timed_out {
+            if let Some(pos) = in_flight.iter().position(|n| n == name) {
+                in_flight.remove(pos);
+                let limit = elapsed_secs(self.config.timeout.unwrap_or_default());
+                let mut end = TestEnd::new(String::new(), Status::Timeout);
+                end.set_expected(self.bins[bin].state.expected_of(name));
+                let mut message = format!("timed out after {limit} s (--timeout)");
+                let mut extra = Map::new();
+                extra.insert(
+                    "timeout".into(),
+                    Value::from(self.config.timeout.unwrap_or_default().as_secs_f64()),
+                );
+                if let Some(s) = sample {
+                    message.push_str(&format!(
+                        "; stacks sampled before the kill: {}",
+                        s.display()
+                    ));
+                    extra.insert(
+                        "sample".into(),
+                        Value::from(s.to_string_lossy().into_owned()),
+                    );
+                }
+                end.message = Some(message);
+                end.extra = Some(extra);
+                self.end_test(bin, pid, &name.clone(), end);
+            }
+        }
+
+        if self.interrupted.is_some() {
+            for name in in_flight {
+                let mut end = TestEnd::new(String::new(), Status::Error);
+                end.set_expected(self.bins[bin].state.expected_of(&name));
+                end.message = Some("interrupted".into());
+                self.end_test(bin, pid, &name, end);
+            }
+            return;
+        }
+
+        if self.bins[bin].binary.harness == Harness::Custom {
+            for name in in_flight {
+                let end = if code == 0 {
+                    TestEnd::new(String::new(), Status::Pass)
+                } else if code < 0 {
+                    self.crash_entry(bin, pid, &name, &signature, &reason, &tail);
+                    crash_end(&reason, &tail)
+                } else {
+                    let mut end = TestEnd::new(String::new(), Status::Fail);
+                    end.set_expected(Status::Pass);
+                    end.message = Some(format!("the test binary exited with status {code}"));
+                    end
+                };
+                self.end_test(bin, pid, &name, end);
+            }
+            return;
+        }
+
+        let scope: Vec<String> = match &job.work {
+            Work::Full => self.bins[bin].state.pending(),
+            Work::Resume(names) => names
+                .iter()
+                .filter(|n| self.bins[bin].state.is_unstarted(n))
+                .cloned()
+                .collect(),
+            Work::Isolate(n) => {
+                if self.bins[bin].state.is_unstarted(n) {
+                    vec![n.clone()]
+                } else {
+                    Vec::new()
+                }
+            }
+        };
+        let normal = job.kill == Kill::None
+            && (code == 0 || code == 101)
+            && report.suite_finished
+            && in_flight.is_empty();
+        if normal {
+            if !scope.is_empty() {
+                self.not_run(
+                    bin,
+                    pid,
+                    &scope,
+                    "listed by the test binary, but it did not run it",
+                );
+            }
+            return;
+        }
+        let killed_for_timeout = job.timed_out.is_some();
+        let id = self.bins[bin].binary.id.clone();
+        let mut isolate = Vec::new();
+        match (in_flight.len(), &job.work) {
+            (0, _) => {
+                if !killed_for_timeout {
+                    // Died between tests, or after the last one.
+                    let mut c = Crash::new(signature.clone());
+                    c.process = Some(pid.to_string());
+                    c.reason = Some(format!("{id}: {reason} outside any test"));
+                    c.stackwalk_stdout = (!tail.is_empty()).then(|| tail.join("\n"));
+                    let e = Entry {
+                        time: self.now(),
+                        thread: id.clone(),
+                        pid: pid as i64,
+                        source: self.origin.source.clone(),
+                        component: None,
+                        action: Action::Crash(c),
+                    };
+                    self.send(e);
+                    self.log(
+                        Level::Error,
+                        format!("{id}: the test binary {reason} outside any test"),
+                    );
+                }
+            }
+            (1, _) if !killed_for_timeout || matches!(job.work, Work::Isolate(_)) => {
+                let name = in_flight[0].clone();
+                self.crash_entry(bin, pid, &name, &signature, &reason, &tail);
+                self.end_test(bin, pid, &name, crash_end(&reason, &tail));
+            }
+            _ => {
+                // Which of these crashed (or were merely in flight when a hung
+                // test was killed)? Run each alone to find out.
+                for name in &in_flight {
+                    self.bins[bin].state.requeue(name);
+                    isolate.push(name.clone());
+                }
+            }
+        }
+        let mut requeue: Vec<Work> = isolate.into_iter().map(Work::Isolate).collect();
+        if !scope.is_empty() {
+            if job.started_any || !requeue.is_empty() {
+                requeue.push(Work::Resume(scope));
+            } else {
+                self.not_run(
+                    bin,
+                    pid,
+                    &scope,
+                    &format!("not run: the test binary {reason} before running it"),
+                );
+            }
+        }
+        for w in requeue.into_iter().rev() {
+            self.bins[bin].queue.push_front(w);
+        }
+    }
+
+    fn crash_entry(
+        &mut self,
+        bin: usize,
+        pid: u32,
+        name: &str,
+        signature: &str,
+        reason: &str,
+        tail: &[String],
+    ) {
+        let mut c = Crash::new(signature);
+        c.process = Some(pid.to_string());
+        c.test = Some(self.bins[bin].state.test_id(name));
+        c.reason = Some(reason.to_string());
+        c.stackwalk_stdout = (!tail.is_empty()).then(|| tail.join("\n"));
+        self.send_actions(bin, pid, vec![Action::Crash(c)]);
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        let mut d: Option<Instant> = None;
+        let mut consider = |t: Instant| {
+            d = Some(match d {
+                Some(x) if x <= t => x,
+                _ => t,
+            })
+        };
+        for j in self.jobs.values() {
+            if let Some(limit) = self.config.timeout {
+                if j.kill == Kill::None {
+                    for since in j.since.values() {
+                        consider(*since + limit);
+                    }
+                }
+            }
+            if let Kill::Terminating(t) = j.kill {
+                consider(t);
+            }
+            if let Some(at) = j.exited_at {
+                consider(at + EXIT_GRACE);
+            }
+        }
+        if let Some(at) = self.interrupted {
+            if !self.killed_all {
+                consider(at + self.config.interrupt_grace);
+            }
+        }
+        d
+    }
+
+    fn check_deadlines(&mut self) {
+        let now = Instant::now();
+        let ids: Vec<u64> = self.jobs.keys().copied().collect();
+        for id in ids {
+            let Some(j) = self.jobs.get(&id) else {
+                continue;
+            };
+            if let Some(at) = j.exited_at {
+                if now >= at + EXIT_GRACE {
+                    self.finalize(id);
+                    continue;
+                }
+            }
+            match j.kill {
+                Kill::Terminating(t) if now >= t => {
+                    kill_group(j.pid, Signal::SIGKILL);
+                    if let Some(j) = self.jobs.get_mut(&id) {
+                        j.kill = Kill::Killed;
+                    }
+                }
+                Kill::None => {
+                    if let Some(limit) = self.config.timeout {
+                        let hung = j
+                            .since
+                            .iter()
+                            .filter(|(_, s)| now >= **s + limit)
+                            .min_by_key(|(_, s)| **s)
+                            .map(|(n, _)| n.clone());
+                        if let Some(name) = hung {
+                            self.timed_out(id, name);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        if let Some(at) = self.interrupted {
+            if !self.killed_all && now >= at + self.config.interrupt_grace {
+                self.kill_all();
+            }
+        }
+    }
+
+    fn timed_out(&mut self, job_id: u64, name: String) {
+        let (pid, bin) = {
+            let j = self.jobs.get_mut(&job_id).expect("job");
+            j.timed_out = Some((name.clone(), None));
+            j.kill = Kill::Hooking;
+            (j.pid, j.bin)
+        };
+        let test_id = self.bins[bin].state.test_id(&name);
+        let binary_id = self.bins[bin].binary.id.clone();
+        let program = self.bins[bin].binary.launch.program.clone();
+        let hook = self.config.hook.clone();
+        let limit = self.config.hook_timeout;
+        let path = self
+            .config
+            .session_dir
+            .join(format!("{}-{pid}.sample", sanitize(&test_id)));
+        let tx = self.tx.clone();
+        std::thread::spawn(move || {
+            let (sample, error) =
+                run_hook(&hook, pid, &test_id, &binary_id, &program, &path, limit);
+            let _ = tx.send(Msg::Hook {
+                job: job_id,
+                sample,
+                error,
+            });
+        });
+    }
+
+    fn terminate(&mut self, job_id: u64) {
+        if let Some(j) = self.jobs.get_mut(&job_id) {
+            kill_group(j.pid, Signal::SIGTERM);
+            j.kill = Kill::Terminating(Instant::now() + self.config.kill_grace);
+        }
+    }
+
+    fn signal(&mut self, _sig: i32) {
+        if self.interrupted.is_none() {
+            self.interrupted = Some(Instant::now());
+            self.docs_pending = false;
+            for j in self.jobs.values() {
+                kill_group(j.pid, Signal::SIGINT);
+            }
+        } else {
+            self.kill_all();
+        }
+    }
+
+    fn kill_all(&mut self) {
+        self.killed_all = true;
+        for j in self.jobs.values_mut() {
+            kill_group(j.pid, Signal::SIGKILL);
+            j.kill = Kill::Killed;
+        }
+    }
+}
+
+fn crash_end(reason: &str, tail: &[String]) -> TestEnd {
+    let mut end = TestEnd::new(String::new(), Status::Crash);
+    end.set_expected(Status::Pass);
+    end.message = Some(reason.to_string());
+    if !tail.is_empty() {
+        end.stack = Some(tail.join("\n"));
+    }
+    end
+}
+
+/// The exit code, or minus the signal number (as mozlog and Python report it).
+fn exit_code(s: &ExitStatus) -> i64 {
+    if let Some(c) = s.code() {
+        return c as i64;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        if let Some(sig) = s.signal() {
+            return -(sig as i64);
+        }
+    }
+    -1
+}
+
+/// A crash's signature and reason from its exit code.
+fn describe_exit(code: i64) -> (String, String) {
+    if code < 0 {
+        let name = signal_name((-code) as i32);
+        (
+            name.clone(),
+            format!("was killed by signal {} ({name})", -code),
+        )
+    } else {
+        (
+            format!("exit code {code}"),
+            format!("exited with status {code}"),
+        )
+    }
+}
+
+fn sanitize(id: &str) -> String {
+    let s: String = id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    s.chars().take(150).collect()
+}
+
+/// Sends a signal to a process group (the test process and its children).
+fn kill_group(pid: u32, sig: Signal) {
+    let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid as i32), sig);
+}
+
+fn spawn_reader(job: u64, stderr: bool, pipe: impl Read + Send + 'static, tx: SyncSender<Msg>) {
+    std::thread::spawn(move || {
+        let mut r = BufReader::with_capacity(64 * 1024, pipe);
+        let mut line = Vec::new();
+        while read_line_capped(&mut r, &mut line, MAX_LINE) {
+            if tx
+                .send(Msg::Line {
+                    job,
+                    stderr,
+                    line: std::mem::take(&mut line),
+                })
+                .is_err()
+            {
+                return;
+            }
+        }
+        let _ = tx.send(Msg::Closed { job });
+    });
+}
+
+/// Reads one line (without its `\n`), at most `cap` bytes of it; false at
+/// the end of the stream.
+fn read_line_capped(r: &mut impl BufRead, line: &mut Vec<u8>, cap: usize) -> bool {
+    line.clear();
+    loop {
+        let buf = match r.fill_buf() {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => return !line.is_empty(),
+        };
+        if buf.is_empty() {
+            return !line.is_empty();
+        }
+        let room = cap - line.len();
+        match buf.iter().take(room).position(|b| *b == b'\n') {
+            Some(i) => {
+                line.extend_from_slice(&buf[..i]);
+                r.consume(i + 1);
+                return true;
+            }
+            None => {
+                let n = buf.len().min(room);
+                line.extend_from_slice(&buf[..n]);
+                r.consume(n);
+                if line.len() >= cap {
+                    return true;
+                }
+            }
+        }
+    }
+}
+
+/// The default pre-kill hook's command on this platform, if its tool is installed.
+pub fn default_hook_command(pid: u32) -> Option<Vec<String>> {
+    let has = |tool: &str| {
+        std::env::var_os("PATH")
+            .map(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
+            .unwrap_or(false)
+    };
+    let pid = pid.to_string();
+    if cfg!(target_os = "macos") && has("sample") {
+        return Some(vec!["sample".into(), pid, "1".into()]);
+    }
+    if cfg!(target_os = "linux") {
+        if has("gdb") {
+            return Some(
+                [
+                    "gdb",
+                    "-p",
+                    &pid,
+                    "-batch",
+                    "-nx",
+                    "-q",
+                    "-ex",
+                    "set pagination off",
+                    "-ex",
+                    "thread apply all bt",
+                ]
+                .map(String::from)
+                .to_vec(),
+            );
+        }
+        if has("eu-stack") {
+            return Some(vec!["eu-stack".into(), "-p".into(), pid]);
+        }
+    }
+    None
+}
+
+/// Runs the pre-kill hook on a hung process, its output to `path`.
+/// Returns the sample's path (when one was written) and any error.
+fn run_hook(
+    hook: &Hook,
+    pid: u32,
+    test_id: &str,
+    binary_id: &str,
+    program: &Path,
+    path: &Path,
+    limit: Duration,
+) -> (Option<PathBuf>, Option<String>) {
+    let mut cmd = match hook {
+        Hook::None => return (None, None),
+        Hook::Command(c) => {
+            let text = c
+                .replace("{pid}", &pid.to_string())
+                .replace("{test}", &shell_quote(test_id))
+                .replace("{binary}", &shell_quote(&program.to_string_lossy()));
+            let mut cmd = std::process::Command::new("sh");
+            cmd.arg("-c").arg(text);
+            cmd
+        }
+        Hook::Default => match default_hook_command(pid) {
+            Some(argv) => {
+                let mut cmd = std::process::Command::new(&argv[0]);
+                cmd.args(&argv[1..]);
+                cmd
+            }
+            None => return (None, None),
+        },
+    };
+    if let Some(dir) = path.parent() {
+        if let Err(e) = std::fs::create_dir_all(dir) {
+            return (None, Some(format!("cannot create {}: {e}", dir.display())));
+        }
+    }
+    let file = match std::fs::File::create(path) {
+        Ok(f) => f,
+        Err(e) => return (None, Some(format!("cannot create {}: {e}", path.display()))),
+    };
+    let err_file = match file.try_clone() {
+        Ok(f) => f,
+        Err(e) => return (None, Some(format!("cannot write {}: {e}", path.display()))),
+    };
+    cmd.env("STRUCTLOG_PID", pid.to_string())
+        .env("STRUCTLOG_TEST", test_id)
+        .env("STRUCTLOG_BINARY", binary_id)
+        .env("STRUCTLOG_SAMPLE", path)
+        .stdin(Stdio::null())
+        .stdout(file)
+        .stderr(err_file);
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        cmd.process_group(0);
+    }
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = std::fs::remove_file(path);
+            return (None, Some(format!("cannot start the pre-kill hook: {e}")));
+        }
+    };
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(s)) => break Some(s),
+            Ok(None) if Instant::now() >= deadline => {
+                kill_group(child.id(), Signal::SIGKILL);
+                let _ = child.wait();
+                break None;
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+            Err(_) => break None,
+        }
+    };
+    let written = std::fs::metadata(path)
+        .map(|m| m.len() > 0)
+        .unwrap_or(false);
+    let sample = written.then(|| path.to_path_buf());
+    if !written {
+        let _ = std::fs::remove_file(path);
+    }
+    match status {
+        None => (
+            sample,
+            Some(format!(
+                "the pre-kill hook did not finish within {} s; killed it",
+                elapsed_secs(limit)
+            )),
+        ),
+        Some(s) if !s.success() => (sample, Some(format!("the pre-kill hook failed ({s})"))),
+        Some(_) => (sample, None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_lines_are_split_not_buffered_whole() {
+        let data = b"short\nabcdefghij\n\nlast";
+        let mut r = BufReader::with_capacity(4, &data[..]);
+        let mut line = Vec::new();
+        let mut got = Vec::new();
+        while read_line_capped(&mut r, &mut line, 6) {
+            got.push(String::from_utf8(line.clone()).unwrap());
+        }
+        assert_eq!(got, vec!["short", "abcdef", "ghij", "", "last"]);
+    }
+
+    #[test]
+    fn exits_are_described() {
+        assert_eq!(describe_exit(-6).0, "SIGABRT");
+        assert_eq!(describe_exit(-11).1, "was killed by signal 11 (SIGSEGV)");
+        assert_eq!(describe_exit(3).0, "exit code 3");
+        assert_eq!(sanitize("alpha::it a::b c"), "alpha__it_a__b_c");
+    }
+}

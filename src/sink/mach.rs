@@ -1,0 +1,622 @@
+//! `mach`: mozlog's human-readable format.
+//!
+//! Follows mozlog's `MachFormatter` line for line: an elapsed-time prefix
+//! (`" 0:01.23"`, from the first entry's time, so a replayed log reads as the
+//! live run did), `SUITE_START`, `TEST_START`, `TEST_END: FAIL, expected PASS -
+//! message`, `TEST_END: SKIP (reason)`, `pid:N` output lines, log lines, and
+//! at `suite_end` the summary and the Error Summary of every unexpected
+//! result.
+//!
+//! One difference by design: unless verbose, a test's lines are held until
+//! its result, so that its `TEST_START` and `TEST_END` stand together even
+//! when tests run in parallel, and its captured output is printed only when
+//! the result is unexpected: a passing test takes two short lines. Process
+//! starts and normal exits are shown in verbose mode only. Verbose mode
+//! prints everything as it comes, as mozlog does.
+
+use super::{Output, Sink};
+use crate::model::{Action, Crash, Entry, Log, Status, TestEnd, TestStatus};
+use crate::summary::{Counts, Noted, Summary};
+use crate::text::exit_status_text;
+use std::collections::{HashMap, HashSet};
+use std::io::{self, Write};
+
+/// Options of the mach format (`--log-mach-verbose`, colors).
+#[derive(Clone, Debug, Default)]
+pub struct MachOptions {
+    pub verbose: bool,
+    pub color: bool,
+}
+
+/// ANSI styles, as mozlog's color table names them.
+#[derive(Clone, Copy)]
+enum Style {
+    Time,
+    Action,
+    Pid,
+    Pass,
+    Fail,
+    Intermittent,
+    Heading,
+    SubHeading,
+    Error,
+    Warning,
+    Info,
+    Bold,
+    Stack,
+}
+
+impl Style {
+    fn code(self) -> &'static str {
+        match self {
+            Style::Time | Style::Pid => "\x1b[36m",
+            Style::Action | Style::SubHeading | Style::Warning | Style::Intermittent => "\x1b[33m",
+            Style::Pass => "\x1b[32m",
+            Style::Fail | Style::Error => "\x1b[31m",
+            Style::Heading => "\x1b[1;33m",
+            Style::Info => "\x1b[34m",
+            Style::Bold => "\x1b[1m",
+            Style::Stack => "\x1b[90m",
+        }
+    }
+}
+
+#[derive(Default)]
+struct Held {
+    start: Option<(u64, String)>,
+    output: Vec<(u64, String)>,
+}
+
+#[derive(Clone, Copy, Default)]
+struct SubtestCounts {
+    count: u64,
+    unexpected: u64,
+    pass: u64,
+}
+
+/// The mach sink.
+pub struct Mach {
+    out: Output,
+    opts: MachOptions,
+    start_time: Option<u64>,
+    summary: Summary,
+    known_pids: HashSet<String>,
+    subtests: HashMap<String, SubtestCounts>,
+    /// Lines of running tests, held until their result (not verbose): the
+    /// `TEST_START` line (with its time) and the output.
+    held: HashMap<String, Held>,
+    line: String,
+}
+
+impl Mach {
+    pub fn new(out: Output, opts: MachOptions) -> Mach {
+        Mach {
+            out,
+            opts,
+            start_time: None,
+            summary: Summary::new(),
+            known_pids: HashSet::new(),
+            subtests: HashMap::new(),
+            held: HashMap::new(),
+            line: String::new(),
+        }
+    }
+
+    fn paint(&self, style: Style, s: &str) -> String {
+        if self.opts.color && !s.is_empty() {
+            format!("{}{}\x1b[0m", style.code(), s)
+        } else {
+            s.to_string()
+        }
+    }
+
+    fn time_prefix(&self, time: u64) -> String {
+        let start = self.start_time.unwrap_or(time);
+        let total = time.saturating_sub(start) as f64 / 1000.0;
+        let minutes = (total / 60.0).floor();
+        let seconds = total - minutes * 60.0;
+        self.paint(
+            Style::Time,
+            &format!("{:2}:{:05.2}", minutes as u64, seconds),
+        )
+    }
+
+    fn format_expected(&self, status: Status, expected: Status, known: &[Status]) -> String {
+        if status == expected {
+            if matches!(expected, Status::Pass | Status::Ok) {
+                self.paint(Style::Pass, status.as_str())
+            } else {
+                self.paint(Style::Fail, &format!("EXPECTED-{status}"))
+            }
+        } else if known.contains(&status) {
+            self.paint(Style::Intermittent, &format!("KNOWN-INTERMITTENT-{status}"))
+        } else if matches!(status, Status::Pass | Status::Ok) {
+            self.paint(Style::Fail, &format!("UNEXPECTED-{status}"))
+        } else {
+            self.paint(Style::Fail, status.as_str())
+        }
+    }
+
+    fn format_stack(&self, stack: &str) -> String {
+        format!("\n{}\n", self.paint(Style::Stack, stack.trim_matches('\n')))
+    }
+
+    fn format_noted(&self, test: &str, noted: &Noted) -> String {
+        let (status, expected, known, message, stack, subtest) = match noted {
+            Noted::End(e) => (
+                e.status,
+                e.expected,
+                &e.known_intermittent,
+                &e.message,
+                &e.stack,
+                None,
+            ),
+            Noted::Status(s) => (
+                s.status,
+                s.expected,
+                &s.known_intermittent,
+                &s.message,
+                &s.stack,
+                Some(&s.subtest),
+            ),
+        };
+        let name = subtest.map(String::as_str).unwrap_or(test);
+        let mut rv = format!(
+            "{} {}",
+            self.format_expected(status, expected.unwrap_or(status), known),
+            name
+        );
+        if let Some(m) = message {
+            rv.push_str(" - ");
+            rv.push_str(m);
+        }
+        if let Some(s) = stack {
+            rv.push_str(&self.format_stack(s));
+        }
+        rv
+    }
+
+    fn action_name(&self, name: &str) -> String {
+        self.paint(Style::Action, &name.to_uppercase())
+    }
+
+    fn test_end(&mut self, e: &TestEnd) -> String {
+        let sub = self.subtests.remove(&e.test).unwrap_or_default();
+        let parent_unexpected = e.expected.is_some() && !e.known_intermittent.contains(&e.status);
+        let expected_str = match (parent_unexpected, e.expected) {
+            (true, Some(exp)) => format!(", expected {exp}"),
+            _ => String::new(),
+        };
+        let mut rv = if sub.count != 0 {
+            format!(
+                "Test {}{}. Subtests passed {}/{}. Unexpected {}",
+                e.status, expected_str, sub.pass, sub.count, sub.unexpected
+            )
+        } else {
+            format!("{}{}", e.status, expected_str)
+        };
+        let find = |list: &[(String, Vec<Noted>)]| {
+            list.iter()
+                .find(|(t, _)| *t == e.test)
+                .map(|(_, v)| v.clone())
+        };
+        if let Some(unexpected) = find(&self.summary.unexpected) {
+            if unexpected.len() == 1 && parent_unexpected {
+                if let Some(m) = &e.message {
+                    rv.push_str(" - ");
+                    rv.push_str(m);
+                }
+                if let Some(s) = &e.stack {
+                    rv.push_str(&self.format_stack(s));
+                }
+            } else if !self.opts.verbose {
+                rv.push('\n');
+                for d in &unexpected {
+                    rv.push_str(&self.format_noted(&e.test, d));
+                }
+            }
+        }
+        if let Some(intermittents) = find(&self.summary.intermittent) {
+            rv.push('\n');
+            for d in &intermittents {
+                rv.push_str(&self.format_noted(&e.test, d));
+            }
+        }
+        if e.status == Status::Skip {
+            if let Some(m) = e.message.as_deref().filter(|m| !m.is_empty()) {
+                rv.push_str(&format!(" ({m})"));
+            }
+        }
+        let style = if e.expected.is_none() && sub.unexpected == 0 {
+            Style::Pass
+        } else {
+            Style::Fail
+        };
+        format!("{}: {}", self.paint(style, "TEST_END"), rv)
+    }
+
+    fn test_status(&mut self, s: &TestStatus) -> Option<String> {
+        let c = self.subtests.entry(s.test.clone()).or_default();
+        c.count += 1;
+        if s.status == Status::Pass {
+            c.pass += 1;
+        }
+        if s.expected.is_some() && !s.known_intermittent.contains(&s.status) {
+            c.unexpected += 1;
+        }
+        self.opts.verbose.then(|| {
+            self.format_noted(&s.test, &Noted::Status(s.clone()))
+                .trim_end_matches('\n')
+                .to_string()
+        })
+    }
+
+    fn log(&self, l: &Log, component: Option<&str>) -> String {
+        let mut message = l.message.as_str();
+        let level = match l.level.as_str() {
+            "ERROR" if message.starts_with("TEST-EXPECTED-FAIL") => {
+                message = message["TEST-EXPECTED-FAIL".len()..].trim();
+                self.paint(Style::Warning, "TODO")
+            }
+            lv @ ("CRITICAL" | "ERROR") => self.paint(Style::Error, lv),
+            lv @ "WARNING" => self.paint(Style::Warning, lv),
+            lv @ "INFO" => self.paint(Style::Info, lv),
+            lv => lv.to_string(),
+        };
+        let mut rv = match component {
+            Some(c) => format!("{c} {level} {message}"),
+            None => format!("{level} {message}"),
+        };
+        if let Some(s) = &l.stack {
+            rv.push('\n');
+            rv.push_str(s);
+        }
+        rv
+    }
+
+    fn crash(&self, c: &Crash, pid: i64) -> String {
+        let success = c.stackwalk_returncode.unwrap_or(0) != 0 && c.stackwalk_stderr.is_none();
+        let mut rv = vec![format!(
+            "pid:{}. Process type: {}. Test:{}. Minidump analysed:{}. Signature:[{}]",
+            pid,
+            c.process_type.as_deref().unwrap_or("None"),
+            c.test.as_deref().unwrap_or("None"),
+            if success { "True" } else { "False" },
+            c.signature
+        )];
+        if let Some(j) = c.java_stack.as_deref().filter(|s| !s.is_empty()) {
+            rv.push(format!("Java exception: {j}"));
+        } else {
+            if let Some(r) = c.reason.as_deref().filter(|s| !s.is_empty()) {
+                rv.push(format!("Mozilla crash reason: {r}"));
+            }
+            if let Some(m) = c.minidump_path.as_deref().filter(|s| !s.is_empty()) {
+                rv.push(format!("Crash dump filename: {m}"));
+            }
+            if let Some(code) = c.stackwalk_returncode.filter(|c| *c != 0) {
+                rv.push(format!("minidump-stackwalk exited with return code {code}"));
+            }
+            if let Some(s) = c.stackwalk_stderr.as_deref().filter(|s| !s.is_empty()) {
+                rv.push("stderr from minidump-stackwalk:".into());
+                rv.push(s.to_string());
+            } else if let Some(s) = c.stackwalk_stdout.as_deref().filter(|s| !s.is_empty()) {
+                rv.push(s.to_string());
+            }
+            rv.extend(c.stackwalk_errors.iter().cloned());
+        }
+        let mut rv = rv.join("\n");
+        if !rv.ends_with('\n') {
+            rv.push('\n');
+        }
+        format!("{}: {}", self.action_name("crash"), rv)
+    }
+
+    fn process_output(&mut self, process: &str, data: &str, command: Option<&str>) -> String {
+        let pid = if !process.is_empty() && process.bytes().all(|b| b.is_ascii_digit()) {
+            format!("pid:{process}")
+        } else {
+            process.to_string()
+        };
+        let pid = self.paint(Style::Pid, &pid);
+        let mut rv = Vec::new();
+        if let Some(cmd) = command {
+            if self.known_pids.insert(process.to_string()) {
+                rv.push(format!("{pid} Full command: {cmd}"));
+            }
+        }
+        rv.push(format!("{pid} {data}"));
+        rv.join("\n")
+    }
+
+    fn counts_line(&self, key: &str, c: &Counts) -> Option<String> {
+        if c.unexpected.is_empty() {
+            return None;
+        }
+        let mut by_status: Vec<(&str, u64)> =
+            c.unexpected.iter().map(|(s, n)| (s.lower(), *n)).collect();
+        by_status.sort();
+        let detail: Vec<String> = by_status.iter().map(|(s, n)| format!("{n} {s}")).collect();
+        Some(format!(
+            "  {key}: {} ({})",
+            c.unexpected_total(),
+            detail.join(", ")
+        ))
+    }
+
+    fn suite_summary(&self) -> String {
+        let s = &self.summary;
+        let suite = &s.suite;
+        let mut rv = vec![
+            String::new(),
+            self.paint(Style::SubHeading, suite),
+            self.paint(Style::SubHeading, &"~".repeat(suite.chars().count())),
+        ];
+        let mut kinds: Vec<(&str, u64)> = vec![
+            ("assert", s.asserts.count),
+            ("subtest", s.subtests.count),
+            ("test", s.tests.count),
+        ];
+        kinds.retain(|(_, n)| *n > 0);
+        let kinds: Vec<String> = kinds.iter().map(|(k, n)| format!("{n} {k}s")).collect();
+        rv.push(format!("Ran {} checks ({})", s.checks(), kinds.join(", ")));
+        let intermittents = s.known_intermittents();
+        let known = if intermittents > 0 {
+            format!(" ({intermittents} known intermittents)")
+        } else {
+            String::new()
+        };
+        rv.push(format!("Expected results: {}{known}", s.expected_results()));
+        let skip_tests = s.tests.expected.get(&Status::Skip).copied().unwrap_or(0);
+        let skip_subtests = s.subtests.expected.get(&Status::Skip).copied().unwrap_or(0);
+        if skip_tests > 0 {
+            let mut line = format!("Skipped: {skip_tests} tests");
+            if skip_subtests > 0 {
+                line.push_str(&format!(", {skip_subtests} subtests"));
+            }
+            rv.push(line);
+        }
+        let unexpected = s.unexpected_results();
+        rv.push(format!("Unexpected results: {unexpected}"));
+        if unexpected > 0 {
+            for (key, c) in [
+                ("test", &s.tests),
+                ("subtest", &s.subtests),
+                ("assert", &s.asserts),
+            ] {
+                rv.extend(self.counts_line(key, c));
+            }
+        }
+        let has_subtests = s.subtests.count > 0;
+        let list = |rv: &mut Vec<String>, logs: &[(String, Vec<Noted>)]| {
+            for (test, results) in logs {
+                if has_subtests {
+                    rv.push(self.paint(Style::Bold, test));
+                    for d in results {
+                        rv.push(format!("  {}", self.format_noted(test, d).trim_end()));
+                    }
+                } else {
+                    for d in results {
+                        rv.push(self.format_noted(test, d).trim_end().to_string());
+                    }
+                }
+            }
+        };
+        if intermittents > 0 {
+            let heading = "Known Intermittent Results";
+            rv.push(String::new());
+            rv.push(self.paint(Style::Heading, heading));
+            rv.push(self.paint(Style::Heading, &"-".repeat(heading.len())));
+            list(&mut rv, &s.intermittent);
+        }
+        let failed = unexpected > 0;
+        if !failed && s.harness_errors.is_empty() {
+            rv.push(self.paint(Style::Pass, "OK"));
+        } else {
+            let heading = "Error Summary";
+            rv.push(String::new());
+            rv.push(self.paint(Style::Heading, heading));
+            rv.push(self.paint(Style::Heading, &"-".repeat(heading.len())));
+            list(&mut rv, &s.unexpected);
+            for l in &s.harness_errors {
+                rv.push(self.log(l, None));
+            }
+        }
+        rv.join("\n")
+    }
+
+    /// The text for an entry, without the time prefix (`None`: nothing to print).
+    fn format(&mut self, e: &Entry) -> Option<String> {
+        match &e.action {
+            Action::SuiteStart(s) => {
+                let n: usize = s.tests.values().map(Vec::len).sum();
+                let name = s
+                    .name
+                    .as_ref()
+                    .map(|n| format!(" {n} -"))
+                    .unwrap_or_default();
+                Some(format!(
+                    "{}:{name} running {n} tests",
+                    self.action_name("suite_start")
+                ))
+            }
+            Action::SuiteEnd(_) => Some(format!(
+                "{}\n{}",
+                self.action_name("suite_end"),
+                self.suite_summary()
+            )),
+            Action::TestStart(t) => {
+                let text = format!("{}: {}", self.action_name("test_start"), t.test);
+                if self.opts.verbose {
+                    return Some(text);
+                }
+                self.held.entry(t.test.clone()).or_default().start = Some((e.time, text));
+                None
+            }
+            Action::TestEnd(end) => {
+                let held = self.held.remove(&end.test).unwrap_or_default();
+                let line = self.test_end(end);
+                if let Some((time, text)) = held.start {
+                    self.push_line(time, &text);
+                }
+                if end.expected.is_some() {
+                    for (time, text) in held.output {
+                        self.push_line(time, &text);
+                    }
+                }
+                Some(line)
+            }
+            Action::TestStatus(s) => self.test_status(s),
+            Action::ProcessOutput(p) => {
+                let text = self.process_output(&p.process, &p.data, p.command.as_deref());
+                match &p.test {
+                    Some(test) if !self.opts.verbose => {
+                        self.held
+                            .entry(test.clone())
+                            .or_default()
+                            .output
+                            .push((e.time, text));
+                        None
+                    }
+                    _ => Some(text),
+                }
+            }
+            Action::Log(l) => Some(self.log(l, e.component.as_deref())),
+            Action::Crash(c) => Some(self.crash(c, e.pid)),
+            Action::ProcessStart(_) if !self.opts.verbose => None,
+            Action::ProcessExit(p) if !self.opts.verbose && matches!(p.exitcode, 0 | 101) => None,
+            Action::ProcessStart(p) => {
+                let mut rv = format!("Started process `{}`", p.process);
+                if let Some(c) = p.command.as_deref().filter(|c| !c.is_empty()) {
+                    rv.push_str(&format!(" ({c})"));
+                }
+                Some(rv)
+            }
+            Action::ProcessExit(p) => {
+                Some(format!("{}: {}", p.process, exit_status_text(p.exitcode)))
+            }
+            Action::Other { action, fields } => other_action(action, fields),
+            Action::GroupStart(_)
+            | Action::GroupEnd(_)
+            | Action::AddSubsuite(_)
+            | Action::Shutdown => None,
+        }
+    }
+}
+
+/// mozlog's mach lines for the rarer actions.
+fn other_action(action: &str, f: &serde_json::Map<String, serde_json::Value>) -> Option<String> {
+    let int = |k: &str| f.get(k).and_then(|v| v.as_i64()).unwrap_or(0);
+    let string = |k: &str| f.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string();
+    let strings = |k: &str| -> Vec<String> {
+        f.get(k)
+            .and_then(|v| v.as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    match action {
+        "assertion_count" => {
+            let (count, min, max) = (int("count"), int("min_expected"), int("max_expected"));
+            if min <= count && count <= max {
+                return None;
+            }
+            let expected = if min != max {
+                format!("{min} to {max}")
+            } else {
+                format!("{min}")
+            };
+            Some(format!(
+                "ASSERT: Assertion count {count}, expected {expected} assertions\n"
+            ))
+        }
+        "lsan_leak" => {
+            let prefix = if f.get("allowed_match").is_some_and(|v| !v.is_null()) {
+                "FAIL"
+            } else {
+                "UNEXPECTED-FAIL"
+            };
+            Some(format!(
+                "{prefix} LeakSanitizer: leak at {}",
+                strings("frames").join(", ")
+            ))
+        }
+        "lsan_summary" => {
+            let allowed = f.get("allowed").and_then(|v| v.as_bool()).unwrap_or(false);
+            Some(format!(
+                "{} | LeakSanitizer | SUMMARY: AddressSanitizer: {} byte(s) leaked in {} allocation(s).",
+                if allowed { "WARNING" } else { "ERROR" },
+                int("bytes"),
+                int("allocations")
+            ))
+        }
+        "mozleak_object" => Some(format!(
+            "INFO leakcheck: {} leaked {} {}",
+            string("process"),
+            int("bytes"),
+            string("name")
+        )),
+        "valgrind_error" => {
+            let mut rv = format!(" {}\n", string("primary"));
+            for l in strings("secondary") {
+                rv.push_str(&l);
+                rv.push('\n');
+            }
+            Some(rv)
+        }
+        _ => None,
+    }
+}
+
+impl Mach {
+    fn push_line(&mut self, time: u64, text: &str) {
+        let prefix = self.time_prefix(time);
+        self.line.push_str(&prefix);
+        self.line.push(' ');
+        self.line.push_str(text);
+        self.line.push('\n');
+    }
+
+    fn write_pending(&mut self) -> io::Result<()> {
+        if !self.line.is_empty() {
+            self.out.write_all(self.line.as_bytes())?;
+            self.line.clear();
+        }
+        Ok(())
+    }
+}
+
+impl Sink for Mach {
+    fn entry(&mut self, e: &Entry) -> io::Result<()> {
+        if self.start_time.is_none() {
+            self.start_time = Some(e.time);
+        }
+        self.summary.entry(e);
+        if let Some(text) = self.format(e) {
+            self.push_line(e.time, &text);
+        }
+        self.write_pending()
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        // Tests that never ended (the stream was cut short): show what was held.
+        let mut held: Vec<Held> = self.held.drain().map(|(_, h)| h).collect();
+        held.sort_by_key(|h| h.start.as_ref().map(|s| s.0));
+        for h in held {
+            if let Some((time, text)) = h.start {
+                self.push_line(time, &text);
+            }
+            for (time, text) in h.output {
+                self.push_line(time, &text);
+            }
+        }
+        self.write_pending()?;
+        self.out.flush()
+    }
+}

@@ -1,0 +1,632 @@
+//! Translation of one test binary's libtest events into mozlog actions.
+//!
+//! [`BinaryState`] holds what is known of a binary's tests (from discovery)
+//! and where each one is (pending, running in some process, done). It is fed
+//! the lines of the binary's processes and produces actions; it does no I/O
+//! and reads no clock, so the runner stamps the actions with time and pid.
+//!
+//! Rules (README "Status mapping"):
+//! - A result line is trusted only for a discovered test that was started in
+//!   the same process and has not ended: a test can print anything, even a
+//!   line that looks like libtest's.
+//! - Every other line, JSON or not, valid UTF-8 or not, is `process_output`,
+//!   attributed to a test when exactly one test of the process is running.
+//! - `ok` → PASS, `failed` → FAIL expected PASS, `ignored` → SKIP (reason in
+//!   `message`); `#[should_panic]` tests are expected FAIL: panicked as
+//!   expected → FAIL, did not panic → PASS expected FAIL, wrong message →
+//!   ERROR expected FAIL; `--ensure-time`'s "time limit exceeded" → TIMEOUT.
+
+use crate::libtest::{self, Event, Outcome, TestResult};
+use crate::model::{Action, Level, Log, ProcessOutput, Status, TestEnd, TestStart};
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+
+/// The protocol a test binary speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Harness {
+    /// libtest (`harness = true`): JSON with `--report-time`.
+    Libtest,
+    /// libtest-mimic: JSON, but rejects `--report-time`, `--ensure-time`, `--shuffle`.
+    Mimic,
+    /// `tester` (a libtest fork): JSON on stable without `RUSTC_BOOTSTRAP`.
+    Tester,
+    /// Any other `harness = false` binary: run as `cargo test` would, one
+    /// result from its exit status.
+    Custom,
+    /// rustdoc running a package's doctests (libtest inside rustdoc).
+    Rustdoc,
+}
+
+impl Harness {
+    /// Whether the binary takes libtest's flags and writes its JSON.
+    pub fn speaks_libtest(self) -> bool {
+        !matches!(self, Harness::Custom)
+    }
+
+    /// The name used in `extra.harness` and messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Harness::Libtest => "libtest",
+            Harness::Mimic => "libtest-mimic",
+            Harness::Tester => "tester",
+            Harness::Custom => "custom",
+            Harness::Rustdoc => "rustdoc",
+        }
+    }
+}
+
+/// A discovered test.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TestInfo {
+    /// libtest's name.
+    pub name: String,
+    /// Source file, relative to the workspace root.
+    pub path: Option<String>,
+    /// Line of the test function (or doctest), 1-based.
+    pub line: Option<u32>,
+    /// `#[should_panic]` (or a `should_panic` doctest), as found in the source.
+    pub should_panic: bool,
+}
+
+/// Where a test is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// Not started.
+    Pending,
+    Running {
+        pid: u32,
+    },
+    /// Started in a process that died; waiting to run again alone. Its
+    /// `test_start` is already written.
+    Requeued,
+    Done,
+}
+
+/// What a line did to the tests' phases.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LineEffect {
+    pub started: Option<String>,
+    pub ended: Option<String>,
+}
+
+/// The translation state of one test binary across its processes.
+#[derive(Debug)]
+pub struct BinaryState {
+    /// The binary id (`pkg`, `pkg::it`, `pkg::bin/name`, `pkg::doc`).
+    pub id: String,
+    pub harness: Harness,
+    pub tests: Vec<TestInfo>,
+    phase: Vec<Phase>,
+    index: HashMap<String, usize>,
+    /// Tests' output is captured and given with every result (`--show-output`),
+    /// so a should_panic test's panic can be confirmed from it.
+    captured: bool,
+    /// Processes whose libtest suite reported its end.
+    finished_suites: Vec<u32>,
+}
+
+/// What became of a process's tests when it exited.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ExitReport {
+    /// Tests that started in the process and never got a result.
+    pub in_flight: Vec<String>,
+    /// Whether libtest printed its suite summary.
+    pub suite_finished: bool,
+}
+
+impl BinaryState {
+    pub fn new(id: String, harness: Harness, tests: Vec<TestInfo>, captured: bool) -> Self {
+        let index = tests
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.name.clone(), i))
+            .collect();
+        BinaryState {
+            id,
+            harness,
+            phase: vec![Phase::Pending; tests.len()],
+            tests,
+            index,
+            captured,
+            finished_suites: Vec::new(),
+        }
+    }
+
+    /// The mozlog test id of a libtest name: `"<binary-id> <name>"`.
+    pub fn test_id(&self, name: &str) -> String {
+        format!("{} {}", self.id, name)
+    }
+
+    pub fn phase(&self, name: &str) -> Option<Phase> {
+        self.index.get(name).map(|&i| self.phase[i])
+    }
+
+    /// Tests not started yet, in discovery order.
+    pub fn pending(&self) -> Vec<String> {
+        self.names_where(|p| p == Phase::Pending)
+    }
+
+    /// Tests waiting to run again after their process died.
+    pub fn requeued(&self) -> Vec<String> {
+        self.names_where(|p| p == Phase::Requeued)
+    }
+
+    /// True for a test that has to run (again): pending or requeued.
+    pub fn is_unstarted(&self, name: &str) -> bool {
+        matches!(self.phase(name), Some(Phase::Pending | Phase::Requeued))
+    }
+
+    /// Tests running in process `pid`.
+    pub fn running_in(&self, pid: u32) -> Vec<String> {
+        self.names_where(|p| p == Phase::Running { pid })
+    }
+
+    /// Tests running in any process.
+    pub fn running(&self) -> Vec<String> {
+        self.names_where(|p| matches!(p, Phase::Running { .. }))
+    }
+
+    fn names_where(&self, f: impl Fn(Phase) -> bool) -> Vec<String> {
+        self.tests
+            .iter()
+            .zip(&self.phase)
+            .filter(|(_, p)| f(**p))
+            .map(|(t, _)| t.name.clone())
+            .collect()
+    }
+
+    /// True when every test has its result.
+    pub fn all_done(&self) -> bool {
+        self.phase.iter().all(|p| *p == Phase::Done)
+    }
+
+    /// Starts a test (libtest's `started`, or the runner starting a custom
+    /// harness). A requeued test runs again without a second `test_start`.
+    pub fn start(&mut self, name: &str, pid: u32, out: &mut Vec<Action>) -> bool {
+        let Some(&i) = self.index.get(name) else {
+            return false;
+        };
+        match self.phase[i] {
+            Phase::Pending => {}
+            Phase::Requeued => {
+                self.phase[i] = Phase::Running { pid };
+                return true;
+            }
+            Phase::Running { .. } | Phase::Done => return false,
+        }
+        self.phase[i] = Phase::Running { pid };
+        out.push(Action::TestStart(TestStart {
+            test: self.test_id(name),
+            path: self.tests[i].path.clone(),
+            subsuite: None,
+            group: Some(self.id.clone()),
+        }));
+        true
+    }
+
+    /// Ends a running test with a result the runner decided (timeout, crash,
+    /// interruption, a custom harness's exit status). `end.test` is replaced
+    /// by the test's id. Returns false if the test was not running.
+    pub fn end(&mut self, name: &str, mut end: TestEnd, out: &mut Vec<Action>) -> bool {
+        let Some(&i) = self.index.get(name) else {
+            return false;
+        };
+        if !matches!(self.phase[i], Phase::Running { .. } | Phase::Requeued) {
+            return false;
+        }
+        self.phase[i] = Phase::Done;
+        end.test = self.test_id(name);
+        end.group = Some(self.id.clone());
+        let info = &self.tests[i];
+        let extra = end.extra.get_or_insert_with(Map::new);
+        if let Some(line) = info.line {
+            extra.insert("line".into(), Value::from(line));
+        }
+        if extra.is_empty() {
+            end.extra = None;
+        }
+        out.push(Action::TestEnd(end));
+        true
+    }
+
+    /// The expected status of a test that did not report one itself.
+    pub fn expected_of(&self, name: &str) -> Status {
+        match self.index.get(name) {
+            Some(&i) if self.tests[i].should_panic => Status::Fail,
+            _ => Status::Pass,
+        }
+    }
+
+    /// Puts a test that was running in a dead process back in line, to run
+    /// again alone (no entry is written: its `test_start` stands).
+    pub fn requeue(&mut self, name: &str) {
+        if let Some(&i) = self.index.get(name) {
+            if matches!(self.phase[i], Phase::Running { .. }) {
+                self.phase[i] = Phase::Requeued;
+            }
+        }
+    }
+
+    /// One line of a process's stdout.
+    pub fn stdout_line(&mut self, pid: u32, line: &[u8], out: &mut Vec<Action>) -> LineEffect {
+        if self.harness.speaks_libtest() {
+            match libtest::parse_line(line) {
+                Some(Event::Started { name }) => {
+                    if self.start(&name, pid, out) {
+                        return LineEffect {
+                            started: Some(name),
+                            ended: None,
+                        };
+                    }
+                }
+                Some(Event::Result(r)) => {
+                    if self.phase(&r.name) == Some(Phase::Running { pid }) {
+                        let name = r.name.clone();
+                        self.result(pid, r, out);
+                        return LineEffect {
+                            started: None,
+                            ended: Some(name),
+                        };
+                    }
+                }
+                Some(Event::SuiteStarted { .. } | Event::Discovery | Event::Other) => {
+                    return LineEffect::default()
+                }
+                Some(Event::SuiteFinished { .. }) => {
+                    self.finished_suites.push(pid);
+                    return LineEffect::default();
+                }
+                Some(Event::Slow { name }) => {
+                    if self.phase(&name) == Some(Phase::Running { pid }) {
+                        out.push(Action::Log(Log {
+                            level: Level::Warning,
+                            message: format!(
+                                "{} has been running for over 60 seconds",
+                                self.test_id(&name)
+                            ),
+                            stack: None,
+                        }));
+                        return LineEffect::default();
+                    }
+                }
+                Some(Event::Discovered(_)) | None => {}
+            }
+        }
+        self.output_line(pid, line, out);
+        LineEffect::default()
+    }
+
+    /// One line of a process's stderr.
+    pub fn stderr_line(&mut self, pid: u32, line: &[u8], out: &mut Vec<Action>) {
+        self.output_line(pid, line, out);
+    }
+
+    /// A line that is output, not an event: attributed to the test running in
+    /// the process when there is exactly one.
+    fn output_line(&mut self, pid: u32, line: &[u8], out: &mut Vec<Action>) {
+        let mut running = self
+            .phase
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| **p == Phase::Running { pid });
+        let test = match (running.next(), running.next()) {
+            (Some((i, _)), None) => Some(self.test_id(&self.tests[i].name)),
+            _ => None,
+        };
+        out.push(Action::ProcessOutput(ProcessOutput {
+            process: pid.to_string(),
+            data: String::from_utf8_lossy(line.strip_suffix(b"\r").unwrap_or(line)).into_owned(),
+            command: None,
+            test,
+            subsuite: None,
+        }));
+    }
+
+    fn result(&mut self, pid: u32, r: TestResult, out: &mut Vec<Action>) {
+        let i = self.index[&r.name];
+        let id = self.test_id(&r.name);
+        if let Some(stdout) = &r.stdout {
+            for line in stdout.lines() {
+                out.push(Action::ProcessOutput(ProcessOutput {
+                    process: pid.to_string(),
+                    data: line.to_string(),
+                    command: None,
+                    test: Some(id.clone()),
+                    subsuite: None,
+                }));
+            }
+        }
+        let end = map_result(&self.tests[i], self.harness, self.captured, &r);
+        self.end(&r.name, end, out);
+    }
+
+    /// A process exited: what it left unfinished. The runner decides what to
+    /// do with it (CRASH, re-run, resume).
+    pub fn process_exited(&mut self, pid: u32) -> ExitReport {
+        ExitReport {
+            in_flight: self.running_in(pid),
+            suite_finished: self.finished_suites.contains(&pid),
+        }
+    }
+}
+
+/// Maps one libtest result to a mozlog `test_end` (its `test` is set by the caller).
+pub fn map_result(info: &TestInfo, harness: Harness, captured: bool, r: &TestResult) -> TestEnd {
+    let output = r.stdout.as_deref().unwrap_or("");
+    let panic = libtest::find_panic(output);
+    let mut extra = Map::new();
+    let mut end = TestEnd::new(String::new(), Status::Pass);
+    let should_panic = info.should_panic;
+    let stack_of = |p: &libtest::Panic| {
+        let mut s = format!("panicked at {}", p.location);
+        if let Some(bt) = &p.backtrace {
+            s.push('\n');
+            s.push_str(bt);
+        }
+        s
+    };
+    match r.outcome {
+        Outcome::Ignored => {
+            end.status = Status::Skip;
+            end.message = r.message.clone();
+        }
+        Outcome::Ok => {
+            // A should_panic test that passed panicked as expected: FAIL, as
+            // expected. When output is captured, its panic must be in it;
+            // a test we took for should_panic that shows no panic passed.
+            let confirmed = should_panic
+                && (harness == Harness::Rustdoc
+                    || !captured
+                    || r.stdout.is_none()
+                    || panic.is_some());
+            if confirmed {
+                end.status = Status::Fail;
+                end.set_expected(Status::Fail);
+                if let Some(p) = &panic {
+                    end.message = Some(p.message.clone());
+                    end.stack = Some(stack_of(p));
+                }
+            } else {
+                end.status = Status::Pass;
+            }
+        }
+        Outcome::Failed => {
+            let msg = r.message.as_deref().unwrap_or("");
+            if msg.starts_with("test did not panic as expected")
+                || output.contains("but it's marked `should_panic`")
+            {
+                end.status = Status::Pass;
+                end.set_expected(Status::Fail);
+                end.message = Some(if msg.is_empty() {
+                    "test did not panic as expected".to_string()
+                } else {
+                    msg.to_string()
+                });
+            } else if msg.starts_with("panic did not contain expected string") {
+                end.status = Status::Error;
+                end.set_expected(Status::Fail);
+                end.message = Some(msg.to_string());
+                end.stack = panic.as_ref().map(stack_of);
+            } else if r.reason.as_deref() == Some("time limit exceeded") {
+                end.status = Status::Timeout;
+                end.set_expected(if should_panic {
+                    Status::Fail
+                } else {
+                    Status::Pass
+                });
+                end.message = Some("time limit exceeded".to_string());
+            } else {
+                end.status = if should_panic {
+                    Status::Error
+                } else {
+                    Status::Fail
+                };
+                end.set_expected(if should_panic {
+                    Status::Fail
+                } else {
+                    Status::Pass
+                });
+                if let Some(p) = &panic {
+                    end.message = Some(p.message.clone());
+                    end.stack = Some(stack_of(p));
+                } else if let Some(e) = libtest::find_returned_error(output) {
+                    end.message = Some(e);
+                } else if !msg.is_empty() {
+                    end.message = Some(msg.to_string());
+                } else {
+                    end.message = first_error_line(output);
+                }
+            }
+        }
+    }
+    if let Some(p) = &panic {
+        extra.insert("panic_location".into(), Value::from(p.location.clone()));
+    }
+    if should_panic {
+        extra.insert("should_panic".into(), Value::Bool(true));
+    }
+    if !extra.is_empty() {
+        end.extra = Some(extra);
+    }
+    end
+}
+
+/// A compiler error (doctests that do not build) or, failing that, the first line.
+fn first_error_line(output: &str) -> Option<String> {
+    let mut lines = output.lines().map(str::trim).filter(|l| !l.is_empty());
+    let first = lines.clone().next()?;
+    Some(
+        lines
+            .find(|l| l.starts_with("error"))
+            .unwrap_or(first)
+            .to_string(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(tests: &[(&str, bool)]) -> BinaryState {
+        BinaryState::new(
+            "pkg::it".into(),
+            Harness::Libtest,
+            tests
+                .iter()
+                .map(|(n, sp)| TestInfo {
+                    name: n.to_string(),
+                    should_panic: *sp,
+                    ..Default::default()
+                })
+                .collect(),
+            true,
+        )
+    }
+
+    fn ends(actions: &[Action]) -> Vec<(String, Status, Option<Status>, Option<String>)> {
+        actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::TestEnd(e) => {
+                    Some((e.test.clone(), e.status, e.expected, e.message.clone()))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn result_lines_are_trusted_only_for_started_tests() {
+        let mut s = state(&[("a", false), ("b", false)]);
+        let mut out = Vec::new();
+        s.stdout_line(
+            7,
+            br#"{ "type": "test", "name": "a", "event": "failed" }"#,
+            &mut out,
+        );
+        assert!(matches!(&out[0], Action::ProcessOutput(p) if p.test.is_none()));
+        s.stdout_line(
+            7,
+            br#"{ "type": "test", "event": "started", "name": "a" }"#,
+            &mut out,
+        );
+        s.stdout_line(
+            7,
+            br#"{ "type": "test", "name": "zz", "event": "failed" }"#,
+            &mut out,
+        );
+        s.stdout_line(7, b"raw \xff bytes", &mut out);
+        s.stdout_line(
+            7,
+            br#"{ "type": "test", "name": "a", "event": "ok" }"#,
+            &mut out,
+        );
+        s.stdout_line(
+            7,
+            br#"{ "type": "test", "name": "a", "event": "failed" }"#,
+            &mut out,
+        );
+        assert_eq!(
+            ends(&out),
+            vec![("pkg::it a".into(), Status::Pass, None, None)]
+        );
+        let outputs: Vec<_> = out
+            .iter()
+            .filter_map(|a| match a {
+                Action::ProcessOutput(p) => Some((p.data.clone(), p.test.clone())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(outputs[1].1.as_deref(), Some("pkg::it a"));
+        assert_eq!(
+            outputs[2],
+            ("raw \u{fffd} bytes".into(), Some("pkg::it a".into()))
+        );
+        assert_eq!(
+            outputs[3].1, None,
+            "a line after the test ended belongs to no test"
+        );
+        assert_eq!(s.pending(), vec!["b".to_string()]);
+    }
+
+    #[test]
+    fn should_panic_mapping() {
+        let info = |sp| TestInfo {
+            name: "t".into(),
+            should_panic: sp,
+            ..Default::default()
+        };
+        let r = |outcome, stdout: Option<&str>, message: Option<&str>| TestResult {
+            name: "t".into(),
+            outcome,
+            exec_time: None,
+            stdout: stdout.map(str::to_string),
+            message: message.map(str::to_string),
+            reason: None,
+        };
+        let panicked = "\nthread 't' (1) panicked at src/lib.rs:3:5:\nboom\n";
+        let e = map_result(
+            &info(true),
+            Harness::Libtest,
+            true,
+            &r(Outcome::Ok, Some(panicked), None),
+        );
+        assert_eq!((e.status, e.expected), (Status::Fail, None));
+        assert_eq!(e.message.as_deref(), Some("boom"));
+        // Taken for should_panic by the source scan, but no panic in its captured output.
+        let e = map_result(
+            &info(true),
+            Harness::Libtest,
+            true,
+            &r(Outcome::Ok, Some("hi\n"), None),
+        );
+        assert_eq!((e.status, e.expected), (Status::Pass, None));
+        let e = map_result(
+            &info(false),
+            Harness::Libtest,
+            true,
+            &r(
+                Outcome::Failed,
+                None,
+                Some("test did not panic as expected at src/lib.rs:1:1"),
+            ),
+        );
+        assert_eq!((e.status, e.expected), (Status::Pass, Some(Status::Fail)));
+        let e = map_result(
+            &info(true),
+            Harness::Libtest,
+            true,
+            &r(
+                Outcome::Failed,
+                Some(panicked),
+                Some("panic did not contain expected string\n..."),
+            ),
+        );
+        assert_eq!((e.status, e.expected), (Status::Error, Some(Status::Fail)));
+        assert_eq!(e.stack.as_deref(), Some("panicked at src/lib.rs:3:5"));
+        let mut timeout = r(Outcome::Failed, None, None);
+        timeout.reason = Some("time limit exceeded".into());
+        let e = map_result(&info(false), Harness::Libtest, true, &timeout);
+        assert_eq!(
+            (e.status, e.expected),
+            (Status::Timeout, Some(Status::Pass))
+        );
+        let e = map_result(
+            &info(false),
+            Harness::Libtest,
+            true,
+            &r(Outcome::Ignored, None, Some("why")),
+        );
+        assert_eq!(
+            (e.status, e.expected, e.message.as_deref()),
+            (Status::Skip, None, Some("why"))
+        );
+        let e = map_result(
+            &info(false),
+            Harness::Libtest,
+            true,
+            &r(Outcome::Failed, Some("Error: \"bad\"\n"), None),
+        );
+        assert_eq!(e.message.as_deref(), Some("Error: \"bad\""));
+    }
+}
