@@ -214,18 +214,66 @@ pub struct TestArgs {
 
 /// The sinks (`--log-<format> FILE|-`, repeatable) and their options, in mozlog's spelling.
 #[derive(Debug, Args, Default, Clone)]
-#[command(next_help_heading = "Logging")]
+#[command(
+    next_help_heading = "Logging (each --log-<format> takes FILE or - for stdout, and repeats)"
+)]
 pub struct LogArgs {
-    /// Raw mozlog JSON lines to FILE (`-` for stdout); repeatable
+    /// Raw mozlog: one JSON entry per line
     #[arg(long, value_name = "FILE")]
     pub log_raw: Vec<String>,
-    /// mozlog's human-readable mach format (the default on stdout)
+    /// mozlog's human-readable mach format (the default: mach on stdout)
     #[arg(long, value_name = "FILE")]
     pub log_mach: Vec<String>,
-    /// Minimum level of `log` entries in the raw sink
+    /// TBPL lines (TEST-START, TEST-PASS, TEST-UNEXPECTED-FAIL, ...) for log parsers
+    #[arg(long, value_name = "FILE")]
+    pub log_tbpl: Vec<String>,
+    /// JSON lines of the unexpected results, per group
+    #[arg(long, value_name = "FILE")]
+    pub log_errorsummary: Vec<String>,
+    /// unittest-style dots and letters, then a summary
+    #[arg(long, value_name = "FILE")]
+    pub log_unittest: Vec<String>,
+    /// Results grouped by status, unexpected ones in detail
+    #[arg(long, value_name = "FILE")]
+    pub log_grouped: Vec<String>,
+    /// A self-contained HTML report
+    #[arg(long, value_name = "FILE")]
+    pub log_html: Vec<String>,
+    /// JUnit XML for Jenkins, GitLab and GitHub
+    #[arg(long, value_name = "FILE")]
+    pub log_xunit: Vec<String>,
+
+    /// Minimum level of `log` entries in the raw sinks [default: INFO]
     #[arg(long, value_name = "LEVEL")]
     pub log_raw_level: Option<String>,
-    /// Minimum level of `log` entries in the mach sink
+    /// Minimum level of `log` entries in the mach sinks [default: INFO]
     #[arg(long, value_name = "LEVEL")]
     pub log_mach_level: Option<String>,
+    /// Minimum level of `log` entries in the tbpl sinks [default: INFO]
+    #[arg(long, value_name = "LEVEL")]
+    pub log_tbpl_level: Option<String>,
+    /// mach: print every test's output as it comes, and subtest results
+    #[arg(long)]
+    pub log_mach_verbose: bool,
+    /// tbpl: fold passing subtests into dots, with context around failures
+    #[arg(long)]
+    pub log_tbpl_compact: bool,
+    /// mach: hold the last N lines of context (output, logs) and print them only around a failure
+    #[arg(long, value_name = "N|UNLIMITED")]
+    pub log_mach_buffer: Option<String>,
+    /// tbpl: hold the last N lines of context and print them only around a failure
+    #[arg(long, value_name = "N|UNLIMITED")]
+    pub log_tbpl_buffer: Option<String>,
+    /// xunit: the schema to follow: jenkins (junit-10.xsd), ant (strict), or extended (adds file and line)
+    #[arg(long, value_name = "FLAVOR", value_parser = ["jenkins", "ant", "extended"])]
+    pub log_xunit_flavor: Option<String>,
+    /// xunit: how expected failures are written: success, failure, ignore, passthru [default: success]
+    #[arg(long, value_name = "MAPMODE", value_parser = ["success", "failure", "ignore", "passthru"])]
+    pub log_xunit_xfail: Option<String>,
+    /// xunit: how unexpected passes are written: success, failure, ignore, passthru [default: failure]
+    #[arg(long, value_name = "MAPMODE", value_parser = ["success", "failure", "ignore", "passthru"])]
+    pub log_xunit_xpass: Option<String>,
+    /// xunit: most bytes of captured output kept per test [default: 65536]
+    #[arg(long, value_name = "BYTES")]
+    pub log_xunit_max_output: Option<u64>,
 }

@@ -620,3 +620,60 @@ impl Sink for Mach {
         self.out.flush()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sink::testing::{render, stream};
+
+    fn mach(name: &str, verbose: bool, color: bool) -> String {
+        render(&stream(name, false), |o| {
+            Mach::new(o, MachOptions { verbose, color })
+        })
+    }
+
+    #[test]
+    fn statuses() {
+        insta::assert_snapshot!(mach("statuses", false, false));
+    }
+
+    #[test]
+    fn statuses_verbose() {
+        insta::assert_snapshot!(mach("statuses", true, false));
+    }
+
+    #[test]
+    fn statuses_in_color() {
+        let out = mach("statuses", false, true);
+        assert!(out.contains("\x1b[31mTEST_END\x1b[0m: FAIL, expected PASS"));
+        assert!(out.contains("\x1b[32mTEST_END\x1b[0m: PASS"));
+        assert!(out.contains("\x1b[36m 0:00.00\x1b[0m \x1b[33mSUITE_START\x1b[0m"));
+    }
+
+    #[test]
+    fn incomplete_build_failed_and_empty_runs() {
+        insta::assert_snapshot!("incomplete", mach("incomplete", false, false));
+        insta::assert_snapshot!("build_failed", mach("build-failed", false, false));
+        insta::assert_snapshot!("empty", mach("empty", false, false));
+    }
+
+    #[test]
+    fn a_megabyte_of_output_is_printed_for_a_failure_only() {
+        let entries = stream("statuses", true);
+        let quiet = render(&entries, |o| Mach::new(o, MachOptions::default()));
+        assert!(
+            quiet.len() < 20_000,
+            "a passing test's output is not printed"
+        );
+        let verbose = render(&entries, |o| {
+            Mach::new(
+                o,
+                MachOptions {
+                    verbose: true,
+                    color: false,
+                },
+            )
+        });
+        assert!(verbose.len() > 1 << 20);
+    }
+}

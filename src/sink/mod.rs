@@ -10,8 +10,15 @@
 //! [`FanOut`] gives each entry to every sink; a sink that fails is reported
 //! once and dropped, and the others carry on.
 
+pub mod buffer;
+pub mod errorsummary;
+pub mod grouped;
+pub mod html;
 pub mod mach;
 pub mod raw;
+pub mod tbpl;
+pub mod unittest;
+pub mod xunit;
 
 use crate::cli::LogArgs;
 use crate::error::Error;
@@ -207,36 +214,161 @@ fn parse_level(flag: &str, v: &Option<String>) -> Result<Option<Level>, Error> {
     }
 }
 
+/// The formats, as `--log-<name>` spells them.
+pub const FORMATS: &[&str] = &[
+    "raw",
+    "mach",
+    "tbpl",
+    "errorsummary",
+    "unittest",
+    "grouped",
+    "html",
+    "xunit",
+];
+
+/// The sinks a command line asks for: `(format, destination)` in the order
+/// of the formats above (mach on stdout when none is named).
+pub fn requested(log: &LogArgs) -> Vec<(&'static str, String)> {
+    let lists: [&Vec<String>; 8] = [
+        &log.log_raw,
+        &log.log_mach,
+        &log.log_tbpl,
+        &log.log_errorsummary,
+        &log.log_unittest,
+        &log.log_grouped,
+        &log.log_html,
+        &log.log_xunit,
+    ];
+    let mut specs: Vec<(&'static str, String)> = Vec::new();
+    for (format, dests) in FORMATS.iter().zip(lists) {
+        for d in dests {
+            specs.push((format, d.clone()));
+        }
+    }
+    if specs.is_empty() {
+        specs.push(("mach", "-".to_string()));
+    }
+    specs
+}
+
+/// Checked formatter options.
+struct Options {
+    raw_level: Level,
+    mach_level: Level,
+    tbpl_level: Level,
+    mach_buffer: Option<buffer::Limit>,
+    tbpl_buffer: Option<buffer::Limit>,
+    xunit: xunit::XunitOptions,
+}
+
+fn options(log: &LogArgs, specs: &[(&'static str, String)]) -> Result<Options, Error> {
+    let enabled = |f: &str| specs.iter().any(|(n, _)| *n == f);
+    let given: [(&str, bool, &str); 11] = [
+        ("--log-raw-level", log.log_raw_level.is_some(), "raw"),
+        ("--log-mach-level", log.log_mach_level.is_some(), "mach"),
+        ("--log-tbpl-level", log.log_tbpl_level.is_some(), "tbpl"),
+        ("--log-mach-verbose", log.log_mach_verbose, "mach"),
+        ("--log-tbpl-compact", log.log_tbpl_compact, "tbpl"),
+        ("--log-mach-buffer", log.log_mach_buffer.is_some(), "mach"),
+        ("--log-tbpl-buffer", log.log_tbpl_buffer.is_some(), "tbpl"),
+        (
+            "--log-xunit-flavor",
+            log.log_xunit_flavor.is_some(),
+            "xunit",
+        ),
+        ("--log-xunit-xfail", log.log_xunit_xfail.is_some(), "xunit"),
+        ("--log-xunit-xpass", log.log_xunit_xpass.is_some(), "xunit"),
+        (
+            "--log-xunit-max-output",
+            log.log_xunit_max_output.is_some(),
+            "xunit",
+        ),
+    ];
+    for (flag, set, format) in given {
+        if set && !enabled(format) {
+            return Err(Error::Usage(format!(
+                "{flag} is given, but no --log-{format} output is: add --log-{format} FILE|-"
+            )));
+        }
+    }
+    let limit = |flag: &str, v: &Option<String>| -> Result<Option<buffer::Limit>, Error> {
+        match v {
+            None => Ok(None),
+            Some(s) => buffer::Limit::parse(s).map(Some).ok_or_else(|| {
+                Error::Usage(format!("{flag}: `{s}` is neither a number nor UNLIMITED"))
+            }),
+        }
+    };
+    let mut xunit = xunit::XunitOptions::default();
+    if let Some(f) = &log.log_xunit_flavor {
+        xunit.flavor = xunit::Flavor::parse(f).expect("clap checked the value");
+    }
+    if let Some(m) = &log.log_xunit_xfail {
+        xunit.xfail = xunit::MapMode::parse(m).expect("clap checked the value");
+    }
+    if let Some(m) = &log.log_xunit_xpass {
+        xunit.xpass = xunit::MapMode::parse(m).expect("clap checked the value");
+    }
+    if let Some(n) = log.log_xunit_max_output {
+        xunit.max_output = n as usize;
+    }
+    Ok(Options {
+        raw_level: parse_level("--log-raw-level", &log.log_raw_level)?.unwrap_or(Level::Info),
+        mach_level: parse_level("--log-mach-level", &log.log_mach_level)?.unwrap_or(Level::Info),
+        tbpl_level: parse_level("--log-tbpl-level", &log.log_tbpl_level)?.unwrap_or(Level::Info),
+        mach_buffer: limit("--log-mach-buffer", &log.log_mach_buffer)?,
+        tbpl_buffer: limit("--log-tbpl-buffer", &log.log_tbpl_buffer)?,
+        xunit,
+    })
+}
+
+/// Wraps a sink in a context buffer when one is asked for.
+fn buffered<S: Sink + 'static>(sink: S, limit: Option<buffer::Limit>) -> Box<dyn Sink> {
+    match limit {
+        Some(l) => Box::new(buffer::Buffered::new(sink, l)),
+        None => Box::new(sink),
+    }
+}
+
+/// Builds a format's sink on an opened output.
+fn make(format: &str, out: Output, opts: &Options, log: &LogArgs, color: bool) -> Box<dyn Sink> {
+    match format {
+        "raw" => Box::new(LevelFilter::new(raw::Raw::new(out), opts.raw_level)),
+        "mach" => buffered(
+            LevelFilter::new(
+                mach::Mach::new(
+                    out,
+                    mach::MachOptions {
+                        verbose: log.log_mach_verbose,
+                        color,
+                    },
+                ),
+                opts.mach_level,
+            ),
+            opts.mach_buffer,
+        ),
+        "tbpl" => buffered(
+            LevelFilter::new(tbpl::Tbpl::new(out, log.log_tbpl_compact), opts.tbpl_level),
+            opts.tbpl_buffer,
+        ),
+        "errorsummary" => Box::new(errorsummary::ErrorSummary::new(out)),
+        "unittest" => Box::new(unittest::Unittest::new(out)),
+        "grouped" => Box::new(grouped::Grouped::new(out)),
+        "html" => Box::new(html::Html::new(out)),
+        "xunit" => Box::new(xunit::Xunit::new(out, opts.xunit.clone())),
+        other => unreachable!("unknown format {other}"),
+    }
+}
+
 /// Opens every sink the options name (mach on stdout when none is named).
 /// Files are created now, so an unwritable path stops the run before it
 /// starts; two sinks on stdout are a usage error.
 pub fn setup(log: &LogArgs, color: Option<&str>) -> Result<FanOut, Error> {
-    let mut specs: Vec<(&str, &str)> = Vec::new();
-    for d in &log.log_raw {
-        specs.push(("raw", d));
-    }
-    for d in &log.log_mach {
-        specs.push(("mach", d));
-    }
-    if specs.is_empty() {
-        specs.push(("mach", "-"));
-    }
-    let enabled = |f: &str| specs.iter().any(|(n, _)| *n == f);
-    for (flag, set, format) in [
-        ("--log-raw-level", log.log_raw_level.is_some(), "raw"),
-        ("--log-mach-level", log.log_mach_level.is_some(), "mach"),
-    ] {
-        if set && !enabled(format) {
-            return Err(Error::Usage(format!(
-                "{flag} is given but no --log-{format} sink is enabled"
-            )));
-        }
-    }
-    let raw_level = parse_level("--log-raw-level", &log.log_raw_level)?.unwrap_or(Level::Info);
-    let mach_level = parse_level("--log-mach-level", &log.log_mach_level)?.unwrap_or(Level::Info);
+    let specs = requested(log);
+    let opts = options(log, &specs)?;
     let on_stdout: Vec<String> = specs
         .iter()
-        .filter(|(_, d)| *d == "-")
+        .filter(|(_, d)| d == "-")
         .map(|(n, _)| format!("--log-{n}"))
         .collect();
     if on_stdout.len() > 1 {
@@ -246,7 +378,7 @@ pub fn setup(log: &LogArgs, color: Option<&str>) -> Result<FanOut, Error> {
         )));
     }
     let mut fan = FanOut::new();
-    for (format, dest) in specs {
+    for (format, dest) in &specs {
         let destination = Destination::parse(dest);
         let is_tty =
             destination == Destination::Stdout && io::IsTerminal::is_terminal(&io::stdout());
@@ -256,20 +388,7 @@ pub fn setup(log: &LogArgs, color: Option<&str>) -> Result<FanOut, Error> {
                     "--log-{format} {dest}: cannot open for writing: {e}"
                 ))
             })?;
-        let sink: Box<dyn Sink> = match format {
-            "raw" => Box::new(LevelFilter::new(raw::Raw::new(out), raw_level)),
-            "mach" => Box::new(LevelFilter::new(
-                mach::Mach::new(
-                    out,
-                    mach::MachOptions {
-                        verbose: false,
-                        color: use_color(color, is_tty),
-                    },
-                ),
-                mach_level,
-            )),
-            other => unreachable!("unknown format {other}"),
-        };
+        let sink = make(format, out, &opts, log, use_color(color, is_tty));
         fan.add(format!("--log-{format} {dest}"), sink);
     }
     Ok(fan)
@@ -277,9 +396,49 @@ pub fn setup(log: &LogArgs, color: Option<&str>) -> Result<FanOut, Error> {
 
 #[cfg(test)]
 pub(crate) mod testing {
-    //! Helpers for sink tests: a shared in-memory writer.
+    //! Helpers for sink tests: recorded streams from `fixtures/streams`, and a
+    //! shared in-memory writer.
+    use super::{Output, Sink};
+    use crate::model::{Action, Entry};
     use std::io;
     use std::sync::{Arc, Mutex};
+
+    /// The text that `fixtures/streams/statuses.jsonl` carries in place of a
+    /// 1 MiB output line (kept out of the repository and of snapshots).
+    pub const BIG_OUTPUT_PLACEHOLDER: &str = "BIG-OUTPUT-PLACEHOLDER";
+
+    /// A recorded stream, `fixtures/streams/<name>.jsonl`. With `big`, the
+    /// placeholder output line becomes 1 MiB of text.
+    pub fn stream(name: &str, big: bool) -> Vec<Entry> {
+        let path = format!(
+            "{}/fixtures/streams/{name}.jsonl",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        text.lines()
+            .map(|l| {
+                let mut e = Entry::from_json(l.as_bytes())
+                    .unwrap_or_else(|err| panic!("{path}: {err}: {l}"));
+                if let Action::ProcessOutput(p) = &mut e.action {
+                    if big && p.data == BIG_OUTPUT_PLACEHOLDER {
+                        p.data = "0123456789abcdef".repeat(65536);
+                    }
+                }
+                e
+            })
+            .collect()
+    }
+
+    /// Runs entries through a sink built on an in-memory output; the output as text.
+    pub fn render<S: Sink>(entries: &[Entry], make: impl FnOnce(Output) -> S) -> String {
+        let buf = SharedBuf::default();
+        let mut sink = make(Box::new(buf.clone()));
+        for e in entries {
+            sink.entry(e).unwrap();
+        }
+        sink.finish().unwrap();
+        buf.text()
+    }
 
     /// A `Write` whose bytes can be read after the sink that owns it is done.
     #[derive(Clone, Default)]

@@ -1,0 +1,111 @@
+//! Shared helpers for the integration tests: running the real binary on the
+//! fixture workspaces, and finding the real external checkers (mozlog,
+//! xmllint, junitparser, Chromium).
+//!
+//! External checkers are looked up, not assumed: when one is missing the test
+//! says so on stderr and passes, unless `STRUCTLOG_REQUIRE_TOOLS=1` is set
+//! (as `.ci/run` sets it), where a missing checker fails the test.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A fixture workspace's manifest: `fixtures/<name>/Cargo.toml`.
+pub fn fixture_manifest(name: &str) -> PathBuf {
+    root().join("fixtures").join(name).join("Cargo.toml")
+}
+
+/// The tool, as `cargo structlog` would run it.
+pub fn structlog() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cargo-structlog"));
+    cmd.arg("structlog");
+    // The checks below must not depend on the terminal or the caller's settings.
+    cmd.env_remove("CARGO_TERM_COLOR").env("NO_COLOR", "1");
+    cmd
+}
+
+/// Runs the tool to the end and returns its output.
+pub fn run(cmd: &mut Command) -> Output {
+    cmd.output().expect("run cargo-structlog")
+}
+
+/// Whether missing external checkers fail the tests.
+pub fn tools_required() -> bool {
+    std::env::var("STRUCTLOG_REQUIRE_TOOLS").is_ok_and(|v| v == "1")
+}
+
+/// Skips (or, with `STRUCTLOG_REQUIRE_TOOLS=1`, fails) for a missing checker.
+pub fn missing(tool: &str, why: &str) {
+    if tools_required() {
+        panic!("{tool} is required (STRUCTLOG_REQUIRE_TOOLS=1) but {why}");
+    }
+    eprintln!("note: skipping the {tool} check: {why}");
+}
+
+/// A Python with the given modules importable: `$STRUCTLOG_PYTHON`, else
+/// `python3`. `None` (after [`missing`]) when there is none.
+pub fn python_with(modules: &[&str]) -> Option<PathBuf> {
+    let python = std::env::var_os("STRUCTLOG_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("python3"));
+    let import = format!("import {}", modules.join(", "));
+    let ok = Command::new(&python)
+        .args(["-c", &import])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if ok {
+        Some(python)
+    } else {
+        missing(
+            &format!("python ({})", modules.join(", ")),
+            &format!("{} cannot `{import}`", python.display()),
+        );
+        None
+    }
+}
+
+/// A program on PATH, or `None` (after [`missing`]).
+pub fn program(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    let found = std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file());
+    if found.is_none() {
+        missing(name, "it is not on PATH");
+    }
+    found
+}
+
+/// Checks a raw log with the real mozlog package (`../shared/tools/mozlog-check.py`,
+/// copied to `tests/tools/mozlog-check.py`). Returns its report; panics if not conforming.
+pub fn mozlog_check(log: &Path) -> Option<String> {
+    let python = python_with(&["mozlog"])?;
+    let out = Command::new(python)
+        .arg(root().join("tests/tools/mozlog-check.py"))
+        .arg(log)
+        .output()
+        .expect("run mozlog-check");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success() && text.contains("conforming"),
+        "mozlog-check rejects {}:\n{text}{}",
+        log.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(text)
+}
+
+/// Reads a raw log as JSON values.
+pub fn read_raw(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect()
+}
