@@ -70,6 +70,27 @@ pub fn strip_ansi(s: &str) -> std::borrow::Cow<'_, str> {
     out.into()
 }
 
+/// Shows control characters (C0 but tab and newline, and DEL) as `\xNN`, so
+/// text meant for a terminal or a text file cannot move the cursor, ring,
+/// or look binary. With `keep_escapes`, ESC is kept (for ANSI colors).
+pub fn escape_controls(s: &str, keep_escapes: bool) -> std::borrow::Cow<'_, str> {
+    let is_bad = |c: char| {
+        (c < ' ' && c != '\t' && c != '\n' && !(keep_escapes && c == '\u{1b}')) || c == '\u{7f}'
+    };
+    if !s.chars().any(is_bad) {
+        return s.into();
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if is_bad(c) {
+            out.push_str(&format!("\\x{:02x}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out.into()
+}
+
 /// Quotes a word for a POSIX shell when it needs it.
 pub fn shell_quote(s: &str) -> String {
     let safe = !s.is_empty()
@@ -96,6 +117,13 @@ mod tests {
         assert_eq!(strip_ansi("a\u{1b}[31mred\u{1b}[0m b"), "ared b");
         assert_eq!(strip_ansi("\u{1b}]0;title\u{7}x\u{1b}(B"), "x");
         assert_eq!(strip_ansi("plain"), "plain");
+    }
+
+    #[test]
+    fn controls_are_shown() {
+        assert_eq!(escape_controls("a\u{0}b\tc\nd\u{7}", false), "a\\x00b\tc\nd\\x07");
+        assert_eq!(escape_controls("\u{1b}[31m", true), "\u{1b}[31m");
+        assert_eq!(escape_controls("\u{1b}[31m", false), "\\x1b[31m");
     }
 
     #[test]

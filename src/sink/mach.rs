@@ -17,7 +17,7 @@
 use super::{Output, Sink};
 use crate::model::{Action, Crash, Entry, Log, Status, TestEnd, TestStatus};
 use crate::summary::{Counts, Noted, Summary};
-use crate::text::exit_status_text;
+use crate::text::{escape_controls, exit_status_text, strip_ansi};
 use std::collections::{HashMap, HashSet};
 use std::io::{self, Write};
 
@@ -64,7 +64,8 @@ impl Style {
 #[derive(Default)]
 struct Held {
     start: Option<(u64, String)>,
-    output: Vec<(u64, String)>,
+    /// Lines with their time, and whether they show whatever the result (crashes).
+    output: Vec<(u64, String, bool)>,
 }
 
 #[derive(Clone, Copy, Default)]
@@ -458,8 +459,8 @@ impl Mach {
                 if let Some((time, text)) = held.start {
                     self.push_line(time, &text);
                 }
-                if end.expected.is_some() {
-                    for (time, text) in held.output {
+                for (time, text, always) in held.output {
+                    if always || end.expected.is_some() {
                         self.push_line(time, &text);
                     }
                 }
@@ -474,14 +475,23 @@ impl Mach {
                             .entry(test.clone())
                             .or_default()
                             .output
-                            .push((e.time, text));
+                            .push((e.time, text, false));
                         None
                     }
                     _ => Some(text),
                 }
             }
             Action::Log(l) => Some(self.log(l, e.component.as_deref())),
-            Action::Crash(c) => Some(self.crash(c, e.pid)),
+            Action::Crash(c) => {
+                let text = self.crash(c, e.pid);
+                match &c.test {
+                    Some(test) if !self.opts.verbose && self.held.contains_key(test) => {
+                        self.held.get_mut(test).expect("held").output.push((e.time, text, true));
+                        None
+                    }
+                    _ => Some(text),
+                }
+            }
             Action::ProcessStart(_) if !self.opts.verbose => None,
             Action::ProcessExit(p) if !self.opts.verbose && matches!(p.exitcode, 0 | 101) => None,
             Action::ProcessStart(p) => {
@@ -571,11 +581,18 @@ fn other_action(action: &str, f: &serde_json::Map<String, serde_json::Value>) ->
 }
 
 impl Mach {
+    /// Adds a line with its time prefix. Text from tests is made safe for a
+    /// terminal or a text file: control characters are shown as `\xNN`, and
+    /// ANSI escapes are kept only when colors are on.
     fn push_line(&mut self, time: u64, text: &str) {
         let prefix = self.time_prefix(time);
         self.line.push_str(&prefix);
         self.line.push(' ');
-        self.line.push_str(text);
+        if self.opts.color {
+            self.line.push_str(&escape_controls(text, true));
+        } else {
+            self.line.push_str(&escape_controls(&strip_ansi(text), false));
+        }
         self.line.push('\n');
     }
 
@@ -612,7 +629,7 @@ impl Sink for Mach {
             if let Some((time, text)) = h.start {
                 self.push_line(time, &text);
             }
-            for (time, text) in h.output {
+            for (time, text, _) in h.output {
                 self.push_line(time, &text);
             }
         }
