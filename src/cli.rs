@@ -61,6 +61,8 @@ pub struct RunArgs {
     pub tests: TestArgs,
     #[command(flatten)]
     pub log: LogArgs,
+    #[command(flatten)]
+    pub control: ControlArgs,
     /// Only run tests whose name contains this string (as `cargo test TESTNAME`)
     #[arg(value_name = "TESTNAME")]
     pub filter: Option<String>,
@@ -210,6 +212,39 @@ pub struct TestArgs {
     /// Number of threads each test binary runs tests on
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub test_threads: Option<u32>,
+}
+
+/// Timeouts, the pre-kill hook, parallelism.
+#[derive(Debug, Args, Default, Clone)]
+#[command(next_help_heading = "Run Control")]
+pub struct ControlArgs {
+    /// A test running longer than SECS gets status TIMEOUT: its stacks are
+    /// sampled by the pre-kill hook, then its process is killed and the
+    /// binary's other tests resume
+    #[arg(long, value_name = "SECS", value_parser = positive_secs)]
+    pub timeout: Option<f64>,
+    /// Command run (by sh) on a hung test before it is killed; {pid}, {test}
+    /// and {binary} are replaced, and STRUCTLOG_PID / STRUCTLOG_TEST are set.
+    /// Its output is the sample. Default: gdb or eu-stack (Linux), sample
+    /// (macOS), where installed; `none` for no hook
+    #[arg(long, value_name = "CMD")]
+    pub pre_kill_hook: Option<String>,
+    /// Time the pre-kill hook may take before it is killed itself
+    #[arg(long, value_name = "SECS", default_value = "30", value_parser = positive_secs)]
+    pub pre_kill_hook_timeout: f64,
+    /// Where pre-kill samples are written [default: <target-dir>/structlog]
+    #[arg(long, value_name = "DIR")]
+    pub session_dir: Option<PathBuf>,
+    /// Test binaries run at once [default: CPUs / test threads, at least 1]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub test_binaries: Option<u32>,
+}
+
+fn positive_secs(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v > 0.0 && v.is_finite() => Ok(v),
+        _ => Err(format!("`{s}` is not a positive number of seconds")),
+    }
 }
 
 /// The sinks (`--log-<format> FILE|-`, repeatable) and their options, in mozlog's spelling.

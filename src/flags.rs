@@ -198,12 +198,16 @@ impl TestFlags {
     }
 
     /// Arguments that run the tests: all of the selection, or exactly `names`
-    /// (a resumed or isolated run), on `threads` threads when given.
+    /// (a resumed or isolated run), on `threads` threads when given, without
+    /// capturing output when `nocapture` (so that what a crashing test
+    /// printed survives it). Returns the arguments and the user's arguments
+    /// left out because the harness rejects them.
     pub fn run_args(
         &self,
         harness: Harness,
         names: Option<&[String]>,
         threads: Option<u32>,
+        nocapture: bool,
     ) -> (Vec<String>, Vec<String>) {
         if harness == Harness::Custom {
             return (self.cargo_test_args.clone(), Vec::new());
@@ -215,7 +219,7 @@ impl TestFlags {
         if !mimic_like {
             out.push("--report-time".into());
         }
-        if self.nocapture {
+        if self.nocapture || nocapture {
             out.push("--nocapture".into());
         } else {
             out.push("--show-output".into());
@@ -288,20 +292,21 @@ mod tests {
         assert!(f.exact);
         assert_eq!(f.skip, vec!["x"]);
         assert_eq!(f.test_threads, Some(3));
-        let (libtest, _) = f.run_args(Harness::Libtest, None, None);
+        let (libtest, _) = f.run_args(Harness::Libtest, None, None, false);
         assert_eq!(
             libtest,
             "--format json -Zunstable-options --report-time --show-output --test-threads=3 --shuffle --color=never foo bar --exact --skip x"
                 .split(' ')
                 .collect::<Vec<_>>()
         );
-        let (mimic, dropped) = f.run_args(Harness::Mimic, Some(&["a b".to_string()]), Some(1));
+        let (mimic, dropped) =
+            f.run_args(Harness::Mimic, Some(&["a b".to_string()]), Some(1), false);
         assert!(!mimic.contains(&"--report-time".to_string()));
         assert!(!mimic.contains(&"--shuffle".to_string()));
         assert_eq!(dropped, vec!["--shuffle"]);
         assert!(mimic.ends_with(&["--exact".to_string(), "a b".to_string()]));
         assert!(mimic.contains(&"--test-threads=1".to_string()));
-        let (custom, _) = f.run_args(Harness::Custom, None, None);
+        let (custom, _) = f.run_args(Harness::Custom, None, None, false);
         assert_eq!(
             custom,
             "foo --exact bar --skip=x --test-threads 3 --show-output --shuffle --color never"

@@ -138,6 +138,38 @@ pub fn parse_line(line: &[u8]) -> Option<Event> {
     })
 }
 
+/// Reads the start of a result line too long to keep whole (a test that
+/// captured hundreds of megabytes of output). libtest writes `type`, `name`
+/// and `event` first, so the outcome survives; the output does not.
+pub fn parse_truncated_result(line: &[u8]) -> Option<TestResult> {
+    let rest = line
+        .trim_ascii_start()
+        .strip_prefix(br#"{ "type": "test", "name": "#)?;
+    let mut names = serde_json::Deserializer::from_slice(rest).into_iter::<String>();
+    let name = names.next()?.ok()?;
+    let rest = &rest[names.byte_offset()..];
+    let outcome = if rest.starts_with(br#", "event": "ok""#) {
+        Outcome::Ok
+    } else if rest.starts_with(br#", "event": "failed""#) {
+        Outcome::Failed
+    } else if rest.starts_with(br#", "event": "ignored""#) {
+        Outcome::Ignored
+    } else {
+        return None;
+    };
+    Some(TestResult {
+        name,
+        outcome,
+        exec_time: None,
+        stdout: None,
+        message: Some(format!(
+            "the result line was {} MiB or more; its captured output was not kept",
+            line.len() >> 20
+        )),
+        reason: None,
+    })
+}
+
 /// Parses the `name: test` lines of `--list --format terse` (and of
 /// libtest-mimic's `--list`, which prefixes a `[kind] ` that its JSON names do
 /// not carry when `strip_kind` is set). Benchmarks are left out.
@@ -303,6 +335,16 @@ mod tests {
             parse_line(br#"{ "type": "test", "event": "discovered", "name": "a", "ignore": true, "ignore_message": "has "quotes"" }"#),
             None
         );
+    }
+
+    #[test]
+    fn truncated_results_keep_their_outcome() {
+        let r = parse_truncated_result(
+            br#"{ "type": "test", "name": "a \"q\"", "event": "failed", "stdout": "xxxxx"#,
+        )
+        .unwrap();
+        assert_eq!((r.name.as_str(), r.outcome), ("a \"q\"", Outcome::Failed));
+        assert!(parse_truncated_result(br#"{ "type": "suite", "event": "ok"#).is_none());
     }
 
     #[test]

@@ -306,14 +306,24 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
         return Ok(finish(stream, true, false));
     }
 
-    let parallel = 1;
+    let c = &args.control;
     let config = RunConfig {
+        parallel: c
+            .test_binaries
+            .map(|n| n as usize)
+            .unwrap_or_else(|| default_parallel(flags.test_threads)),
         flags,
-        parallel,
-        timeout: None,
-        hook: Hook::Default,
-        hook_timeout: Duration::from_secs(30),
-        session_dir: metadata.target_directory.as_std_path().join("structlog"),
+        timeout: c.timeout.map(Duration::from_secs_f64),
+        hook: match c.pre_kill_hook.as_deref() {
+            None => Hook::Default,
+            Some("" | "none") => Hook::None,
+            Some(cmd) => Hook::Command(cmd.to_string()),
+        },
+        hook_timeout: Duration::from_secs_f64(c.pre_kill_hook_timeout),
+        session_dir: c
+            .session_dir
+            .clone()
+            .unwrap_or_else(|| metadata.target_directory.as_std_path().join("structlog")),
         kill_grace: Duration::from_secs(2),
         interrupt_grace: Duration::from_secs(3),
     };
@@ -335,6 +345,20 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
     .run();
     stream.entry(&origin().entry(now_ms(), Action::SuiteEnd(SuiteEnd::default())));
     Ok(finish(stream, end.interrupted, false))
+}
+
+/// Binaries run at once by default: as many as keep the CPUs busy given each
+/// binary's own test threads (`--test-threads`, else `RUST_TEST_THREADS`,
+/// else one per CPU, as libtest decides). With libtest's default that is 1,
+/// as `cargo test` runs them.
+pub fn default_parallel(test_threads: Option<u32>) -> usize {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = test_threads
+        .map(|n| n as usize)
+        .or_else(|| std::env::var("RUST_TEST_THREADS").ok()?.parse().ok())
+        .unwrap_or(cpus)
+        .max(1);
+    (cpus / threads).max(1)
 }
 
 /// Whether any workspace member has a library whose doctests cargo would run.

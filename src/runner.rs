@@ -37,8 +37,10 @@ use std::process::{ExitStatus, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-/// Longest line kept from a test's output; longer lines are split.
-const MAX_LINE: usize = 1 << 20;
+/// Longest line kept from a test's output: libtest writes a test's whole
+/// captured output as one JSON line, so this is large; the rest of a longer
+/// line is dropped and the line marked as cut.
+const MAX_LINE: usize = 64 << 20;
 /// Lines of a process's stderr kept for a crash report.
 const STDERR_TAIL: usize = 20;
 /// How long to wait for a dead process's output pipes (a grandchild may hold them).
@@ -95,6 +97,7 @@ pub enum Msg {
         job: u64,
         stderr: bool,
         line: Vec<u8>,
+        truncated: bool,
     },
     Closed {
         job: u64,
@@ -443,11 +446,14 @@ impl<'a> Runner<'a> {
             Work::Resume(v) => Some(v.clone()),
             Work::Isolate(n) => Some(vec![n.clone()]),
         };
-        let threads = matches!(work, Work::Isolate(_)).then_some(1);
-        let (args, dropped) = self
-            .config
-            .flags
-            .run_args(harness, names.as_deref(), threads);
+        // A test re-run alone (to find which one crashed) runs uncaptured,
+        // so that what it prints before dying is kept.
+        let isolated = matches!(work, Work::Isolate(_));
+        let threads = isolated.then_some(1);
+        let (args, dropped) =
+            self.config
+                .flags
+                .run_args(harness, names.as_deref(), threads, isolated);
         if !dropped.is_empty() && !self.bins[bin].warned_dropped {
             self.bins[bin].warned_dropped = true;
             let id = self.bins[bin].binary.id.clone();
@@ -496,6 +502,9 @@ impl<'a> Runner<'a> {
             }
         };
         let pid = child.id();
+        if isolated {
+            self.bins[bin].state.set_uncaptured(pid);
+        }
         let job_id = self.next_job;
         self.next_job += 1;
         let tx = self.tx.clone();
@@ -552,7 +561,12 @@ impl<'a> Runner<'a> {
 
     fn handle(&mut self, msg: Msg) {
         match msg {
-            Msg::Line { job, stderr, line } => self.line(job, stderr, &line),
+            Msg::Line {
+                job,
+                stderr,
+                line,
+                truncated,
+            } => self.line(job, stderr, &line, truncated),
             Msg::Closed { job } => {
                 if let Some(j) = self.jobs.get_mut(&job) {
                     j.open_streams = j.open_streams.saturating_sub(1);
@@ -605,7 +619,7 @@ impl<'a> Runner<'a> {
         }
     }
 
-    fn line(&mut self, job_id: u64, stderr: bool, line: &[u8]) {
+    fn line(&mut self, job_id: u64, stderr: bool, line: &[u8], truncated: bool) {
         let Some(job) = self.jobs.get_mut(&job_id) else {
             return;
         };
@@ -622,7 +636,7 @@ impl<'a> Runner<'a> {
         if stderr {
             state.stderr_line(pid, line, &mut actions);
         } else {
-            let effect = state.stdout_line(pid, line, &mut actions);
+            let effect = state.stdout_line(pid, line, truncated, &mut actions);
             if let Some(name) = effect.started {
                 job.since.insert(name, Instant::now());
                 job.started_any = true;
@@ -1043,12 +1057,13 @@ fn spawn_reader(job: u64, stderr: bool, pipe: impl Read + Send + 'static, tx: Sy
     std::thread::spawn(move || {
         let mut r = BufReader::with_capacity(64 * 1024, pipe);
         let mut line = Vec::new();
-        while read_line_capped(&mut r, &mut line, MAX_LINE) {
+        while let Some(truncated) = read_line_capped(&mut r, &mut line, MAX_LINE) {
             if tx
                 .send(Msg::Line {
                     job,
                     stderr,
                     line: std::mem::take(&mut line),
+                    truncated,
                 })
                 .is_err()
             {
@@ -1059,34 +1074,34 @@ fn spawn_reader(job: u64, stderr: bool, pipe: impl Read + Send + 'static, tx: Sy
     });
 }
 
-/// Reads one line (without its `\n`), at most `cap` bytes of it; false at
-/// the end of the stream.
-fn read_line_capped(r: &mut impl BufRead, line: &mut Vec<u8>, cap: usize) -> bool {
+/// Reads one line (without its `\n`), keeping at most `cap` bytes of it.
+/// `None` at the end of the stream, else whether the line was cut.
+fn read_line_capped(r: &mut impl BufRead, line: &mut Vec<u8>, cap: usize) -> Option<bool> {
     line.clear();
+    let mut cut = false;
+    let mut any = false;
     loop {
         let buf = match r.fill_buf() {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(_) => return !line.is_empty(),
+            Err(_) => return any.then_some(cut),
         };
         if buf.is_empty() {
-            return !line.is_empty();
+            return any.then_some(cut);
         }
-        let room = cap - line.len();
-        match buf.iter().take(room).position(|b| *b == b'\n') {
-            Some(i) => {
-                line.extend_from_slice(&buf[..i]);
-                r.consume(i + 1);
-                return true;
-            }
-            None => {
-                let n = buf.len().min(room);
-                line.extend_from_slice(&buf[..n]);
-                r.consume(n);
-                if line.len() >= cap {
-                    return true;
-                }
-            }
+        any = true;
+        let (chunk, done) = match buf.iter().position(|b| *b == b'\n') {
+            Some(i) => (i, true),
+            None => (buf.len(), false),
+        };
+        let room = cap.saturating_sub(line.len());
+        if chunk > room {
+            cut = true;
+        }
+        line.extend_from_slice(&buf[..chunk.min(room)]);
+        r.consume(if done { chunk + 1 } else { chunk });
+        if done {
+            return Some(cut);
         }
     }
 }
@@ -1229,15 +1244,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn long_lines_are_split_not_buffered_whole() {
+    fn long_lines_are_cut_not_kept_whole() {
         let data = b"short\nabcdefghij\n\nlast";
         let mut r = BufReader::with_capacity(4, &data[..]);
         let mut line = Vec::new();
         let mut got = Vec::new();
-        while read_line_capped(&mut r, &mut line, 6) {
-            got.push(String::from_utf8(line.clone()).unwrap());
+        while let Some(cut) = read_line_capped(&mut r, &mut line, 6) {
+            got.push((String::from_utf8(line.clone()).unwrap(), cut));
         }
-        assert_eq!(got, vec!["short", "abcdef", "ghij", "", "last"]);
+        let want = [
+            ("short", false),
+            ("abcdef", true),
+            ("", false),
+            ("last", false),
+        ];
+        assert_eq!(got, want.map(|(s, c)| (s.to_string(), c)));
     }
 
     #[test]

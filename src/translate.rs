@@ -103,7 +103,16 @@ pub struct BinaryState {
     captured: bool,
     /// Processes whose libtest suite reported its end.
     finished_suites: Vec<u32>,
+    /// Processes run with `--nocapture` (a test re-run alone, to keep what a
+    /// crashing test printed): their tests' output arrives as raw lines.
+    uncaptured: Vec<u32>,
+    /// The raw output of tests in uncaptured processes, kept (up to a limit)
+    /// to find the panic message when the result comes.
+    raw_output: HashMap<usize, String>,
 }
+
+/// Most raw output kept per test for reading its panic message.
+const RAW_OUTPUT_KEPT: usize = 1 << 20;
 
 /// What became of a process's tests when it exited.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -129,7 +138,18 @@ impl BinaryState {
             index,
             captured,
             finished_suites: Vec::new(),
+            uncaptured: Vec::new(),
+            raw_output: HashMap::new(),
         }
+    }
+
+    /// Marks a process as running with `--nocapture`.
+    pub fn set_uncaptured(&mut self, pid: u32) {
+        self.uncaptured.push(pid);
+    }
+
+    fn is_captured(&self, pid: u32) -> bool {
+        self.captured && !self.uncaptured.contains(&pid)
     }
 
     /// The mozlog test id of a libtest name: `"<binary-id> <name>"`.
@@ -247,10 +267,21 @@ impl BinaryState {
         }
     }
 
-    /// One line of a process's stdout.
-    pub fn stdout_line(&mut self, pid: u32, line: &[u8], out: &mut Vec<Action>) -> LineEffect {
+    /// One line of a process's stdout; `truncated` when the reader cut it.
+    pub fn stdout_line(
+        &mut self,
+        pid: u32,
+        line: &[u8],
+        truncated: bool,
+        out: &mut Vec<Action>,
+    ) -> LineEffect {
         if self.harness.speaks_libtest() {
-            match libtest::parse_line(line) {
+            let event = if truncated {
+                libtest::parse_truncated_result(line).map(Event::Result)
+            } else {
+                libtest::parse_line(line)
+            };
+            match event {
                 Some(Event::Started { name }) => {
                     if self.start(&name, pid, out) {
                         return LineEffect {
@@ -293,6 +324,11 @@ impl BinaryState {
             }
         }
         self.output_line(pid, line, out);
+        if truncated {
+            if let Some(Action::ProcessOutput(p)) = out.last_mut() {
+                p.data.push_str(" [line cut: too long]");
+            }
+        }
         LineEffect::default()
     }
 
@@ -309,15 +345,25 @@ impl BinaryState {
             .iter()
             .enumerate()
             .filter(|(_, p)| **p == Phase::Running { pid });
-        let test = match (running.next(), running.next()) {
-            (Some((i, _)), None) => Some(self.test_id(&self.tests[i].name)),
+        let owner = match (running.next(), running.next()) {
+            (Some((i, _)), None) => Some(i),
             _ => None,
         };
+        let data = String::from_utf8_lossy(line.strip_suffix(b"\r").unwrap_or(line)).into_owned();
+        if let Some(i) = owner {
+            if !self.is_captured(pid) {
+                let kept = self.raw_output.entry(i).or_default();
+                if kept.len() < RAW_OUTPUT_KEPT {
+                    kept.push_str(&data);
+                    kept.push('\n');
+                }
+            }
+        }
         out.push(Action::ProcessOutput(ProcessOutput {
             process: pid.to_string(),
-            data: String::from_utf8_lossy(line.strip_suffix(b"\r").unwrap_or(line)).into_owned(),
+            data,
             command: None,
-            test,
+            test: owner.map(|i| self.test_id(&self.tests[i].name)),
             subsuite: None,
         }));
     }
@@ -336,7 +382,18 @@ impl BinaryState {
                 }));
             }
         }
-        let end = map_result(&self.tests[i], self.harness, self.captured, &r);
+        let captured = self.is_captured(pid);
+        let end = match (self.raw_output.remove(&i), &r.stdout) {
+            // Uncaptured: the panic is in the raw output already written.
+            (Some(raw), None) => {
+                let with_output = TestResult {
+                    stdout: Some(raw),
+                    ..r.clone()
+                };
+                map_result(&self.tests[i], self.harness, captured, &with_output)
+            }
+            _ => map_result(&self.tests[i], self.harness, captured, &r),
+        };
         self.end(&r.name, end, out);
     }
 
@@ -502,28 +559,33 @@ mod tests {
         s.stdout_line(
             7,
             br#"{ "type": "test", "name": "a", "event": "failed" }"#,
+            false,
             &mut out,
         );
         assert!(matches!(&out[0], Action::ProcessOutput(p) if p.test.is_none()));
         s.stdout_line(
             7,
             br#"{ "type": "test", "event": "started", "name": "a" }"#,
+            false,
             &mut out,
         );
         s.stdout_line(
             7,
             br#"{ "type": "test", "name": "zz", "event": "failed" }"#,
+            false,
             &mut out,
         );
-        s.stdout_line(7, b"raw \xff bytes", &mut out);
+        s.stdout_line(7, b"raw \xff bytes", false, &mut out);
         s.stdout_line(
             7,
             br#"{ "type": "test", "name": "a", "event": "ok" }"#,
+            false,
             &mut out,
         );
         s.stdout_line(
             7,
             br#"{ "type": "test", "name": "a", "event": "failed" }"#,
+            false,
             &mut out,
         );
         assert_eq!(
