@@ -121,7 +121,10 @@ mod tests {
 
     #[test]
     fn controls_are_shown() {
-        assert_eq!(escape_controls("a\u{0}b\tc\nd\u{7}", false), "a\\x00b\tc\nd\\x07");
+        assert_eq!(
+            escape_controls("a\u{0}b\tc\nd\u{7}", false),
+            "a\\x00b\tc\nd\\x07"
+        );
         assert_eq!(escape_controls("\u{1b}[31m", true), "\u{1b}[31m");
         assert_eq!(escape_controls("\u{1b}[31m", false), "\\x1b[31m");
     }

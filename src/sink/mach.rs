@@ -486,7 +486,11 @@ impl Mach {
                 let text = self.crash(c, e.pid);
                 match &c.test {
                     Some(test) if !self.opts.verbose && self.held.contains_key(test) => {
-                        self.held.get_mut(test).expect("held").output.push((e.time, text, true));
+                        self.held
+                            .get_mut(test)
+                            .expect("held")
+                            .output
+                            .push((e.time, text, true));
                         None
                     }
                     _ => Some(text),
@@ -591,7 +595,8 @@ impl Mach {
         if self.opts.color {
             self.line.push_str(&escape_controls(text, true));
         } else {
-            self.line.push_str(&escape_controls(&strip_ansi(text), false));
+            self.line
+                .push_str(&escape_controls(&strip_ansi(text), false));
         }
         self.line.push('\n');
     }
