@@ -56,14 +56,17 @@ pub fn strip_ansi(s: &str) -> std::borrow::Cow<'_, str> {
                     }
                 }
             }
-            Some(_) => {
-                // nF escapes (`ESC ( B`): intermediates in SP../, then one final byte.
-                for c in chars.by_ref() {
-                    if !(' '..='/').contains(&c) {
-                        break;
-                    }
-                }
+            // Character-set designations (`ESC ( B`): one intermediate, one final.
+            Some('(' | ')' | '*' | '+' | '-' | '.' | '/' | '#' | '%') => {
+                chars.next();
+                chars.next();
             }
+            // Two-character escapes (`ESC 7`, `ESC M`, `ESC c`).
+            Some(&c) if ('0'..='~').contains(&c) => {
+                chars.next();
+            }
+            // A lone ESC: drop it alone.
+            Some(_) => {}
             None => {}
         }
     }
@@ -117,6 +120,7 @@ mod tests {
         assert_eq!(strip_ansi("a\u{1b}[31mred\u{1b}[0m b"), "ared b");
         assert_eq!(strip_ansi("\u{1b}]0;title\u{7}x\u{1b}(B"), "x");
         assert_eq!(strip_ansi("plain"), "plain");
+        assert_eq!(strip_ansi("esc:\u{1b} del"), "esc: del");
     }
 
     #[test]
