@@ -48,6 +48,58 @@ pub struct Structlog {
 pub enum Command {
     /// Build and run the tests, writing the log to every sink (the default)
     Run(RunArgs),
+    /// Read raw logs (ours or any mozlog producer's) and write them to sinks
+    Format(FormatArgs),
+    /// Merge the raw logs of shards into one run, written to sinks
+    Merge(MergeArgs),
+    /// List the tests whose status differs between runs
+    Unstable(UnstableArgs),
+}
+
+/// `cargo structlog format`.
+#[derive(Debug, Args)]
+pub struct FormatArgs {
+    /// A raw log to read (`-` for stdin; repeatable: read in order) [default: -]
+    #[arg(long, value_name = "FILE")]
+    pub input: Vec<String>,
+    /// Stop at the first malformed line instead of skipping it
+    #[arg(long)]
+    pub strict: bool,
+    /// Coloring of the mach sink on a terminal: auto, always, never
+    #[arg(long, value_name = "WHEN", value_parser = ["auto", "always", "never"])]
+    pub color: Option<String>,
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+/// `cargo structlog merge`.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The raw logs of the shards
+    #[arg(value_name = "LOG", required = true)]
+    pub logs: Vec<PathBuf>,
+    /// Accept a test that appears in more than one log (its results are all kept)
+    #[arg(long)]
+    pub allow_duplicates: bool,
+    /// Stop at the first malformed line instead of skipping it
+    #[arg(long)]
+    pub strict: bool,
+    /// Coloring of the mach sink on a terminal: auto, always, never
+    #[arg(long, value_name = "WHEN", value_parser = ["auto", "always", "never"])]
+    pub color: Option<String>,
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+/// `cargo structlog unstable`.
+#[derive(Debug, Args)]
+pub struct UnstableArgs {
+    /// The raw logs of the runs to compare
+    #[arg(value_name = "LOG", required = true)]
+    pub logs: Vec<PathBuf>,
+    /// Write JSON instead of a table
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Build and run tests: `cargo test`'s flags, the sinks, and run control.

@@ -14,6 +14,8 @@ pub mod exit {
     pub const BUILD_FAILED: i32 = 102;
     /// A sink failed while writing (disk full, closed pipe, ...).
     pub const SINK_FAILED: i32 = 103;
+    /// `format` or `merge` skipped malformed input lines.
+    pub const MALFORMED_INPUT: i32 = 104;
     /// Interrupted by SIGINT or SIGTERM (128 + SIGINT, as shells report it).
     pub const INTERRUPTED: i32 = 130;
 }

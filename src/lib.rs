@@ -15,12 +15,14 @@ pub mod flags;
 pub mod libtest;
 pub mod model;
 pub mod plan;
+pub mod replay;
 pub mod run;
 pub mod runner;
 pub mod sink;
 pub mod summary;
 pub mod text;
 pub mod translate;
+pub mod unstable;
 
 use clap::Parser;
 
@@ -34,6 +36,9 @@ pub fn main() -> i32 {
     let result = match args.command {
         None => run::run(args.run),
         Some(cli::Command::Run(run)) => run::run(run),
+        Some(cli::Command::Format(args)) => replay::format(args),
+        Some(cli::Command::Merge(args)) => replay::merge(args),
+        Some(cli::Command::Unstable(args)) => unstable::unstable(args),
     };
     match result {
         Ok(code) => code,
