@@ -47,7 +47,7 @@ pub struct Structlog {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Build and run the tests, writing the log to every sink (the default)
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Read raw logs (ours or any mozlog producer's) and write them to sinks
     Format(FormatArgs),
     /// Merge the raw logs of shards into one run, written to sinks

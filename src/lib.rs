@@ -35,7 +35,7 @@ pub fn main() -> i32 {
     let cli::Cargo::Structlog(args) = cli::Cargo::parse();
     let result = match args.command {
         None => run::run(args.run),
-        Some(cli::Command::Run(run)) => run::run(run),
+        Some(cli::Command::Run(run)) => run::run(*run),
         Some(cli::Command::Format(args)) => replay::format(args),
         Some(cli::Command::Merge(args)) => replay::merge(args),
         Some(cli::Command::Unstable(args)) => unstable::unstable(args),
