@@ -66,6 +66,10 @@ struct Held {
     start: Option<(u64, String)>,
     /// Lines with their time, and whether they show whatever the result (crashes).
     output: Vec<(u64, String, bool)>,
+    /// Where the last panic report in the output begins (`thread '...' panicked at`).
+    panic_at: Option<usize>,
+    /// Whether the last output line was empty.
+    last_blank: bool,
 }
 
 #[derive(Clone, Copy, Default)]
@@ -459,8 +463,14 @@ impl Mach {
                 if let Some((time, text)) = held.start {
                     self.push_line(time, &text);
                 }
-                for (time, text, always) in held.output {
-                    if always || end.expected.is_some() {
+                // The panic report is shown once, on the TEST_END line (message
+                // and stack), so the output stops where the report begins.
+                let cut = match (end.stack.is_some(), held.panic_at) {
+                    (true, Some(at)) => at,
+                    _ => held.output.len(),
+                };
+                for (i, (time, text, always)) in held.output.into_iter().enumerate() {
+                    if always || (end.expected.is_some() && i < cut) {
                         self.push_line(time, &text);
                     }
                 }
@@ -471,11 +481,13 @@ impl Mach {
                 let text = self.process_output(&p.process, &p.data, p.command.as_deref());
                 match &p.test {
                     Some(test) if !self.opts.verbose => {
-                        self.held
-                            .entry(test.clone())
-                            .or_default()
-                            .output
-                            .push((e.time, text, false));
+                        let held = self.held.entry(test.clone()).or_default();
+                        if p.data.starts_with("thread '") && p.data.contains(" panicked at ") {
+                            // A blank line before the report belongs to it.
+                            held.panic_at = Some(held.output.len() - usize::from(held.last_blank));
+                        }
+                        held.last_blank = p.data.is_empty();
+                        held.output.push((e.time, text, false));
                         None
                     }
                     _ => Some(text),
