@@ -15,6 +15,7 @@ pub mod flags;
 pub mod libtest;
 pub mod model;
 pub mod plan;
+pub mod progress;
 pub mod replay;
 pub mod run;
 pub mod runner;

@@ -188,7 +188,10 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
         args.tests.test_threads,
         &args.test_args,
     )?;
-    let fanout = sink::setup(&args.log, args.cargo.color.as_deref())?;
+    let mut fanout = sink::setup(&args.log, args.cargo.color.as_deref())?;
+    if crate::progress::wanted() {
+        fanout.add("progress bar", Box::new(crate::progress::Progress::new()));
+    }
     let mut stream = Stream {
         fanout,
         summary: Summary::new(),

@@ -109,7 +109,9 @@ impl FanOut {
         let slot = &mut self.slots[i];
         slot.failed = true;
         let msg = format!("{}: {what} failed: {err}", slot.label);
-        eprintln!("cargo-structlog: error: {msg}; the other outputs carry on");
+        crate::progress::eprintln_above(&format!(
+            "cargo-structlog: error: {msg}; the other outputs carry on"
+        ));
         self.failures.push(msg);
     }
 
@@ -382,12 +384,19 @@ pub fn setup(log: &LogArgs, color: Option<&str>) -> Result<FanOut, Error> {
         let destination = Destination::parse(dest);
         let is_tty =
             destination == Destination::Stdout && io::IsTerminal::is_terminal(&io::stdout());
-        let out =
-            open(&destination, || Box::new(io::BufWriter::new(io::stdout()))).map_err(|e| {
-                Error::Setup(format!(
-                    "--log-{format} {dest}: cannot open for writing: {e}"
-                ))
-            })?;
+        let out = open(&destination, || {
+            if is_tty {
+                // Shares the terminal with the progress bar.
+                Box::new(crate::progress::TermStdout::new())
+            } else {
+                Box::new(io::BufWriter::new(io::stdout()))
+            }
+        })
+        .map_err(|e| {
+            Error::Setup(format!(
+                "--log-{format} {dest}: cannot open for writing: {e}"
+            ))
+        })?;
         let sink = make(format, out, &opts, log, use_color(color, is_tty));
         fan.add(format!("--log-{format} {dest}"), sink);
     }
