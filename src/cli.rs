@@ -287,6 +287,10 @@ pub struct ControlArgs {
     /// Where pre-kill samples are written [default: <target-dir>/structlog]
     #[arg(long, value_name = "DIR")]
     pub session_dir: Option<PathBuf>,
+    /// Run one shard of the tests: count:K/N deals them out in turn,
+    /// hash:K/N by a hash of their ids (stable as tests come and go)
+    #[arg(long, value_name = "count:K/N|hash:K/N", value_parser = crate::partition::Partition::parse)]
+    pub partition: Option<crate::partition::Partition>,
     /// Test binaries run at once [default: CPUs / test threads, at least 1]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub test_binaries: Option<u32>,
@@ -299,7 +303,8 @@ fn positive_secs(s: &str) -> Result<f64, String> {
     }
 }
 
-/// The sinks (`--log-<format> FILE|-`, repeatable) and their options, in mozlog's spelling.
+/// The sinks (`--log-<format> FILE|-|tcp://HOST:PORT|unix:PATH`, repeatable)
+/// and their options, in mozlog's spelling.
 #[derive(Debug, Args, Default, Clone)]
 #[command(
     next_help_heading = "Logging (each --log-<format> takes FILE or - for stdout, and repeats)"
@@ -329,6 +334,15 @@ pub struct LogArgs {
     /// JUnit XML for Jenkins, GitLab and GitHub
     #[arg(long, value_name = "FILE")]
     pub log_xunit: Vec<String>,
+    /// GitHub Actions workflow commands (annotations, groups) and a job summary
+    #[arg(long, value_name = "FILE")]
+    pub log_github: Vec<String>,
+    /// Start CMD (by sh) and write the raw stream to its stdin; repeatable
+    #[arg(long, value_name = "CMD")]
+    pub log_exec: Vec<String>,
+    /// Seconds to wait for a tcp:// or unix: destination to accept [default: 5]
+    #[arg(long, value_name = "SECS")]
+    pub log_connect_timeout: Option<f64>,
 
     /// Minimum level of `log` entries in the raw sinks [default: INFO]
     #[arg(long, value_name = "LEVEL")]

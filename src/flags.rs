@@ -50,6 +50,18 @@ const OWNED: &[&str] = &[
 /// Options of libtest that take a value as the next argument.
 const WITH_VALUE: &[&str] = &["--color", "--shuffle-seed", "-Z", "--format", "--logfile"];
 
+/// Which of a binary's tests a process runs.
+#[derive(Clone, Copy, Debug)]
+pub enum Selection<'a> {
+    /// The user's selection (filters, `--skip`, `--exact`).
+    All,
+    /// Exactly these tests (positional names with `--exact`).
+    Only(&'a [String]),
+    /// Every test but these (`--exact --skip NAME...`): for libtest-mimic,
+    /// which takes a single positional filter.
+    AllBut(&'a [String]),
+}
+
 /// Flags libtest-mimic rejects (with exit status 2).
 const MIMIC_REJECTS: &[&str] = &[
     "--report-time",
@@ -197,15 +209,15 @@ impl TestFlags {
         out
     }
 
-    /// Arguments that run the tests: all of the selection, or exactly `names`
-    /// (a resumed or isolated run), on `threads` threads when given, without
+    /// Arguments that run the selected tests (a resumed, isolated or
+    /// partitioned run names them), on `threads` threads when given, without
     /// capturing output when `nocapture` (so that what a crashing test
     /// printed survives it). Returns the arguments and the user's arguments
     /// left out because the harness rejects them.
     pub fn run_args(
         &self,
         harness: Harness,
-        names: Option<&[String]>,
+        selection: Selection,
         threads: Option<u32>,
         nocapture: bool,
     ) -> (Vec<String>, Vec<String>) {
@@ -236,13 +248,21 @@ impl TestFlags {
                 out.push(p.clone());
             }
         }
-        match names {
-            Some(names) => {
+        match selection {
+            Selection::All => self.selection(&mut out),
+            Selection::Only(names) => {
                 out.push("--exact".into());
                 self.ignored_flag(&mut out);
                 out.extend(names.iter().cloned());
             }
-            None => self.selection(&mut out),
+            Selection::AllBut(names) => {
+                out.push("--exact".into());
+                self.ignored_flag(&mut out);
+                for n in names {
+                    out.push("--skip".into());
+                    out.push(n.clone());
+                }
+            }
         }
         (out, dropped)
     }
@@ -292,21 +312,25 @@ mod tests {
         assert!(f.exact);
         assert_eq!(f.skip, vec!["x"]);
         assert_eq!(f.test_threads, Some(3));
-        let (libtest, _) = f.run_args(Harness::Libtest, None, None, false);
+        let (libtest, _) = f.run_args(Harness::Libtest, Selection::All, None, false);
         assert_eq!(
             libtest,
             "--format json -Zunstable-options --report-time --show-output --test-threads=3 --shuffle --color=never foo bar --exact --skip x"
                 .split(' ')
                 .collect::<Vec<_>>()
         );
-        let (mimic, dropped) =
-            f.run_args(Harness::Mimic, Some(&["a b".to_string()]), Some(1), false);
+        let (mimic, dropped) = f.run_args(
+            Harness::Mimic,
+            Selection::Only(&["a b".to_string()]),
+            Some(1),
+            false,
+        );
         assert!(!mimic.contains(&"--report-time".to_string()));
         assert!(!mimic.contains(&"--shuffle".to_string()));
         assert_eq!(dropped, vec!["--shuffle"]);
         assert!(mimic.ends_with(&["--exact".to_string(), "a b".to_string()]));
         assert!(mimic.contains(&"--test-threads=1".to_string()));
-        let (custom, _) = f.run_args(Harness::Custom, None, None, false);
+        let (custom, _) = f.run_args(Harness::Custom, Selection::All, None, false);
         assert_eq!(
             custom,
             "foo --exact bar --skip=x --test-threads 3 --show-output --shuffle --color never"

@@ -14,6 +14,7 @@ pub mod error;
 pub mod flags;
 pub mod libtest;
 pub mod model;
+pub mod partition;
 pub mod plan;
 pub mod progress;
 pub mod replay;

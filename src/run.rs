@@ -329,6 +329,7 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
             .unwrap_or_else(|| metadata.target_directory.as_std_path().join("structlog")),
         kill_grace: Duration::from_secs(2),
         interrupt_grace: Duration::from_secs(3),
+        partition: c.partition,
     };
     let mut emit = |e: &Entry| {
         stream.entry(e);

@@ -20,11 +20,12 @@
 //! `suite_start` lists every test of the run, so entries are held until the
 //! doctests' listing (which runs alongside the first binaries) is in.
 
-use crate::flags::TestFlags;
+use crate::flags::{Selection, TestFlags};
 use crate::model::{
     Action, Crash, Entry, Level, Log, Origin, ProcessExit, ProcessStart, Status, SuiteStart,
     TestEnd, TestGroups,
 };
+use crate::partition::Partition;
 use crate::plan::{Discovered, TestBinary};
 use crate::text::{shell_quote, signal_name};
 use crate::translate::{BinaryState, Harness};
@@ -89,6 +90,8 @@ pub struct RunConfig {
     pub kill_grace: Duration,
     /// Between passing on an interrupt and killing.
     pub interrupt_grace: Duration,
+    /// The shard of the tests to run (`--partition`).
+    pub partition: Option<Partition>,
 }
 
 /// What the coordinator hears.
@@ -180,6 +183,8 @@ pub struct Runner<'a> {
     suite_name: Option<String>,
     interrupted: Option<Instant>,
     killed_all: bool,
+    /// Tests seen so far, in the run's order, for `--partition count:K/N`.
+    partition_index: u64,
 }
 
 fn elapsed_secs(d: Duration) -> String {
@@ -225,6 +230,7 @@ impl<'a> Runner<'a> {
             suite_name,
             interrupted: None,
             killed_all: false,
+            partition_index: 0,
         };
         r.add_binaries(discovered);
         r
@@ -233,18 +239,39 @@ impl<'a> Runner<'a> {
     fn add_binaries(&mut self, discovered: Vec<Discovered>) {
         let captured = !self.config.flags.nocapture;
         for d in discovered {
-            let tests = match d.tests {
+            let mut tests = match d.tests {
                 Ok(t) => t,
                 Err(e) => {
                     self.listing_errors.push((d.binary.id.clone(), e));
                     Vec::new()
                 }
             };
+            let all = tests.len();
+            if let Some(p) = self.config.partition {
+                let id = &d.binary.id;
+                if d.binary.harness.selects_by_name() {
+                    let index = &mut self.partition_index;
+                    tests.retain(|t| {
+                        *index += 1;
+                        p.contains(*index - 1, &format!("{id} {}", t.name))
+                    });
+                } else if !tests.is_empty() {
+                    // A binary that cannot run a chosen subset goes whole to one
+                    // shard: by its first test's place, or by its own id's hash.
+                    if !p.contains(self.partition_index, id) {
+                        tests.clear();
+                    }
+                    self.partition_index += all as u64;
+                }
+            }
             let state = BinaryState::new(d.binary.id.clone(), d.binary.harness, tests, captured);
             let queue = if state.tests.is_empty() {
                 VecDeque::new()
-            } else {
+            } else if state.tests.len() == all {
                 VecDeque::from([Work::Full])
+            } else {
+                // This shard's share of the binary, by exact name.
+                VecDeque::from([Work::Resume(state.pending())])
             };
             self.bins.push(Bin {
                 binary: d.binary,
@@ -450,10 +477,25 @@ impl<'a> Runner<'a> {
         // so that what it prints before dying is kept.
         let isolated = matches!(work, Work::Isolate(_));
         let threads = isolated.then_some(1);
-        let (args, dropped) =
-            self.config
-                .flags
-                .run_args(harness, names.as_deref(), threads, isolated);
+        let complement;
+        let selection = match &names {
+            None => Selection::All,
+            // libtest-mimic and tester take a single positional filter: name
+            // what not to run instead.
+            Some(names) if names.len() > 1 && !harness.takes_many_filters() => {
+                let full = self.full_list(bin);
+                complement = full
+                    .into_iter()
+                    .filter(|n| !names.contains(n))
+                    .collect::<Vec<_>>();
+                Selection::AllBut(&complement)
+            }
+            Some(names) => Selection::Only(names),
+        };
+        let (args, dropped) = self
+            .config
+            .flags
+            .run_args(harness, selection, threads, isolated);
         if !dropped.is_empty() && !self.bins[bin].warned_dropped {
             self.bins[bin].warned_dropped = true;
             let id = self.bins[bin].binary.id.clone();
@@ -557,6 +599,30 @@ impl<'a> Runner<'a> {
             self.send_actions(bin, pid, actions);
         }
         self.jobs.insert(job_id, job);
+    }
+
+    /// Every test of a binary, whatever the user's filters (for naming the
+    /// tests not to run). Falls back to the discovered ones.
+    fn full_list(&self, bin: usize) -> Vec<String> {
+        let b = &self.bins[bin];
+        let strip_kind = b.binary.harness == Harness::Mimic;
+        let out = b
+            .binary
+            .launch
+            .command(&[
+                "--list".to_string(),
+                "--format".to_string(),
+                "terse".to_string(),
+            ])
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .output();
+        match out {
+            Ok(o) if o.status.success() => {
+                crate::libtest::parse_terse_list(&String::from_utf8_lossy(&o.stdout), strip_kind)
+            }
+            _ => b.state.tests.iter().map(|t| t.name.clone()).collect(),
+        }
     }
 
     fn handle(&mut self, msg: Msg) {
@@ -828,6 +894,22 @@ impl<'a> Runner<'a> {
                 }
             }
         }
+        if !self.bins[bin].binary.harness.selects_by_name() {
+            // rustdoc splits its --test-args at whitespace, and doctest names
+            // have spaces: their tests cannot be re-run one by one.
+            let mut rest = isolate;
+            rest.extend(scope.iter().cloned());
+            self.not_run(
+                bin,
+                pid,
+                &rest,
+                &format!(
+                    "not run: the {} process {reason}, and its tests cannot be re-run by name",
+                    harness_name(&self.bins[bin])
+                ),
+            );
+            return;
+        }
         let mut requeue: Vec<Work> = isolate.into_iter().map(Work::Isolate).collect();
         if !scope.is_empty() {
             if job.started_any || !requeue.is_empty() {
@@ -991,6 +1073,10 @@ impl<'a> Runner<'a> {
             j.kill = Kill::Killed;
         }
     }
+}
+
+fn harness_name(bin: &Bin) -> &'static str {
+    bin.binary.harness.name()
 }
 
 fn crash_end(reason: &str, tail: &[String]) -> TestEnd {

@@ -43,7 +43,20 @@ impl Harness {
         !matches!(self, Harness::Custom)
     }
 
-    /// The name used in `extra.harness` and messages.
+    /// Whether a run can be narrowed to tests chosen by exact name. Not for
+    /// rustdoc (it splits `--test-args` at whitespace, and doctest names have
+    /// spaces) nor for a custom harness (one test: the binary).
+    pub fn selects_by_name(self) -> bool {
+        !matches!(self, Harness::Custom | Harness::Rustdoc)
+    }
+
+    /// Whether several positional filters may be given (libtest-mimic and
+    /// `tester` take one).
+    pub fn takes_many_filters(self) -> bool {
+        matches!(self, Harness::Libtest | Harness::Rustdoc)
+    }
+
+    /// The name used in messages.
     pub fn name(self) -> &'static str {
         match self {
             Harness::Libtest => "libtest",
