@@ -54,6 +54,19 @@ pub enum Command {
     Merge(MergeArgs),
     /// List the tests whose status differs between runs
     Unstable(UnstableArgs),
+    /// Write an expectations file from runs' raw logs
+    Expectations(ExpectationsArgs),
+}
+
+/// `cargo structlog expectations`.
+#[derive(Debug, Args)]
+pub struct ExpectationsArgs {
+    /// The raw logs of the runs
+    #[arg(long, value_name = "LOG", required = true, num_args = 1..)]
+    pub from: Vec<PathBuf>,
+    /// Where to write the file [default: stdout]
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 /// `cargo structlog format`.
@@ -115,6 +128,8 @@ pub struct RunArgs {
     pub log: LogArgs,
     #[command(flatten)]
     pub control: ControlArgs,
+    #[command(flatten)]
+    pub expect: ExpectArgs,
     /// Only run tests whose name contains this string (as `cargo test TESTNAME`)
     #[arg(value_name = "TESTNAME")]
     pub filter: Option<String>,
@@ -294,6 +309,29 @@ pub struct ControlArgs {
     /// Test binaries run at once [default: CPUs / test threads, at least 1]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub test_binaries: Option<u32>,
+}
+
+/// Expected statuses, known intermittents, retries.
+#[derive(Debug, Args, Default, Clone)]
+#[command(next_help_heading = "Expectations and Retries")]
+pub struct ExpectArgs {
+    /// Expected statuses and known intermittents of tests (TOML)
+    /// [default: structlog.toml at the workspace root, when present]
+    #[arg(long, value_name = "FILE", conflicts_with = "no_expectations")]
+    pub expectations: Option<PathBuf>,
+    /// Do not read structlog.toml
+    #[arg(long)]
+    pub no_expectations: bool,
+    /// An expectation that matches no test is an error (else a warning)
+    #[arg(long)]
+    pub strict_expectations: bool,
+    /// Run a test with an unexpected result again, alone, up to N times; a
+    /// status that changes is reported as flaky
+    #[arg(long, value_name = "N", default_value = "0")]
+    pub retries: u32,
+    /// Flaky tests fail the run
+    #[arg(long)]
+    pub fail_on_flaky: bool,
 }
 
 fn positive_secs(s: &str) -> Result<f64, String> {

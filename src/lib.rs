@@ -11,6 +11,7 @@
 pub mod cargo;
 pub mod cli;
 pub mod error;
+pub mod expectations;
 pub mod flags;
 pub mod libtest;
 pub mod model;
@@ -41,6 +42,7 @@ pub fn main() -> i32 {
         Some(cli::Command::Format(args)) => replay::format(args),
         Some(cli::Command::Merge(args)) => replay::merge(args),
         Some(cli::Command::Unstable(args)) => unstable::unstable(args),
+        Some(cli::Command::Expectations(args)) => expectations::command(args),
     };
     match result {
         Ok(code) => code,

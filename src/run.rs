@@ -3,6 +3,7 @@
 use crate::cargo::{self, Rustc};
 use crate::cli::{RunArgs, TargetArgs};
 use crate::error::{exit, Error};
+use crate::expectations::Expectations;
 use crate::flags::TestFlags;
 use crate::model::{Action, Entry, Level, Log, Origin, SuiteEnd, SuiteStart};
 use crate::plan::{self, Discovered, TestBinary};
@@ -188,6 +189,12 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
         args.tests.test_threads,
         &args.test_args,
     )?;
+    // An expectations file named on the command line is checked before
+    // anything is opened or built; the default one once the workspace is known.
+    let mut expectations = match &args.expect.expectations {
+        Some(path) => Some(Arc::new(Expectations::load(path)?)),
+        None => None,
+    };
     let mut fanout = sink::setup(&args.log, args.cargo.color.as_deref())?;
     if crate::progress::wanted() {
         fanout.add("progress bar", Box::new(crate::progress::Progress::new()));
@@ -254,6 +261,19 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
     let info = run_info(&root, &args, &rustc);
     let suite_name = root.file_name().map(|n| n.to_string_lossy().into_owned());
     let build = build?;
+    if expectations.is_none() && !args.expect.no_expectations {
+        let default = root.join("structlog.toml");
+        if default.is_file() {
+            match Expectations::load(&default) {
+                Ok(x) => expectations = Some(Arc::new(x)),
+                Err(e) => {
+                    failed_run(&mut stream, info, suite_name, e.to_string());
+                    finish(stream, false, false);
+                    return Err(e);
+                }
+            }
+        }
+    }
     if signals.load(Ordering::SeqCst) > 0 {
         failed_run(
             &mut stream,
@@ -330,6 +350,9 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
         kill_grace: Duration::from_secs(2),
         interrupt_grace: Duration::from_secs(3),
         partition: c.partition,
+        expectations,
+        strict_expectations: args.expect.strict_expectations,
+        retries: args.expect.retries,
     };
     let mut emit = |e: &Entry| {
         stream.entry(e);
@@ -348,7 +371,17 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
     )
     .run();
     stream.entry(&origin().entry(now_ms(), Action::SuiteEnd(SuiteEnd::default())));
-    Ok(finish(stream, end.interrupted, false))
+    if let Some(why) = end.refused {
+        finish(stream, false, false);
+        return Err(Error::Usage(why));
+    }
+    let flaky_failed = args.expect.fail_on_flaky && stream.summary.flaky > 0;
+    let code = finish(stream, end.interrupted, false);
+    Ok(if code == exit::OK && flaky_failed {
+        exit::TESTS_FAILED
+    } else {
+        code
+    })
 }
 
 /// Binaries run at once by default: as many as keep the CPUs busy given each

@@ -20,6 +20,7 @@
 //! `suite_start` lists every test of the run, so entries are held until the
 //! doctests' listing (which runs alongside the first binaries) is in.
 
+use crate::expectations::{Expectation, Expectations};
 use crate::flags::{Selection, TestFlags};
 use crate::model::{
     Action, Crash, Entry, Level, Log, Origin, ProcessExit, ProcessStart, Status, SuiteStart,
@@ -28,7 +29,7 @@ use crate::model::{
 use crate::partition::Partition;
 use crate::plan::{Discovered, TestBinary};
 use crate::text::{shell_quote, signal_name};
-use crate::translate::{BinaryState, Harness};
+use crate::translate::{BinaryState, Ended, Harness};
 use nix::sys::signal::Signal;
 use serde_json::{Map, Value};
 use std::collections::{HashMap, VecDeque};
@@ -36,6 +37,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Longest line kept from a test's output: libtest writes a test's whole
@@ -92,6 +94,12 @@ pub struct RunConfig {
     pub interrupt_grace: Duration,
     /// The shard of the tests to run (`--partition`).
     pub partition: Option<Partition>,
+    /// Expected statuses and known intermittents (`--expectations`).
+    pub expectations: Option<Arc<Expectations>>,
+    /// An expectation that matches no test stops the run (`--strict-expectations`).
+    pub strict_expectations: bool,
+    /// Times a test with an unexpected result runs again (`--retries`).
+    pub retries: u32,
 }
 
 /// What the coordinator hears.
@@ -162,6 +170,8 @@ struct Job {
 #[derive(Debug, Default)]
 pub struct RunEnd {
     pub interrupted: bool,
+    /// The run did not start its tests: why (`--strict-expectations`).
+    pub refused: Option<String>,
 }
 
 /// The coordinator.
@@ -185,6 +195,10 @@ pub struct Runner<'a> {
     killed_all: bool,
     /// Tests seen so far, in the run's order, for `--partition count:K/N`.
     partition_index: u64,
+    /// The expectations, shared by the tests they match, and which matched.
+    expectations: Vec<Arc<Expectation>>,
+    matched: Vec<bool>,
+    refused: Option<String>,
 }
 
 fn elapsed_secs(d: Duration) -> String {
@@ -231,7 +245,14 @@ impl<'a> Runner<'a> {
             interrupted: None,
             killed_all: false,
             partition_index: 0,
+            expectations: Vec::new(),
+            matched: Vec::new(),
+            refused: None,
         };
+        if let Some(x) = &r.config.expectations {
+            r.expectations = x.entries.iter().cloned().map(Arc::new).collect();
+            r.matched = vec![false; x.entries.len()];
+        }
         r.add_binaries(discovered);
         r
     }
@@ -246,6 +267,16 @@ impl<'a> Runner<'a> {
                     Vec::new()
                 }
             };
+            if let Some(x) = &self.config.expectations {
+                // Matched against every discovered test, before the partition,
+                // so that each shard judges the file alike.
+                for t in tests.iter_mut() {
+                    if let Some(i) = x.lookup(&format!("{} {}", d.binary.id, t.name)) {
+                        self.matched[i] = true;
+                        t.expectation = Some(self.expectations[i].clone());
+                    }
+                }
+            }
             let all = tests.len();
             if let Some(p) = self.config.partition {
                 let id = &d.binary.id;
@@ -264,7 +295,9 @@ impl<'a> Runner<'a> {
                     self.partition_index += all as u64;
                 }
             }
-            let state = BinaryState::new(d.binary.id.clone(), d.binary.harness, tests, captured);
+            let mut state =
+                BinaryState::new(d.binary.id.clone(), d.binary.harness, tests, captured);
+            state.set_retries(self.config.retries);
             let queue = if state.tests.is_empty() {
                 VecDeque::new()
             } else if state.tests.len() == all {
@@ -357,6 +390,49 @@ impl<'a> Runner<'a> {
         for (bin, err) in std::mem::take(&mut self.listing_errors) {
             self.log(Level::Error, format!("{bin}: {err}"));
         }
+        self.check_expectations();
+    }
+
+    /// Entries of the expectations file that match no test: a warning, or
+    /// with `--strict-expectations` an error that stops the run.
+    fn check_expectations(&mut self) {
+        let Some(x) = self.config.expectations.clone() else {
+            return;
+        };
+        if self.interrupted.is_some() {
+            return;
+        }
+        let unmatched: Vec<String> = x
+            .entries
+            .iter()
+            .zip(&self.matched)
+            .filter(|(_, m)| !**m)
+            .map(|(e, _)| {
+                format!(
+                    "{}:{}: `{}` matches no test",
+                    x.path.display(),
+                    e.line,
+                    e.id
+                )
+            })
+            .collect();
+        if unmatched.is_empty() {
+            return;
+        }
+        let level = if self.config.strict_expectations {
+            Level::Error
+        } else {
+            Level::Warning
+        };
+        for m in &unmatched {
+            self.log(level, m.clone());
+        }
+        if self.config.strict_expectations {
+            self.refused = Some(format!(
+                "{} (--strict-expectations): no test was run",
+                unmatched.join("; ")
+            ));
+        }
     }
 
     /// Runs everything to the end. The caller writes `suite_end`.
@@ -367,7 +443,9 @@ impl<'a> Runner<'a> {
         loop {
             self.schedule();
             if self.jobs.is_empty()
-                && (self.interrupted.is_some() || self.bins.iter().all(|b| b.queue.is_empty()))
+                && (self.interrupted.is_some()
+                    || self.refused.is_some()
+                    || self.bins.iter().all(|b| b.queue.is_empty()))
                 && !self.docs_pending
             {
                 break;
@@ -408,9 +486,9 @@ impl<'a> Runner<'a> {
                 let mut end = TestEnd::new(String::new(), Status::Error);
                 end.set_expected(self.bins[bin].state.expected_of(&name));
                 end.message = Some(why.to_string());
-                self.end_test(bin, self.origin.pid as u32, &name, end);
+                self.end_test(bin, self.origin.pid as u32, &name, end, false);
             }
-            if !interrupted {
+            if !interrupted && self.refused.is_none() {
                 let pending = self.bins[bin].state.pending();
                 self.not_run(bin, self.origin.pid as u32, &pending, "not run");
             }
@@ -442,7 +520,10 @@ impl<'a> Runner<'a> {
             };
             self.log(Level::Warning, message);
         }
-        RunEnd { interrupted }
+        RunEnd {
+            interrupted,
+            refused: self.refused.take(),
+        }
     }
 
     fn running_jobs(&self) -> usize {
@@ -450,7 +531,12 @@ impl<'a> Runner<'a> {
     }
 
     fn schedule(&mut self) {
-        if self.interrupted.is_some() {
+        if self.interrupted.is_some() || self.refused.is_some() {
+            return;
+        }
+        // Strict expectations are checked against every test, doctests
+        // included, before any test runs.
+        if self.config.strict_expectations && self.header.is_some() {
             return;
         }
         while self.running_jobs() < self.config.parallel.max(1) {
@@ -592,7 +678,8 @@ impl<'a> Runner<'a> {
         if harness == Harness::Custom {
             let mut actions = Vec::new();
             let name = self.bins[bin].state.tests[0].name.clone();
-            if self.bins[bin].state.start(&name, pid, &mut actions) {
+            let now = self.now();
+            if self.bins[bin].state.start(&name, pid, now, &mut actions) {
                 job.since.insert(name, Instant::now());
                 job.started_any = true;
             }
@@ -702,7 +789,7 @@ impl<'a> Runner<'a> {
         if stderr {
             state.stderr_line(pid, line, &mut actions);
         } else {
-            let effect = state.stdout_line(pid, line, truncated, &mut actions);
+            let effect = state.stdout_line(pid, line, truncated, self.clock.now_ms(), &mut actions);
             if let Some(name) = effect.started {
                 job.since.insert(name, Instant::now());
                 job.started_any = true;
@@ -710,14 +797,30 @@ impl<'a> Runner<'a> {
             if let Some(name) = effect.ended {
                 job.since.remove(&name);
             }
+            if let Some(name) = effect.retry {
+                self.bins[bin].queue.push_front(Work::Isolate(name));
+            }
         }
         self.send_actions(bin, pid, actions);
     }
 
-    fn end_test(&mut self, bin: usize, pid: u32, name: &str, end: TestEnd) {
+    /// Ends a test with a result decided here; a `retryable` unexpected
+    /// result may instead send the test round again (`--retries`).
+    fn end_test(&mut self, bin: usize, pid: u32, name: &str, end: TestEnd, retryable: bool) {
         let mut actions = Vec::new();
-        self.bins[bin].state.end(name, end, &mut actions);
+        let now = self.now();
+        let ended = self.bins[bin]
+            .state
+            .end(name, end, now, retryable, &mut actions);
         self.send_actions(bin, pid, actions);
+        if ended == Ended::Retry {
+            self.retry(bin, name.to_string());
+        }
+    }
+
+    /// Queues another attempt of a test, alone in a fresh process.
+    fn retry(&mut self, bin: usize, name: String) {
+        self.bins[bin].queue.push_front(Work::Isolate(name));
     }
 
     /// Tests that could not run: started and ended with ERROR, so that every
@@ -728,12 +831,13 @@ impl<'a> Runner<'a> {
                 continue;
             }
             let mut actions = Vec::new();
-            self.bins[bin].state.start(name, pid, &mut actions);
+            let now = self.now();
+            self.bins[bin].state.start(name, pid, now, &mut actions);
             self.send_actions(bin, pid, actions);
             let mut end = TestEnd::new(String::new(), Status::Error);
             end.set_expected(self.bins[bin].state.expected_of(name));
             end.message = Some(why.to_string());
-            self.end_test(bin, pid, name, end);
+            self.end_test(bin, pid, name, end, false);
         }
     }
 
@@ -792,7 +896,7 @@ impl<'a> Runner<'a> {
                 }
                 end.message = Some(message);
                 end.extra = Some(extra);
-                self.end_test(bin, pid, &name.clone(), end);
+                self.end_test(bin, pid, &name.clone(), end, true);
             }
         }
 
@@ -801,7 +905,7 @@ impl<'a> Runner<'a> {
                 let mut end = TestEnd::new(String::new(), Status::Error);
                 end.set_expected(self.bins[bin].state.expected_of(&name));
                 end.message = Some("interrupted".into());
-                self.end_test(bin, pid, &name, end);
+                self.end_test(bin, pid, &name, end, false);
             }
             return;
         }
@@ -819,7 +923,7 @@ impl<'a> Runner<'a> {
                     end.message = Some(format!("the test binary exited with status {code}"));
                     end
                 };
-                self.end_test(bin, pid, &name, end);
+                self.end_test(bin, pid, &name, end, true);
             }
             return;
         }
@@ -883,7 +987,7 @@ impl<'a> Runner<'a> {
             (1, _) if !killed_for_timeout || matches!(job.work, Work::Isolate(_)) => {
                 let name = in_flight[0].clone();
                 self.crash_entry(bin, pid, &name, &signature, &reason, &tail);
-                self.end_test(bin, pid, &name, crash_end(&reason, &tail));
+                self.end_test(bin, pid, &name, crash_end(&reason, &tail), true);
             }
             _ => {
                 // Which of these crashed (or were merely in flight when a hung
@@ -1057,6 +1161,9 @@ impl<'a> Runner<'a> {
     fn signal(&mut self, _sig: i32) {
         if self.interrupted.is_none() {
             self.interrupted = Some(Instant::now());
+            for b in &mut self.bins {
+                b.state.set_retries(0);
+            }
             self.docs_pending = false;
             for j in self.jobs.values() {
                 kill_group(j.pid, Signal::SIGINT);

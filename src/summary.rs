@@ -74,6 +74,10 @@ pub struct Summary {
     pub crashes: u64,
     /// Tests started and not yet ended.
     pub running: u64,
+    /// Tests whose status changed between attempts (`extra.flaky`), with
+    /// their attempts' statuses.
+    pub flaky: u64,
+    pub flaky_tests: Vec<(String, Vec<Status>)>,
     /// Entries seen.
     pub entries: u64,
 }
@@ -114,6 +118,21 @@ impl Summary {
             }
             Action::TestEnd(end) => {
                 self.running = self.running.saturating_sub(1);
+                if let Some(extra) = &end.extra {
+                    if extra.get("flaky").and_then(|f| f.as_bool()) == Some(true) {
+                        self.flaky += 1;
+                        let attempts = extra
+                            .get("attempts")
+                            .and_then(|a| a.as_array())
+                            .map(|a| {
+                                a.iter()
+                                    .filter_map(|x| x["status"].as_str().and_then(Status::parse))
+                                    .collect()
+                            })
+                            .unwrap_or_default();
+                        self.flaky_tests.push((end.test.clone(), attempts));
+                    }
+                }
                 let known = end.known_intermittent.contains(&end.status);
                 if end.expected.is_some() {
                     if known {

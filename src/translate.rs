@@ -16,10 +16,12 @@
 //!   expected → FAIL, did not panic → PASS expected FAIL, wrong message →
 //!   ERROR expected FAIL; `--ensure-time`'s "time limit exceeded" → TIMEOUT.
 
+use crate::expectations::Expectation;
 use crate::libtest::{self, Event, Outcome, TestResult};
 use crate::model::{Action, Level, Log, ProcessOutput, Status, TestEnd, TestStart};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// The protocol a test binary speaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,6 +81,8 @@ pub struct TestInfo {
     pub line: Option<u32>,
     /// `#[should_panic]` (or a `should_panic` doctest), as found in the source.
     pub should_panic: bool,
+    /// The expectations file's entry for this test.
+    pub expectation: Option<Arc<Expectation>>,
 }
 
 /// Where a test is.
@@ -92,7 +96,21 @@ pub enum Phase {
     /// Started in a process that died; waiting to run again alone. Its
     /// `test_start` is already written.
     Requeued,
+    /// Its result was unexpected and it waits for another attempt
+    /// (`--retries`); its `test_start` is already written.
+    Retrying,
     Done,
+}
+
+/// What ending a test did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ended {
+    /// The `test_end` was written.
+    Done,
+    /// The result was unexpected and the test will run again (`--retries`).
+    Retry,
+    /// The test was not running.
+    NotRunning,
 }
 
 /// What a line did to the tests' phases.
@@ -100,6 +118,8 @@ pub enum Phase {
 pub struct LineEffect {
     pub started: Option<String>,
     pub ended: Option<String>,
+    /// A test whose unexpected result will be retried.
+    pub retry: Option<String>,
 }
 
 /// The translation state of one test binary across its processes.
@@ -122,6 +142,12 @@ pub struct BinaryState {
     /// The raw output of tests in uncaptured processes, kept (up to a limit)
     /// to find the panic message when the result comes.
     raw_output: HashMap<usize, String>,
+    /// Attempts a test with an unexpected result may have in all (`--retries` + 1).
+    max_attempts: u32,
+    /// The earlier attempts of tests being retried.
+    attempts: HashMap<usize, Vec<Value>>,
+    /// When each test's current attempt started (ms since the epoch).
+    started_at: Vec<u64>,
 }
 
 /// Most raw output kept per test for reading its panic message.
@@ -153,7 +179,21 @@ impl BinaryState {
             finished_suites: Vec::new(),
             uncaptured: Vec::new(),
             raw_output: HashMap::new(),
+            max_attempts: 1,
+            attempts: HashMap::new(),
+            started_at: Vec::new(),
         }
+    }
+
+    /// Lets a test with an unexpected result run `retries` more times.
+    /// rustdoc cannot run a doctest alone (see [`Harness::selects_by_name`]),
+    /// so doctests are not retried.
+    pub fn set_retries(&mut self, retries: u32) {
+        self.max_attempts = if self.harness == Harness::Rustdoc {
+            1
+        } else {
+            retries + 1
+        };
     }
 
     /// Marks a process as running with `--nocapture`.
@@ -179,9 +219,10 @@ impl BinaryState {
         self.names_where(|p| p == Phase::Pending)
     }
 
-    /// Tests waiting to run again after their process died.
+    /// Tests started and waiting to run again (after their process died, or
+    /// for another attempt).
     pub fn requeued(&self) -> Vec<String> {
-        self.names_where(|p| p == Phase::Requeued)
+        self.names_where(|p| matches!(p, Phase::Requeued | Phase::Retrying))
     }
 
     /// True for a test that has to run (again): pending or requeued.
@@ -215,13 +256,17 @@ impl BinaryState {
 
     /// Starts a test (libtest's `started`, or the runner starting a custom
     /// harness). A requeued test runs again without a second `test_start`.
-    pub fn start(&mut self, name: &str, pid: u32, out: &mut Vec<Action>) -> bool {
+    pub fn start(&mut self, name: &str, pid: u32, now: u64, out: &mut Vec<Action>) -> bool {
         let Some(&i) = self.index.get(name) else {
             return false;
         };
+        if self.started_at.len() < self.tests.len() {
+            self.started_at.resize(self.tests.len(), now);
+        }
+        self.started_at[i] = now;
         match self.phase[i] {
             Phase::Pending => {}
-            Phase::Requeued => {
+            Phase::Requeued | Phase::Retrying => {
                 self.phase[i] = Phase::Running { pid };
                 return true;
             }
@@ -237,29 +282,100 @@ impl BinaryState {
         true
     }
 
-    /// Ends a running test with a result the runner decided (timeout, crash,
-    /// interruption, a custom harness's exit status). `end.test` is replaced
-    /// by the test's id. Returns false if the test was not running.
-    pub fn end(&mut self, name: &str, mut end: TestEnd, out: &mut Vec<Action>) -> bool {
+    /// Ends a running test with its result (from its result line, or decided
+    /// by the runner: timeout, crash, interruption, a custom harness's exit
+    /// status). `end.test` is replaced by the test's id. The expectations
+    /// file's entry applies here; then, when `retryable` and attempts are
+    /// left, an unexpected result is kept as an attempt and the test will
+    /// run again instead.
+    pub fn end(
+        &mut self,
+        name: &str,
+        mut end: TestEnd,
+        now: u64,
+        retryable: bool,
+        out: &mut Vec<Action>,
+    ) -> Ended {
         let Some(&i) = self.index.get(name) else {
-            return false;
+            return Ended::NotRunning;
         };
-        if !matches!(self.phase[i], Phase::Running { .. } | Phase::Requeued) {
-            return false;
+        if !matches!(
+            self.phase[i],
+            Phase::Running { .. } | Phase::Requeued | Phase::Retrying
+        ) {
+            return Ended::NotRunning;
         }
-        self.phase[i] = Phase::Done;
         end.test = self.test_id(name);
         end.group = Some(self.id.clone());
         let info = &self.tests[i];
-        let extra = end.extra.get_or_insert_with(Map::new);
+        let mut extra = end.extra.take().unwrap_or_default();
+        if let Some(x) = &info.expectation {
+            let base = end.expected_status();
+            end.set_expected(x.expected.unwrap_or(base));
+            for s in &x.known_intermittent {
+                if !end.known_intermittent.contains(s) {
+                    end.known_intermittent.push(*s);
+                }
+            }
+            let mut note = Map::new();
+            note.insert("id".into(), Value::from(x.id.clone()));
+            if let Some(r) = &x.reason {
+                note.insert("reason".into(), Value::from(r.clone()));
+            }
+            if let Some(u) = &x.issue {
+                note.insert("issue".into(), Value::from(u.clone()));
+            }
+            extra.insert("expectation".into(), Value::Object(note));
+        }
+        let started = self.started_at.get(i).copied().unwrap_or(now);
+        let attempt = || {
+            let mut a = Map::new();
+            a.insert("status".into(), Value::from(end.status.as_str()));
+            if let Some(e) = end.expected {
+                a.insert("expected".into(), Value::from(e.as_str()));
+            }
+            a.insert(
+                "duration_ms".into(),
+                Value::from(now.saturating_sub(started)),
+            );
+            if let Some(m) = &end.message {
+                let cut = m.char_indices().nth(2000).map_or(m.len(), |(at, _)| at);
+                a.insert("message".into(), Value::from(&m[..cut]));
+            }
+            Value::Object(a)
+        };
+        let tried = self.attempts.get(&i).map_or(0, Vec::len) as u32;
+        if retryable && end.is_unexpected() && tried + 1 < self.max_attempts {
+            let a = attempt();
+            self.attempts.entry(i).or_default().push(a);
+            self.phase[i] = Phase::Retrying;
+            return Ended::Retry;
+        }
+        if let Some(mut earlier) = self.attempts.remove(&i) {
+            earlier.push(attempt());
+            // A status that changed between attempts is an intermittent one.
+            let changed: Vec<Status> = earlier
+                .iter()
+                .filter_map(|a| a["status"].as_str().and_then(Status::parse))
+                .filter(|s| *s != end.status)
+                .collect();
+            if !changed.is_empty() {
+                extra.insert("flaky".into(), Value::Bool(true));
+                for s in changed {
+                    if !end.known_intermittent.contains(&s) && Some(s) != end.expected {
+                        end.known_intermittent.push(s);
+                    }
+                }
+            }
+            extra.insert("attempts".into(), Value::Array(earlier));
+        }
+        self.phase[i] = Phase::Done;
         if let Some(line) = info.line {
             extra.insert("line".into(), Value::from(line));
         }
-        if extra.is_empty() {
-            end.extra = None;
-        }
+        end.extra = (!extra.is_empty()).then_some(extra);
         out.push(Action::TestEnd(end));
-        true
+        Ended::Done
     }
 
     /// The expected status of a test that did not report one itself.
@@ -280,12 +396,14 @@ impl BinaryState {
         }
     }
 
-    /// One line of a process's stdout; `truncated` when the reader cut it.
+    /// One line of a process's stdout, read at `now`; `truncated` when the
+    /// reader cut it.
     pub fn stdout_line(
         &mut self,
         pid: u32,
         line: &[u8],
         truncated: bool,
+        now: u64,
         out: &mut Vec<Action>,
     ) -> LineEffect {
         if self.harness.speaks_libtest() {
@@ -296,20 +414,26 @@ impl BinaryState {
             };
             match event {
                 Some(Event::Started { name }) => {
-                    if self.start(&name, pid, out) {
+                    if self.start(&name, pid, now, out) {
                         return LineEffect {
                             started: Some(name),
-                            ended: None,
+                            ..LineEffect::default()
                         };
                     }
                 }
                 Some(Event::Result(r)) => {
                     if self.phase(&r.name) == Some(Phase::Running { pid }) {
                         let name = r.name.clone();
-                        self.result(pid, r, out);
-                        return LineEffect {
-                            started: None,
-                            ended: Some(name),
+                        return match self.result(pid, r, now, out) {
+                            Ended::Retry => LineEffect {
+                                ended: Some(name.clone()),
+                                retry: Some(name),
+                                ..LineEffect::default()
+                            },
+                            _ => LineEffect {
+                                ended: Some(name),
+                                ..LineEffect::default()
+                            },
                         };
                     }
                 }
@@ -381,7 +505,7 @@ impl BinaryState {
         }));
     }
 
-    fn result(&mut self, pid: u32, r: TestResult, out: &mut Vec<Action>) {
+    fn result(&mut self, pid: u32, r: TestResult, now: u64, out: &mut Vec<Action>) -> Ended {
         let i = self.index[&r.name];
         let id = self.test_id(&r.name);
         if let Some(stdout) = &r.stdout {
@@ -407,7 +531,7 @@ impl BinaryState {
             }
             _ => map_result(&self.tests[i], self.harness, captured, &r),
         };
-        self.end(&r.name, end, out);
+        self.end(&r.name, end, now, true, out)
     }
 
     /// A process exited: what it left unfinished. The runner decides what to
@@ -573,6 +697,7 @@ mod tests {
             7,
             br#"{ "type": "test", "name": "a", "event": "failed" }"#,
             false,
+            0,
             &mut out,
         );
         assert!(matches!(&out[0], Action::ProcessOutput(p) if p.test.is_none()));
@@ -580,25 +705,29 @@ mod tests {
             7,
             br#"{ "type": "test", "event": "started", "name": "a" }"#,
             false,
+            0,
             &mut out,
         );
         s.stdout_line(
             7,
             br#"{ "type": "test", "name": "zz", "event": "failed" }"#,
             false,
+            0,
             &mut out,
         );
-        s.stdout_line(7, b"raw \xff bytes", false, &mut out);
+        s.stdout_line(7, b"raw \xff bytes", false, 0, &mut out);
         s.stdout_line(
             7,
             br#"{ "type": "test", "name": "a", "event": "ok" }"#,
             false,
+            0,
             &mut out,
         );
         s.stdout_line(
             7,
             br#"{ "type": "test", "name": "a", "event": "failed" }"#,
             false,
+            0,
             &mut out,
         );
         assert_eq!(

@@ -232,6 +232,10 @@ impl Mach {
                 rv.push_str(&format!(" ({m})"));
             }
         }
+        if let Some(line) = flaky_line(e) {
+            rv.push('\n');
+            rv.push_str(&self.paint(Style::Intermittent, &line));
+        }
         let style = if e.expected.is_none() && sub.unexpected == 0 {
             Style::Pass
         } else {
@@ -391,6 +395,12 @@ impl Mach {
                 rv.extend(self.counts_line(key, c));
             }
         }
+        if s.flaky > 0 {
+            rv.push(format!(
+                "Flaky: {} tests (their status changed on a retry)",
+                s.flaky
+            ));
+        }
         let has_subtests = s.subtests.count > 0;
         let list = |rv: &mut Vec<String>, logs: &[(String, Vec<Noted>)]| {
             for (test, results) in logs {
@@ -412,6 +422,16 @@ impl Mach {
             rv.push(self.paint(Style::Heading, heading));
             rv.push(self.paint(Style::Heading, &"-".repeat(heading.len())));
             list(&mut rv, &s.intermittent);
+        }
+        if s.flaky > 0 {
+            let heading = "Flaky Tests";
+            rv.push(String::new());
+            rv.push(self.paint(Style::Heading, heading));
+            rv.push(self.paint(Style::Heading, &"-".repeat(heading.len())));
+            for (test, attempts) in &s.flaky_tests {
+                let statuses: Vec<&str> = attempts.iter().map(|a| a.as_str()).collect();
+                rv.push(format!("{test}: {}", statuses.join(" then ")));
+            }
         }
         let failed = unexpected > 0;
         if !failed && s.harness_errors.is_empty() {
@@ -527,6 +547,26 @@ impl Mach {
             | Action::Shutdown => None,
         }
     }
+}
+
+/// `FLAKY: FAIL then PASS (2 attempts)` for a test whose status changed
+/// between attempts (`--retries`).
+fn flaky_line(e: &TestEnd) -> Option<String> {
+    let extra = e.extra.as_ref()?;
+    if extra.get("flaky")?.as_bool() != Some(true) {
+        return None;
+    }
+    let statuses: Vec<&str> = extra
+        .get("attempts")?
+        .as_array()?
+        .iter()
+        .filter_map(|a| a["status"].as_str())
+        .collect();
+    Some(format!(
+        "FLAKY: {} ({} attempts)",
+        statuses.join(" then "),
+        statuses.len()
+    ))
 }
 
 /// mozlog's mach lines for the rarer actions.
@@ -674,6 +714,14 @@ mod tests {
     #[test]
     fn statuses_verbose() {
         insta::assert_snapshot!(mach("statuses", true, false));
+    }
+
+    #[test]
+    fn retries_and_expectations() {
+        let out = mach("retries", false, false);
+        assert!(out.contains("FLAKY: FAIL then PASS (2 attempts)"), "{out}");
+        assert!(out.contains("Flaky: 2 tests"), "{out}");
+        insta::assert_snapshot!(out);
     }
 
     #[test]

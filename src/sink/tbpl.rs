@@ -231,6 +231,27 @@ impl Tbpl {
             .remove(&e.test)
             .map(|start| format!("took {}ms", time.saturating_sub(start)));
         let screenshots = screenshots(e.extra.as_ref());
+        // Earlier attempts (`--retries`) whose status differs from the final
+        // one are known intermittents: log parsers do not count them as failures.
+        if let Some(attempts) = e
+            .extra
+            .as_ref()
+            .and_then(|x| x.get("attempts")?.as_array().cloned())
+        {
+            let total = attempts.len();
+            for (n, a) in attempts.iter().enumerate().take(total.saturating_sub(1)) {
+                let status = a["status"].as_str().unwrap_or("");
+                if status == e.status.as_str() {
+                    continue;
+                }
+                let message = a["message"].as_str().unwrap_or("");
+                self.text.push_str(&format!(
+                    "TEST-KNOWN-INTERMITTENT-{status} | {} | attempt {} of {total}: {message}\n",
+                    e.test,
+                    n + 1
+                ));
+            }
+        }
         let line = match e.expected {
             Some(exp) if !e.known_intermittent.contains(&e.status) => {
                 let mut message = e
@@ -762,6 +783,23 @@ mod tests {
 
     fn tbpl(name: &str, compact: bool) -> String {
         render(&stream(name, false), |o| Tbpl::new(o, compact))
+    }
+
+    #[test]
+    fn earlier_attempts_are_known_intermittents() {
+        let out = tbpl("retries", false);
+        assert!(out.contains(
+            "TEST-KNOWN-INTERMITTENT-FAIL | flaky::checks flaky_once | attempt 1 of 2: first attempt fails"
+        ), "{out}");
+        assert!(
+            out.contains("TEST-PASS | flaky::checks flaky_once"),
+            "{out}"
+        );
+        assert!(
+            out.contains("TEST-UNEXPECTED-TIMEOUT | flaky::checks still_failing"),
+            "{out}"
+        );
+        insta::assert_snapshot!(out);
     }
 
     fn origin() -> Origin {

@@ -271,6 +271,9 @@ struct Outcome {
     timeout: Option<f64>,
     /// `extra.sample`: the stack sample taken before the kill.
     sample: Option<String>,
+    /// The earlier attempts of a retried test (`extra.attempts`, `--retries`):
+    /// their status and message.
+    reruns: Vec<(Status, String)>,
 }
 
 /// Subtests (`test_status`) of one test: a count and the unexpected ones.
@@ -516,6 +519,23 @@ impl Sink for Xunit {
                         .and_then(|x| x.get("timeout"))
                         .and_then(Value::as_f64),
                     sample: end.extra_str("sample").map(|s| capped_text(s, text_max)),
+                    reruns: end
+                        .extra
+                        .as_ref()
+                        .and_then(|x| x.get("attempts")?.as_array().cloned())
+                        .map(|attempts| {
+                            let n = attempts.len().saturating_sub(1);
+                            attempts
+                                .iter()
+                                .take(n)
+                                .filter_map(|a| {
+                                    let status = Status::parse(a["status"].as_str()?)?;
+                                    let message = a["message"].as_str().unwrap_or("");
+                                    Some((status, capped_text(message, text_max)))
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default(),
                 });
             }
             Action::ProcessOutput(p) => {
@@ -757,6 +777,10 @@ struct Rendered {
     line: Option<u64>,
     /// The result element: (tag, type, message, body).
     result: Option<(&'static str, String, String, String)>,
+    /// Earlier attempts of a retried test: `flakyFailure`/`flakyError` when
+    /// it passed in the end, `rerunFailure`/`rerunError` when it did not
+    /// (Maven Surefire's elements, in junit-10.xsd): (tag, type, message).
+    reruns: Vec<(&'static str, String, String)>,
     /// Notes and output, for `<system-out>`.
     out: String,
 }
@@ -916,6 +940,43 @@ fn render_case(
             String::new(),
         )),
     };
+    let passed = matches!(verdict, Verdict::Omit | Verdict::Pass);
+    let reruns: Vec<(&'static str, String, String)> = o
+        .map(|o| {
+            o.reruns
+                .iter()
+                .filter(|(status, _)| !matches!(status, Status::Pass | Status::Ok | Status::Skip))
+                .map(|(status, message)| {
+                    let error = matches!(status, Status::Error | Status::Crash);
+                    let tag = match (passed, error) {
+                        (true, false) => "flakyFailure",
+                        (true, true) => "flakyError",
+                        (false, false) => "rerunFailure",
+                        (false, true) => "rerunError",
+                    };
+                    (
+                        tag,
+                        status.lower().to_string(),
+                        non_empty(message, status.as_str()),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Some(o) = o {
+        let total = o.reruns.len() + 1;
+        for (n, (status, message)) in o.reruns.iter().enumerate() {
+            notes.push(format!(
+                "attempt {} of {total}: {status}{}",
+                n + 1,
+                if message.is_empty() {
+                    String::new()
+                } else {
+                    format!(" - {message}")
+                }
+            ));
+        }
+    }
     let mut out = notes.join("\n");
     if !case.output.is_empty() {
         if !out.is_empty() {
@@ -931,6 +992,7 @@ fn render_case(
         file: case.path.as_deref().map(|p| sanitize(p).into_owned()),
         line: case.line,
         result,
+        reruns,
         out,
     }
 }
@@ -1042,6 +1104,7 @@ fn plan(rec: &Record, opts: &XunitOptions) -> Vec<SuiteOut> {
                     h.message.clone(),
                     join_lines([Some(h.message.as_str()), h.stack.as_deref()]),
                 )),
+                reruns: Vec::new(),
                 out: String::new(),
             };
             s.add(r, Verdict::Error);
@@ -1122,7 +1185,14 @@ fn write_case<W: Write>(w: &mut Writer<W>, r: &Rendered, flavor: Flavor) -> io::
     } else {
         r.out.as_str()
     };
-    if r.result.is_none() && out.is_empty() {
+    // The Ant schema allows one result element per case: attempts are only
+    // in the output notes there.
+    let reruns: &[(&str, String, String)] = if flavor == Flavor::Ant {
+        &[]
+    } else {
+        &r.reruns
+    };
+    if r.result.is_none() && out.is_empty() && reruns.is_empty() {
         return w.write_event(Event::Empty(start_tag("testcase", &attrs)));
     }
     w.write_event(Event::Start(start_tag("testcase", &attrs)))?;
@@ -1135,6 +1205,12 @@ fn write_case<W: Write>(w: &mut Writer<W>, r: &Rendered, flavor: Flavor) -> io::
             attrs.push(("message", message));
         }
         text_element(w, tag, &attrs, body)?;
+    }
+    for (tag, kind, message) in reruns {
+        w.write_event(Event::Empty(start_tag(
+            tag,
+            &[("type", kind), ("message", message)],
+        )))?;
     }
     if !out.is_empty() {
         text_element(w, "system-out", &[], out)?;
@@ -1249,6 +1325,34 @@ mod tests {
     use crate::model::{Origin, ProcessOutput};
     use crate::sink::testing::{render, stream, BIG_OUTPUT_PLACEHOLDER};
     use quick_xml::Reader;
+
+    #[test]
+    fn retried_tests_have_flaky_and_rerun_elements() {
+        let entries = stream("retries", false);
+        let doc = render(&entries, |o| Xunit::new(o, XunitOptions::default()));
+        assert_well_formed(&doc);
+        assert!(
+            doc.contains(r#"<flakyFailure type="fail" message="first attempt fails"/>"#),
+            "{doc}"
+        );
+        assert!(
+            doc.contains(r#"<rerunFailure type="fail" message="assertion failed"/>"#),
+            "{doc}"
+        );
+        assert!(
+            doc.contains(r#"failures="1""#),
+            "only the test that failed every attempt fails: {doc}"
+        );
+        insta::assert_snapshot!(doc);
+        // One result element per case in the Ant flavor: attempts are notes.
+        let ant = render(&entries, |o| {
+            Xunit::new(o, opts(Flavor::Ant, MapMode::Success, MapMode::Failure))
+        });
+        assert!(
+            !ant.contains("flakyFailure")
+                && ant.contains("attempt 1 of 2: FAIL - first attempt fails")
+        );
+    }
 
     fn opts(flavor: Flavor, xfail: MapMode, xpass: MapMode) -> XunitOptions {
         XunitOptions {
