@@ -300,6 +300,7 @@ pub fn discover(
             path: binary.src_path.clone(),
             line: None,
             should_panic: false,
+            expectation: None,
         }]),
         Harness::Mimic => {
             let out = run_listing(binary.launch.command(&flags.list_args(Harness::Mimic)))?;
@@ -309,8 +310,7 @@ pub fn discover(
                 .map(|name| TestInfo {
                     name,
                     path: binary.src_path.clone(),
-                    line: None,
-                    should_panic: false,
+                    ..Default::default()
                 })
                 .collect())
         }
@@ -331,7 +331,7 @@ pub fn discover(
                         name: d.name,
                         path: d.source_path,
                         line: d.start_line,
-                        should_panic: false,
+                        ..Default::default()
                     };
                     if binary.harness == Harness::Rustdoc {
                         doctest_location(&mut info);
@@ -351,8 +351,7 @@ pub fn discover(
                         tests.push(TestInfo {
                             name,
                             path: binary.src_path.clone(),
-                            line: None,
-                            should_panic: false,
+                            ..Default::default()
                         });
                     }
                 }
@@ -493,7 +492,7 @@ mod tests {
             name: "t".into(),
             path: Some("lib.rs".into()),
             line: Some(line),
-            should_panic: false,
+            ..Default::default()
         };
         assert!(c.test_should_panic(&t(5)));
         assert!(!c.test_should_panic(&t(8)));
