@@ -233,11 +233,16 @@ impl Rustc {
 }
 
 /// Asks rustc (`$RUSTC` or `rustc`, run from the workspace so that a
-/// `rust-toolchain.toml` applies) for its version, host and sysroot.
+/// `rust-toolchain.toml` applies) for its version, host and sysroot, in one
+/// call (`-vV` prints the version, `--print sysroot` the sysroot after it).
 pub fn rustc_info(dir: &Path) -> Rustc {
     let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
     let mut info = Rustc::default();
-    if let Ok(out) = Command::new(&rustc).arg("-vV").current_dir(dir).output() {
+    if let Ok(out) = Command::new(&rustc)
+        .args(["-vV", "--print", "sysroot"])
+        .current_dir(dir)
+        .output()
+    {
         let text = String::from_utf8_lossy(&out.stdout);
         for line in text.lines() {
             if line.starts_with("rustc ") && info.version.is_empty() {
@@ -246,17 +251,9 @@ pub fn rustc_info(dir: &Path) -> Rustc {
                 info.host = h.to_string();
             } else if let Some(r) = line.strip_prefix("release: ") {
                 info.release = r.to_string();
+            } else if line.starts_with('/') || line.contains(":\\") {
+                info.sysroot = Some(PathBuf::from(line.trim()));
             }
-        }
-    }
-    if let Ok(out) = Command::new(&rustc)
-        .args(["--print", "sysroot"])
-        .current_dir(dir)
-        .output()
-    {
-        let s = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        if !s.is_empty() {
-            info.sysroot = Some(PathBuf::from(s));
         }
     }
     info

@@ -30,6 +30,16 @@ impl Stream {
     }
 }
 
+impl crate::runner::Output for Stream {
+    fn entry(&mut self, e: &Entry) {
+        Stream::entry(self, e);
+    }
+
+    fn flush(&mut self) {
+        self.fanout.flush();
+    }
+}
+
 /// Who we are in the log.
 pub fn origin() -> Origin {
     Origin {
@@ -354,15 +364,11 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
         strict_expectations: args.expect.strict_expectations,
         retries: args.expect.retries,
     };
-    let mut emit = |e: &Entry| {
-        stream.entry(e);
-        stream.fanout.flush();
-    };
     let end = Runner::new(
         config,
         origin(),
         Box::new(SystemClock),
-        &mut emit,
+        &mut stream,
         (tx, rx),
         discovered,
         docs_pending,

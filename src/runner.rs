@@ -49,6 +49,15 @@ const STDERR_TAIL: usize = 20;
 /// How long to wait for a dead process's output pipes (a grandchild may hold them).
 const EXIT_GRACE: Duration = Duration::from_secs(2);
 
+/// Where the runner's entries go.
+pub trait Output {
+    /// One entry of the stream.
+    fn entry(&mut self, e: &Entry);
+    /// Written after each batch of events, so that sinks show tests live
+    /// without a write per entry.
+    fn flush(&mut self);
+}
+
 /// Milliseconds since the epoch: the clock entries are stamped with.
 pub trait Clock: Send {
     fn now_ms(&self) -> u64;
@@ -179,7 +188,7 @@ pub struct Runner<'a> {
     config: RunConfig,
     origin: Origin,
     clock: Box<dyn Clock>,
-    emit: &'a mut dyn FnMut(&Entry),
+    out: &'a mut dyn Output,
     tx: SyncSender<Msg>,
     rx: Receiver<Msg>,
     bins: Vec<Bin>,
@@ -218,7 +227,7 @@ impl<'a> Runner<'a> {
         config: RunConfig,
         origin: Origin,
         clock: Box<dyn Clock>,
-        emit: &'a mut dyn FnMut(&Entry),
+        out: &'a mut dyn Output,
         channel: (SyncSender<Msg>, Receiver<Msg>),
         discovered: Vec<Discovered>,
         docs_pending: bool,
@@ -230,7 +239,7 @@ impl<'a> Runner<'a> {
             config,
             origin,
             clock,
-            emit,
+            out,
             tx: channel.0,
             rx: channel.1,
             bins: Vec::new(),
@@ -324,7 +333,7 @@ impl<'a> Runner<'a> {
     fn send(&mut self, e: Entry) {
         match &mut self.header {
             Some(held) => held.push(e),
-            None => (self.emit)(&e),
+            None => self.out.entry(&e),
         }
     }
 
@@ -383,9 +392,9 @@ impl<'a> Runner<'a> {
                 ..Default::default()
             }),
         );
-        (self.emit)(&start);
+        self.out.entry(&start);
         for e in held {
-            (self.emit)(&e);
+            self.out.entry(&e);
         }
         for (bin, err) in std::mem::take(&mut self.listing_errors) {
             self.log(Level::Error, format!("{bin}: {err}"));
@@ -471,6 +480,7 @@ impl<'a> Runner<'a> {
                 }
             }
             self.check_deadlines();
+            self.out.flush();
         }
         self.write_header();
         let interrupted = self.interrupted.is_some();
