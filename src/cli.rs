@@ -372,14 +372,15 @@ pub struct LogArgs {
     /// JUnit XML for Jenkins, GitLab and GitHub
     #[arg(long, value_name = "FILE")]
     pub log_xunit: Vec<String>,
-    /// GitHub Actions workflow commands (annotations, groups) and a job summary
+    /// GitHub Actions workflow commands (annotations, groups); with
+    /// GITHUB_STEP_SUMMARY set, a Markdown job summary is appended to it
     #[arg(long, value_name = "FILE")]
     pub log_github: Vec<String>,
     /// Start CMD (by sh) and write the raw stream to its stdin; repeatable
     #[arg(long, value_name = "CMD")]
     pub log_exec: Vec<String>,
     /// Seconds to wait for a tcp:// or unix: destination to accept [default: 5]
-    #[arg(long, value_name = "SECS")]
+    #[arg(long, value_name = "SECS", value_parser = positive_secs)]
     pub log_connect_timeout: Option<f64>,
 
     /// Minimum level of `log` entries in the raw sinks [default: INFO]

@@ -12,7 +12,9 @@ pub mod exit {
     pub const TESTS_FAILED: i32 = 101;
     /// The build failed.
     pub const BUILD_FAILED: i32 = 102;
-    /// A sink failed while writing (disk full, closed pipe, ...).
+    /// A sink failed: writing (disk full, closed pipe, a socket peer that
+    /// hung up or stopped reading), connecting to a socket destination, or a
+    /// `--log-exec` command that exited early, with a failure, or too late.
     pub const SINK_FAILED: i32 = 103;
     /// `format` or `merge` skipped malformed input lines.
     pub const MALFORMED_INPUT: i32 = 104;

@@ -9,13 +9,26 @@
 //!
 //! [`FanOut`] gives each entry to every sink; a sink that fails is reported
 //! once and dropped, and the others carry on.
+//!
+//! A format's destination (`--log-<format> DEST`) is a file, `-` (stdout),
+//! `tcp://HOST:PORT` or `unix:PATH` (the tool connects: [`socket`]); a file
+//! whose name starts with `tcp://` or `unix:` is written `./unix:name`.
+//! `--log-exec CMD` adds a command that reads the raw stream ([`exec`]).
+//! A socket that cannot be connected, like a command that ends too early,
+//! fails its sink (exit status 103) and the run goes on: a collector that is
+//! down must not stop a CI run. A file that cannot be created, a malformed
+//! address, or a command that cannot start is a setup error (exit status 2),
+//! found before anything is built.
 
 pub mod buffer;
 pub mod errorsummary;
+pub mod exec;
+pub mod github;
 pub mod grouped;
 pub mod html;
 pub mod mach;
 pub mod raw;
+pub mod socket;
 pub mod tbpl;
 pub mod unittest;
 pub mod xunit;
@@ -24,6 +37,7 @@ use crate::cli::LogArgs;
 use crate::error::Error;
 use crate::model::{Action, Entry, Level};
 use std::io::{self, Write};
+use std::time::Duration;
 
 /// One output format.
 pub trait Sink: Send {
@@ -105,6 +119,17 @@ impl FanOut {
         self.slots.is_empty()
     }
 
+    /// Records a sink that failed before its first entry (a socket that
+    /// cannot be connected): reported once now, and counted among the
+    /// failures of the run, while the other sinks carry on.
+    pub fn add_failed(&mut self, label: impl Into<String>, what: &str, err: io::Error) {
+        let msg = format!("{}: {what} failed: {err}", label.into());
+        crate::progress::eprintln_above(&format!(
+            "cargo-structlog: error: {msg}; the other outputs carry on"
+        ));
+        self.failures.push(msg);
+    }
+
     fn fail(&mut self, i: usize, what: &str, err: io::Error) {
         let slot = &mut self.slots[i];
         slot.failed = true;
@@ -158,14 +183,41 @@ impl FanOut {
 pub enum Destination {
     Stdout,
     File(std::path::PathBuf),
+    /// `tcp://HOST:PORT`: connected to, never listened on.
+    Tcp(String),
+    /// `unix:PATH`: a Unix stream socket, connected to.
+    Unix(std::path::PathBuf),
 }
 
 impl Destination {
+    /// Reads a `--log-<format>` value: `-`, `tcp://HOST:PORT`, `unix:PATH`,
+    /// or a file.
     pub fn parse(s: &str) -> Destination {
         if s == "-" {
             Destination::Stdout
+        } else if let Some(addr) = s.strip_prefix("tcp://") {
+            Destination::Tcp(addr.to_string())
+        } else if let Some(path) = s.strip_prefix("unix:") {
+            Destination::Unix(path.into())
         } else {
             Destination::File(s.into())
+        }
+    }
+
+    /// Whether the destination is a connection, whose failure to connect
+    /// fails the sink but not the run.
+    pub fn is_socket(&self) -> bool {
+        matches!(self, Destination::Tcp(_) | Destination::Unix(_))
+    }
+
+    /// Checks what can be checked before connecting: the address's syntax.
+    pub fn check(&self) -> Result<(), String> {
+        match self {
+            Destination::Tcp(addr) => socket::check_tcp(addr),
+            Destination::Unix(path) if path.as_os_str().is_empty() => {
+                Err("`unix:` names no socket path".to_string())
+            }
+            Destination::Stdout | Destination::File(_) | Destination::Unix(_) => Ok(()),
         }
     }
 }
@@ -175,10 +227,33 @@ impl Destination {
 pub type Output = Box<dyn Write + Send>;
 
 /// Opens a destination for writing. Files are created (truncated) now, so an
-/// unwritable path is found before anything runs.
-pub fn open(dest: &Destination, stdout: impl FnOnce() -> Output) -> io::Result<Output> {
+/// unwritable path is found before anything runs; sockets are connected now,
+/// waiting at most `connect_timeout`, and written with a time limit
+/// ([`socket::WRITE_TIMEOUT`]) so that a peer that stops reading cannot
+/// hold the run.
+pub fn open(
+    dest: &Destination,
+    connect_timeout: Duration,
+    stdout: impl FnOnce() -> Output,
+) -> io::Result<Output> {
     match dest {
         Destination::Stdout => Ok(stdout()),
+        Destination::Tcp(addr) => {
+            let s = socket::connect_tcp(addr, connect_timeout)?;
+            Ok(Box::new(socket::Timed::new(
+                s,
+                socket::WRITE_TIMEOUT,
+                "the peer",
+            )))
+        }
+        Destination::Unix(path) => {
+            let s = socket::connect_unix(path, connect_timeout)?;
+            Ok(Box::new(socket::Timed::new(
+                s,
+                socket::WRITE_TIMEOUT,
+                "the peer",
+            )))
+        }
         Destination::File(path) => {
             if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
                 if !parent.is_dir() {
@@ -226,12 +301,14 @@ pub const FORMATS: &[&str] = &[
     "grouped",
     "html",
     "xunit",
+    "github",
 ];
 
 /// The sinks a command line asks for: `(format, destination)` in the order
-/// of the formats above (mach on stdout when none is named).
+/// of the formats above (mach on stdout when neither a format nor a
+/// `--log-exec` command is named). `--log-exec` commands are not listed.
 pub fn requested(log: &LogArgs) -> Vec<(&'static str, String)> {
-    let lists: [&Vec<String>; 8] = [
+    let lists: [&Vec<String>; 9] = [
         &log.log_raw,
         &log.log_mach,
         &log.log_tbpl,
@@ -240,6 +317,7 @@ pub fn requested(log: &LogArgs) -> Vec<(&'static str, String)> {
         &log.log_grouped,
         &log.log_html,
         &log.log_xunit,
+        &log.log_github,
     ];
     let mut specs: Vec<(&'static str, String)> = Vec::new();
     for (format, dests) in FORMATS.iter().zip(lists) {
@@ -247,7 +325,9 @@ pub fn requested(log: &LogArgs) -> Vec<(&'static str, String)> {
             specs.push((format, d.clone()));
         }
     }
-    if specs.is_empty() {
+    // A command that reads the stream usually prints it: mach on the same
+    // stdout would be mixed with it.
+    if specs.is_empty() && log.log_exec.is_empty() {
         specs.push(("mach", "-".to_string()));
     }
     specs
@@ -261,10 +341,13 @@ struct Options {
     mach_buffer: Option<buffer::Limit>,
     tbpl_buffer: Option<buffer::Limit>,
     xunit: xunit::XunitOptions,
+    connect_timeout: Duration,
 }
 
 fn options(log: &LogArgs, specs: &[(&'static str, String)]) -> Result<Options, Error> {
-    let enabled = |f: &str| specs.iter().any(|(n, _)| *n == f);
+    // `--log-exec` writes the raw format: the raw options apply to it.
+    let enabled =
+        |f: &str| specs.iter().any(|(n, _)| *n == f) || (f == "raw" && !log.log_exec.is_empty());
     let given: [(&str, bool, &str); 11] = [
         ("--log-raw-level", log.log_raw_level.is_some(), "raw"),
         ("--log-mach-level", log.log_mach_level.is_some(), "mach"),
@@ -293,6 +376,23 @@ fn options(log: &LogArgs, specs: &[(&'static str, String)]) -> Result<Options, E
             )));
         }
     }
+    let connect_timeout = match log.log_connect_timeout {
+        None => socket::CONNECT_TIMEOUT,
+        Some(s) => {
+            if !(s.is_finite() && s > 0.0) {
+                return Err(Error::Usage(format!(
+                    "--log-connect-timeout: `{s}` is not a positive number of seconds"
+                )));
+            }
+            if !specs.iter().any(|(_, d)| Destination::parse(d).is_socket()) {
+                return Err(Error::Usage(
+                    "--log-connect-timeout is given, but no output is a tcp:// or unix: socket"
+                        .into(),
+                ));
+            }
+            Duration::from_secs_f64(s)
+        }
+    };
     let limit = |flag: &str, v: &Option<String>| -> Result<Option<buffer::Limit>, Error> {
         match v {
             None => Ok(None),
@@ -321,6 +421,7 @@ fn options(log: &LogArgs, specs: &[(&'static str, String)]) -> Result<Options, E
         mach_buffer: limit("--log-mach-buffer", &log.log_mach_buffer)?,
         tbpl_buffer: limit("--log-tbpl-buffer", &log.log_tbpl_buffer)?,
         xunit,
+        connect_timeout,
     })
 }
 
@@ -332,8 +433,17 @@ fn buffered<S: Sink + 'static>(sink: S, limit: Option<buffer::Limit>) -> Box<dyn
     }
 }
 
-/// Builds a format's sink on an opened output.
-fn make(format: &str, out: Output, opts: &Options, log: &LogArgs, color: bool) -> Box<dyn Sink> {
+/// Builds a format's sink on an opened output. `summary` is the job summary
+/// file (`$GITHUB_STEP_SUMMARY`), given to the first github sink only, so
+/// that it gets one summary however many github outputs there are.
+fn make(
+    format: &str,
+    out: Output,
+    opts: &Options,
+    log: &LogArgs,
+    color: bool,
+    summary: &mut Option<Output>,
+) -> Box<dyn Sink> {
     match format {
         "raw" => Box::new(LevelFilter::new(raw::Raw::new(out), opts.raw_level)),
         "mach" => buffered(
@@ -358,13 +468,41 @@ fn make(format: &str, out: Output, opts: &Options, log: &LogArgs, color: bool) -
         "grouped" => Box::new(grouped::Grouped::new(out)),
         "html" => Box::new(html::Html::new(out)),
         "xunit" => Box::new(xunit::Xunit::new(out, opts.xunit.clone())),
+        "github" => Box::new(github::Github::new(out, summary.take())),
         other => unreachable!("unknown format {other}"),
     }
 }
 
+/// Opens the job summary for the github sinks: `$GITHUB_STEP_SUMMARY`
+/// (appended to, as GitHub expects) when it is set and a github output is
+/// asked for. The variable is read here, not in the sink, so that the sink's
+/// output depends on its entries alone.
+fn step_summary(specs: &[(&'static str, String)]) -> Result<Option<Output>, Error> {
+    if !specs.iter().any(|(f, _)| *f == "github") {
+        return Ok(None);
+    }
+    let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) else {
+        return Ok(None);
+    };
+    let f = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(&path)
+        .map_err(|e| {
+            Error::Setup(format!(
+                "GITHUB_STEP_SUMMARY={}: cannot open for appending: {e}",
+                std::path::Path::new(&path).display()
+            ))
+        })?;
+    Ok(Some(Box::new(io::BufWriter::new(f))))
+}
+
 /// Opens every sink the options name (mach on stdout when none is named).
 /// Files are created now, so an unwritable path stops the run before it
-/// starts; two sinks on stdout are a usage error.
+/// starts; two sinks on stdout are a usage error. Sockets are connected and
+/// `--log-exec` commands started now, before the build; a socket that
+/// cannot be connected is reported and counted as a failed sink, and the
+/// run goes on.
 pub fn setup(log: &LogArgs, color: Option<&str>) -> Result<FanOut, Error> {
     let specs = requested(log);
     let opts = options(log, &specs)?;
@@ -379,26 +517,60 @@ pub fn setup(log: &LogArgs, color: Option<&str>) -> Result<FanOut, Error> {
             on_stdout.join(" and ")
         )));
     }
+    for (format, dest) in &specs {
+        Destination::parse(dest)
+            .check()
+            .map_err(|e| Error::Usage(format!("--log-{format} {dest}: {e}")))?;
+    }
+    let mut summary = step_summary(&specs)?;
     let mut fan = FanOut::new();
     for (format, dest) in &specs {
         let destination = Destination::parse(dest);
+        let label = format!("--log-{format} {dest}");
         let is_tty =
             destination == Destination::Stdout && io::IsTerminal::is_terminal(&io::stdout());
-        let out = open(&destination, || {
+        let opened = open(&destination, opts.connect_timeout, || {
             if is_tty {
                 // Shares the terminal with the progress bar.
                 Box::new(crate::progress::TermStdout::new())
             } else {
                 Box::new(io::BufWriter::new(io::stdout()))
             }
-        })
-        .map_err(|e| {
-            Error::Setup(format!(
-                "--log-{format} {dest}: cannot open for writing: {e}"
-            ))
-        })?;
-        let sink = make(format, out, &opts, log, use_color(color, is_tty));
-        fan.add(format!("--log-{format} {dest}"), sink);
+        });
+        let out = match opened {
+            Ok(out) => out,
+            Err(e) if destination.is_socket() => {
+                fan.add_failed(label, "connecting", e);
+                continue;
+            }
+            Err(e) => {
+                return Err(Error::Setup(format!(
+                    "{label}: cannot open for writing: {e}"
+                )))
+            }
+        };
+        let sink = make(
+            format,
+            out,
+            &opts,
+            log,
+            use_color(color, is_tty),
+            &mut summary,
+        );
+        fan.add(label, sink);
+    }
+    let mut commands = Vec::new();
+    for cmd in &log.log_exec {
+        let sink = exec::Exec::start(cmd, opts.raw_level, socket::WRITE_TIMEOUT, exec::GRACE)
+            .map_err(|e| Error::Setup(format!("--log-exec {cmd}: cannot start: {e}")))?;
+        commands.push((cmd, sink));
+    }
+    // All of them get the same short while to show they cannot run.
+    let until = std::time::Instant::now() + exec::START_PROBE;
+    for (cmd, mut sink) in commands {
+        sink.check_started(until)
+            .map_err(|e| Error::Setup(format!("--log-exec {cmd}: cannot start: {e}")))?;
+        fan.add(format!("--log-exec {cmd}"), Box::new(sink));
     }
     Ok(fan)
 }
