@@ -345,7 +345,7 @@ fn positive_secs(s: &str) -> Result<f64, String> {
 /// and their options, in mozlog's spelling.
 #[derive(Debug, Args, Default, Clone)]
 #[command(
-    next_help_heading = "Logging (each --log-<format> takes FILE or - for stdout, and repeats)"
+    next_help_heading = "Logging (each --log-<format> takes FILE, - for stdout, tcp://HOST:PORT or unix:PATH, and repeats)"
 )]
 pub struct LogArgs {
     /// Raw mozlog: one JSON entry per line
