@@ -1,5 +1,7 @@
 //! Small text helpers shared by the runner and the formats.
 
+use std::borrow::Cow;
+
 /// A signal's name (`SIGSEGV`), as mozlog's `strsig` prints it.
 pub fn signal_name(n: i32) -> String {
     #[cfg(unix)]
@@ -73,25 +75,90 @@ pub fn strip_ansi(s: &str) -> std::borrow::Cow<'_, str> {
     out.into()
 }
 
-/// Shows control characters (C0 but tab and newline, and DEL) as `\xNN`, so
-/// text meant for a terminal or a text file cannot move the cursor, ring,
-/// or look binary. With `keep_escapes`, ESC is kept (for ANSI colors).
-pub fn escape_controls(s: &str, keep_escapes: bool) -> std::borrow::Cow<'_, str> {
-    let is_bad = |c: char| {
-        (c < ' ' && c != '\t' && c != '\n' && !(keep_escapes && c == '\u{1b}')) || c == '\u{7f}'
-    };
-    if !s.chars().any(is_bad) {
-        return s.into();
+/// What [`safe_text`] does with ANSI escape sequences.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Ansi {
+    /// Keep color sequences (SGR, `ESC [ ... m`); show any other as text.
+    KeepColors,
+    /// Remove complete CSI (`ESC [ ... final`) and OSC (`ESC ] ... BEL`)
+    /// sequences.
+    Strip,
+}
+
+/// Text made safe for a file or a terminal: control characters other than
+/// tab and newline, and DEL, are shown as `\xNN`, and ANSI sequences are
+/// kept or removed as `ansi` says. An ESC that starts no complete sequence
+/// is shown as `\x1b`, so no character after it is lost.
+pub fn safe_text(s: &str, ansi: Ansi) -> Cow<'_, str> {
+    let bad = |c: char| (c < ' ' && c != '\t' && c != '\n') || c == '\u{7f}';
+    if !s.chars().any(bad) {
+        return Cow::Borrowed(s);
     }
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        if is_bad(c) {
+    let mut out = String::with_capacity(s.len() + 16);
+    let mut rest = s;
+    while let Some(c) = rest.chars().next() {
+        if c == '\u{1b}' {
+            if let Some((len, is_sgr)) = escape_sequence_len(rest) {
+                match ansi {
+                    Ansi::KeepColors if is_sgr => out.push_str(&rest[..len]),
+                    Ansi::Strip => {}
+                    Ansi::KeepColors => {
+                        out.push_str("\\x1b");
+                        out.push_str(&safe_text(&rest[1..len], Ansi::Strip));
+                    }
+                }
+                rest = &rest[len..];
+                continue;
+            }
+        }
+        if bad(c) {
             out.push_str(&format!("\\x{:02x}", c as u32));
         } else {
             out.push(c);
         }
+        rest = &rest[c.len_utf8()..];
     }
-    out.into()
+    Cow::Owned(out)
+}
+
+/// The length of the complete CSI or OSC sequence `s` starts with, and
+/// whether it is a color (SGR) sequence.
+pub(crate) fn escape_sequence_len(s: &str) -> Option<(usize, bool)> {
+    let b = s.as_bytes();
+    match b.get(1)? {
+        b'[' => {
+            // Parameter bytes, intermediate bytes, then one final byte.
+            let params = b[2..]
+                .iter()
+                .take_while(|c| (0x30..=0x3f).contains(*c))
+                .count();
+            let inter = b[2 + params..]
+                .iter()
+                .take_while(|c| (0x20..=0x2f).contains(*c))
+                .count();
+            let fin = *b.get(2 + params + inter)?;
+            if !(0x40..=0x7e).contains(&fin) {
+                return None;
+            }
+            let is_sgr = fin == b'm'
+                && inter == 0
+                && b[2..2 + params]
+                    .iter()
+                    .all(|c| c.is_ascii_digit() || *c == b';' || *c == b':');
+            Some((2 + params + inter + 1, is_sgr))
+        }
+        b']' => {
+            // Ends with BEL or ST (`ESC \`).
+            let body = &b[2..];
+            let end = body.iter().enumerate().find_map(|(i, c)| match c {
+                0x07 => Some(i + 1),
+                0x1b if body.get(i + 1) == Some(&b'\\') => Some(i + 2),
+                _ => None,
+            })?;
+            Some((2 + end, false))
+        }
+        _ => None,
+    }
 }
 
 /// Quotes a word for a POSIX shell when it needs it.
@@ -126,11 +193,16 @@ mod tests {
     #[test]
     fn controls_are_shown() {
         assert_eq!(
-            escape_controls("a\u{0}b\tc\nd\u{7}", false),
+            safe_text("a\u{0}b\tc\nd\u{7}", Ansi::Strip),
             "a\\x00b\tc\nd\\x07"
         );
-        assert_eq!(escape_controls("\u{1b}[31m", true), "\u{1b}[31m");
-        assert_eq!(escape_controls("\u{1b}[31m", false), "\\x1b[31m");
+        assert_eq!(
+            safe_text("\u{1b}[31mred", Ansi::KeepColors),
+            "\u{1b}[31mred"
+        );
+        assert_eq!(safe_text("\u{1b}[31mred", Ansi::Strip), "red");
+        assert_eq!(safe_text("\u{1b}[2Kx", Ansi::KeepColors), "\\x1b[2Kx");
+        assert_eq!(safe_text("esc:\u{1b} d", Ansi::Strip), "esc:\\x1b d");
     }
 
     #[test]

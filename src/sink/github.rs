@@ -62,7 +62,7 @@
 
 use super::{Output, Sink};
 use crate::model::{Action, Entry, Level, Status, TestEnd, TestStatus};
-use crate::text::{escape_controls, strip_ansi};
+use crate::text::{safe_text, strip_ansi, Ansi};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{self, Write};
@@ -676,7 +676,7 @@ impl Github {
         if let Some(h) = header {
             self.output_line(&group, h)?;
         }
-        self.output_line(&group, escape_controls(&p.data, true).into_owned())
+        self.output_line(&group, safe_text(&p.data, Ansi::KeepColors).into_owned())
     }
 
     // --- the job summary ---

@@ -40,9 +40,10 @@
 //! * Text is made safe for a file: ANSI escape sequences are removed and
 //!   other control characters than tab and newline are shown as `\xNN`.
 
-use super::tbpl::{safe_text, unfinished, Ansi};
+use super::tbpl::unfinished;
 use super::{Output, Sink};
 use crate::model::{Action, Entry, Level, Log, Status, TestEnd, TestStatus};
+use crate::text::{safe_text, Ansi};
 use std::collections::HashMap;
 use std::io::{self, Write};
 

@@ -17,7 +17,7 @@
 use super::{Output, Sink};
 use crate::model::{Action, Crash, Entry, Log, Status, TestEnd, TestStatus};
 use crate::summary::{Counts, Noted, Summary};
-use crate::text::{escape_controls, exit_status_text, strip_ansi};
+use crate::text::{exit_status_text, safe_text, Ansi};
 use std::collections::{HashMap, HashSet};
 use std::io::{self, Write};
 
@@ -639,17 +639,17 @@ fn other_action(action: &str, f: &serde_json::Map<String, serde_json::Value>) ->
 impl Mach {
     /// Adds a line with its time prefix. Text from tests is made safe for a
     /// terminal or a text file: control characters are shown as `\xNN`, and
-    /// ANSI escapes are kept only when colors are on.
+    /// ANSI colors are kept only when colors are on.
     fn push_line(&mut self, time: u64, text: &str) {
         let prefix = self.time_prefix(time);
         self.line.push_str(&prefix);
         self.line.push(' ');
-        if self.opts.color {
-            self.line.push_str(&escape_controls(text, true));
+        let ansi = if self.opts.color {
+            Ansi::KeepColors
         } else {
-            self.line
-                .push_str(&escape_controls(&strip_ansi(text), false));
-        }
+            Ansi::Strip
+        };
+        self.line.push_str(&safe_text(text, ansi));
         self.line.push('\n');
     }
 

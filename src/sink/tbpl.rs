@@ -41,7 +41,7 @@
 
 use super::{Output, Sink};
 use crate::model::{Action, Crash, Entry, Log, Status, TestEnd, TestStatus};
-use crate::text::exit_status_text;
+use crate::text::{exit_status_text, safe_text, Ansi};
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
@@ -645,92 +645,6 @@ fn truthy_value(v: &Value) -> bool {
     }
 }
 
-/// What [`safe_text`] does with ANSI escape sequences.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Ansi {
-    /// Keep color sequences (SGR, `ESC [ ... m`); show any other as text.
-    KeepColors,
-    /// Remove complete CSI (`ESC [ ... final`) and OSC (`ESC ] ... BEL`)
-    /// sequences.
-    Strip,
-}
-
-/// Text made safe for a file or a terminal: control characters other than
-/// tab and newline, and DEL, are shown as `\xNN`, and ANSI sequences are
-/// kept or removed as `ansi` says. An ESC that starts no complete sequence
-/// is shown as `\x1b`, so no character after it is lost.
-pub(crate) fn safe_text(s: &str, ansi: Ansi) -> Cow<'_, str> {
-    let bad = |c: char| (c < ' ' && c != '\t' && c != '\n') || c == '\u{7f}';
-    if !s.chars().any(bad) {
-        return Cow::Borrowed(s);
-    }
-    let mut out = String::with_capacity(s.len() + 16);
-    let mut rest = s;
-    while let Some(c) = rest.chars().next() {
-        if c == '\u{1b}' {
-            if let Some((len, is_sgr)) = escape_sequence_len(rest) {
-                match ansi {
-                    Ansi::KeepColors if is_sgr => out.push_str(&rest[..len]),
-                    Ansi::Strip => {}
-                    Ansi::KeepColors => {
-                        out.push_str("\\x1b");
-                        out.push_str(&safe_text(&rest[1..len], Ansi::Strip));
-                    }
-                }
-                rest = &rest[len..];
-                continue;
-            }
-        }
-        if bad(c) {
-            out.push_str(&format!("\\x{:02x}", c as u32));
-        } else {
-            out.push(c);
-        }
-        rest = &rest[c.len_utf8()..];
-    }
-    Cow::Owned(out)
-}
-
-/// The length of the complete CSI or OSC sequence `s` starts with, and
-/// whether it is a color (SGR) sequence.
-fn escape_sequence_len(s: &str) -> Option<(usize, bool)> {
-    let b = s.as_bytes();
-    match b.get(1)? {
-        b'[' => {
-            // Parameter bytes, intermediate bytes, then one final byte.
-            let params = b[2..]
-                .iter()
-                .take_while(|c| (0x30..=0x3f).contains(*c))
-                .count();
-            let inter = b[2 + params..]
-                .iter()
-                .take_while(|c| (0x20..=0x2f).contains(*c))
-                .count();
-            let fin = *b.get(2 + params + inter)?;
-            if !(0x40..=0x7e).contains(&fin) {
-                return None;
-            }
-            let is_sgr = fin == b'm'
-                && inter == 0
-                && b[2..2 + params]
-                    .iter()
-                    .all(|c| c.is_ascii_digit() || *c == b';' || *c == b':');
-            Some((2 + params + inter + 1, is_sgr))
-        }
-        b']' => {
-            // Ends with BEL or ST (`ESC \`).
-            let body = &b[2..];
-            let end = body.iter().enumerate().find_map(|(i, c)| match c {
-                0x07 => Some(i + 1),
-                0x1b if body.get(i + 1) == Some(&b'\\') => Some(i + 2),
-                _ => None,
-            })?;
-            Some((2 + end, false))
-        }
-        _ => None,
-    }
-}
-
 impl Sink for Tbpl {
     fn entry(&mut self, e: &Entry) -> io::Result<()> {
         self.last_time = Some(e.time);
@@ -880,7 +794,7 @@ mod tests {
         // Every ESC left starts a color sequence.
         for (i, _) in out.match_indices('\u{1b}') {
             assert_eq!(
-                escape_sequence_len(&out[i..]).map(|s| s.1),
+                crate::text::escape_sequence_len(&out[i..]).map(|s| s.1),
                 Some(true),
                 "bare ESC at {i}"
             );

@@ -49,9 +49,10 @@
 //!   other control characters than tab and newline are shown as `\xNN`.
 //! * Memory: counts and the listed (unexpected) results only.
 
-use super::tbpl::{safe_text, unfinished, Ansi};
+use super::tbpl::unfinished;
 use super::{Output, Sink};
 use crate::model::{Action, Entry, Level, Log, Status, TestEnd, TestStatus};
+use crate::text::{safe_text, Ansi};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::io::{self, Write};

@@ -101,6 +101,26 @@ pub fn mozlog_check(log: &Path) -> Option<String> {
     Some(text)
 }
 
+/// Validates an XML file against one of `fixtures/schemas/` with xmllint
+/// (skip-or-fail when xmllint is missing); panics if it is not valid.
+pub fn xmllint_valid(xml: &Path, schema: &str) {
+    let Some(xmllint) = program("xmllint") else {
+        return;
+    };
+    let out = Command::new(xmllint)
+        .args(["--noout", "--schema"])
+        .arg(root().join("fixtures/schemas").join(schema))
+        .arg(xml)
+        .output()
+        .expect("run xmllint");
+    assert!(
+        out.status.success(),
+        "{} is not valid against {schema}:\n{}",
+        xml.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Reads a raw log as JSON values.
 pub fn read_raw(path: &Path) -> Vec<serde_json::Value> {
     std::fs::read_to_string(path)
