@@ -25,7 +25,8 @@ pub enum Cargo {
 const AFTER_HELP: &str = "\
 Without a subcommand, `cargo structlog [OPTIONS]` is `cargo structlog run [OPTIONS]`.
 Exit status: 0 all results expected, 101 unexpected results, 102 build failed,
-103 a log sink failed, 2 usage or setup error, 130 interrupted.";
+103 a log sink failed, 104 malformed input lines skipped (format, merge),
+2 usage or setup error, 130 interrupted.";
 
 fn clap_cargo_styles() -> clap::builder::Styles {
     use clap::builder::styling::{AnsiColor, Effects};

@@ -297,6 +297,11 @@ fn replay_one<R: Read>(
         if unflushed && source.get_ref().buffer().is_empty() {
             fan.flush();
             unflushed = false;
+            // `format big.log | head`: once every output has failed there is
+            // no one left to read the rest.
+            if fan.all_failed() {
+                return false;
+            }
         }
         match source.next_entry() {
             Ok(None) => break,

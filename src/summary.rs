@@ -6,7 +6,7 @@
 //! the log.
 
 use crate::model::{Action, Entry, Level, Log, Status, TestEnd, TestStatus};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// Counts for one kind of check (`test`, `subtest` or `assert`).
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -55,6 +55,41 @@ impl Noted {
     }
 }
 
+/// Results grouped by test, in the order the tests first appeared, with an
+/// index for finding a test's group in constant time.
+#[derive(Clone, Debug, Default)]
+pub struct ByTest {
+    groups: Vec<(String, Vec<Noted>)>,
+    index: HashMap<String, usize>,
+}
+
+impl ByTest {
+    fn push(&mut self, noted: Noted) {
+        match self.index.get(noted.test()) {
+            Some(&i) => self.groups[i].1.push(noted),
+            None => {
+                let test = noted.test().to_string();
+                self.index.insert(test.clone(), self.groups.len());
+                self.groups.push((test, vec![noted]));
+            }
+        }
+    }
+
+    /// A test's results.
+    pub fn of(&self, test: &str) -> Option<&[Noted]> {
+        self.index.get(test).map(|&i| self.groups[i].1.as_slice())
+    }
+
+    /// Every test's results, in order.
+    pub fn groups(&self) -> &[(String, Vec<Noted>)] {
+        &self.groups
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.groups.is_empty()
+    }
+}
+
 /// The summary of the current suite.
 #[derive(Clone, Debug, Default)]
 pub struct Summary {
@@ -65,9 +100,9 @@ pub struct Summary {
     pub subtests: Counts,
     pub asserts: Counts,
     /// Unexpected results in the order they came, grouped by test.
-    pub unexpected: Vec<(String, Vec<Noted>)>,
+    pub unexpected: ByTest,
     /// Known intermittent results, grouped by test.
-    pub intermittent: Vec<(String, Vec<Noted>)>,
+    pub intermittent: ByTest,
     /// `log` entries at ERROR or CRITICAL after suite_start.
     pub harness_errors: Vec<Log>,
     /// `crash` entries.
@@ -80,14 +115,6 @@ pub struct Summary {
     pub flaky_tests: Vec<(String, Vec<Status>)>,
     /// Entries seen.
     pub entries: u64,
-}
-
-fn push(list: &mut Vec<(String, Vec<Noted>)>, noted: Noted) {
-    let test = noted.test().to_string();
-    match list.iter_mut().find(|(t, _)| *t == test) {
-        Some((_, v)) => v.push(noted),
-        None => list.push((test, vec![noted])),
-    }
 }
 
 impl Summary {
@@ -138,10 +165,10 @@ impl Summary {
                     if known {
                         *self.tests.expected.entry(end.status).or_default() += 1;
                         *self.tests.known_intermittent.entry(end.status).or_default() += 1;
-                        push(&mut self.intermittent, Noted::End(end.clone()));
+                        self.intermittent.push(Noted::End(end.clone()));
                     } else {
                         *self.tests.unexpected.entry(end.status).or_default() += 1;
-                        push(&mut self.unexpected, Noted::End(end.clone()));
+                        self.unexpected.push(Noted::End(end.clone()));
                     }
                 } else {
                     *self.tests.expected.entry(end.status).or_default() += 1;
@@ -158,10 +185,10 @@ impl Summary {
                             .known_intermittent
                             .entry(st.status)
                             .or_default() += 1;
-                        push(&mut self.intermittent, Noted::Status(st.clone()));
+                        self.intermittent.push(Noted::Status(st.clone()));
                     } else {
                         *self.subtests.unexpected.entry(st.status).or_default() += 1;
-                        push(&mut self.unexpected, Noted::Status(st.clone()));
+                        self.unexpected.push(Noted::Status(st.clone()));
                     }
                 } else {
                     *self.subtests.expected.entry(st.status).or_default() += 1;

@@ -200,12 +200,7 @@ impl Mach {
         } else {
             format!("{}{}", e.status, expected_str)
         };
-        let find = |list: &[(String, Vec<Noted>)]| {
-            list.iter()
-                .find(|(t, _)| *t == e.test)
-                .map(|(_, v)| v.clone())
-        };
-        if let Some(unexpected) = find(&self.summary.unexpected) {
+        if let Some(unexpected) = self.summary.unexpected.of(&e.test).map(<[Noted]>::to_vec) {
             if unexpected.len() == 1 && parent_unexpected {
                 if let Some(m) = &e.message {
                     rv.push_str(" - ");
@@ -221,7 +216,7 @@ impl Mach {
                 }
             }
         }
-        if let Some(intermittents) = find(&self.summary.intermittent) {
+        if let Some(intermittents) = self.summary.intermittent.of(&e.test).map(<[Noted]>::to_vec) {
             rv.push('\n');
             for d in &intermittents {
                 rv.push_str(&self.format_noted(&e.test, d));
@@ -421,7 +416,7 @@ impl Mach {
             rv.push(String::new());
             rv.push(self.paint(Style::Heading, heading));
             rv.push(self.paint(Style::Heading, &"-".repeat(heading.len())));
-            list(&mut rv, &s.intermittent);
+            list(&mut rv, s.intermittent.groups());
         }
         if s.flaky > 0 {
             let heading = "Flaky Tests";
@@ -441,7 +436,7 @@ impl Mach {
             rv.push(String::new());
             rv.push(self.paint(Style::Heading, heading));
             rv.push(self.paint(Style::Heading, &"-".repeat(heading.len())));
-            list(&mut rv, &s.unexpected);
+            list(&mut rv, s.unexpected.groups());
             for l in &s.harness_errors {
                 rv.push(self.log(l, None));
             }

@@ -119,6 +119,11 @@ impl FanOut {
         self.slots.is_empty()
     }
 
+    /// True when every sink has failed: nothing more can be written.
+    pub fn all_failed(&self) -> bool {
+        !self.slots.is_empty() && self.slots.iter().all(|s| s.failed)
+    }
+
     /// Records a sink that failed before its first entry (a socket that
     /// cannot be connected): reported once now, and counted among the
     /// failures of the run, while the other sinks carry on.
