@@ -12,6 +12,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::io;
@@ -136,10 +137,80 @@ impl fmt::Display for Level {
 /// plain list that mozlog files under the group `"default"`).
 pub type TestGroups = BTreeMap<String, Vec<String>>;
 
+/// `suite_start`'s test list. A run builds it from groups; a log read back
+/// keeps it as the JSON it was, counted and checked but not taken apart
+/// until a sink asks for the ids (most need only the count, and the list of
+/// a large run is most of the memory a replay would otherwise use).
+#[derive(Clone, Debug)]
+pub struct Tests(TestsRepr);
+
+#[derive(Clone, Debug)]
+enum TestsRepr {
+    Groups(TestGroups),
+    Json(Box<serde_json::value::RawValue>, usize),
+}
+
+impl Default for Tests {
+    fn default() -> Self {
+        Tests(TestsRepr::Groups(TestGroups::new()))
+    }
+}
+
+impl From<TestGroups> for Tests {
+    fn from(groups: TestGroups) -> Tests {
+        Tests(TestsRepr::Groups(groups))
+    }
+}
+
+impl PartialEq for Tests {
+    fn eq(&self, other: &Tests) -> bool {
+        self.groups() == other.groups()
+    }
+}
+
+impl Tests {
+    /// How many tests are listed.
+    pub fn count(&self) -> usize {
+        match &self.0 {
+            TestsRepr::Groups(g) => g.values().map(Vec::len).sum(),
+            TestsRepr::Json(_, count) => *count,
+        }
+    }
+
+    /// The test ids by group (taken apart now if read from a log).
+    pub fn groups(&self) -> Cow<'_, TestGroups> {
+        match &self.0 {
+            TestsRepr::Groups(g) => Cow::Borrowed(g),
+            TestsRepr::Json(json, _) => Cow::Owned(
+                serde_json::from_str::<TestList>(json.get())
+                    .map(|t| t.0)
+                    .expect("checked when read"),
+            ),
+        }
+    }
+
+    /// Keeps mozlog's `TestList` JSON (a dict of lists of test ids by group,
+    /// or one list) after checking its shape and counting the tests, without
+    /// taking it apart.
+    fn from_json(raw: &serde_json::value::RawValue) -> Result<Tests, serde_json::Error> {
+        let count = serde_json::from_str::<CountTests>(raw.get())?.0;
+        Ok(Tests(TestsRepr::Json(raw.to_owned(), count)))
+    }
+}
+
+impl Serialize for Tests {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match &self.0 {
+            TestsRepr::Groups(g) => g.serialize(s),
+            TestsRepr::Json(json, _) => json.serialize(s),
+        }
+    }
+}
+
 /// `suite_start`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct SuiteStart {
-    pub tests: TestGroups,
+    pub tests: Tests,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -533,8 +604,12 @@ impl Entry {
 
     /// Reads one raw-log line: any mozlog producer's entry.
     pub fn from_json(line: &[u8]) -> Result<Entry, ParseError> {
+        // The line is checked for UTF-8 once, whole: from a `&str`, serde_json
+        // does not check each string it reads again.
+        let text =
+            std::str::from_utf8(line).map_err(|e| ParseError::Json(format!("not UTF-8: {e}")))?;
         let fields: Fields =
-            serde_json::from_slice(line).map_err(|e| ParseError::Json(e.to_string()))?;
+            serde_json::from_str(text).map_err(|e| ParseError::Json(e.to_string()))?;
         fields.into_entry(line)
     }
 
@@ -588,43 +663,214 @@ impl fmt::Display for ParseError {
 
 impl std::error::Error for ParseError {}
 
-/// mozlog's `TestId`: a string, or a list of strings (reftests).
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum TestId {
-    One(String),
-    Many(Vec<String>),
-}
+/// mozlog's `TestId`: a string, or a list of strings (reftests), joined.
+/// Read by a visitor of its own: serde's untagged enums buffer each value
+/// before trying the variants, and nearly every entry has a test id.
+struct TestId(String);
 
-impl TestId {
-    fn into_string(self) -> String {
-        match self {
-            TestId::One(s) => s,
-            TestId::Many(v) => v.concat(),
+impl<'de> Deserialize<'de> for TestId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = TestId;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a test id (a string, or a list of strings)")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<TestId, E> {
+                Ok(TestId(v.to_owned()))
+            }
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<TestId, E> {
+                Ok(TestId(v))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<TestId, A::Error> {
+                let mut id = String::new();
+                while let Some(part) = seq.next_element::<Cow<'de, str>>()? {
+                    id.push_str(&part);
+                }
+                Ok(TestId(id))
+            }
         }
+        d.deserialize_any(V)
     }
 }
 
-/// mozlog's `TestList`: tests keyed by group, or a plain list.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum TestList {
-    Groups(BTreeMap<String, Vec<TestId>>),
-    Plain(Vec<TestId>),
+/// mozlog's `TestList`: tests keyed by group, or a plain list (filed under
+/// the group `"default"`, as mozlog files it).
+struct TestList(TestGroups);
+
+impl<'de> Deserialize<'de> for TestList {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = TestList;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("the tests: lists of test ids keyed by group, or one list")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<TestList, A::Error> {
+                let mut groups = TestGroups::new();
+                while let Some((group, ids)) = map.next_entry::<String, Vec<TestId>>()? {
+                    groups.insert(group, ids.into_iter().map(|t| t.0).collect());
+                }
+                Ok(TestList(groups))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<TestList, A::Error> {
+                let mut ids = Vec::new();
+                while let Some(t) = seq.next_element::<TestId>()? {
+                    ids.push(t.0);
+                }
+                let mut groups = TestGroups::new();
+                groups.insert("default".to_string(), ids);
+                Ok(TestList(groups))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A test id, checked but not kept: a string, or a list of strings.
+struct CheckId;
+
+impl<'de> Deserialize<'de> for CheckId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = CheckId;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a test id (a string, or a list of strings)")
+            }
+            fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<CheckId, E> {
+                Ok(CheckId)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<CheckId, A::Error> {
+                while seq.next_element::<Cow<'de, str>>()?.is_some() {}
+                Ok(CheckId)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A list of test ids, counted and checked without keeping them.
+struct CountIds(usize);
+
+impl<'de> Deserialize<'de> for CountIds {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = CountIds;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a list of test ids")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<CountIds, A::Error> {
+                let mut n = 0;
+                while seq.next_element::<CheckId>()?.is_some() {
+                    n += 1;
+                }
+                Ok(CountIds(n))
+            }
+        }
+        d.deserialize_seq(V)
+    }
+}
+
+/// A `TestList` checked and counted, allocating nothing.
+struct CountTests(usize);
+
+impl<'de> Deserialize<'de> for CountTests {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = CountTests;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("the tests: lists of test ids keyed by group, or one list")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<CountTests, A::Error> {
+                let mut n = 0;
+                while let Some((_, ids)) = map.next_entry::<serde::de::IgnoredAny, CountIds>()? {
+                    n += ids.0;
+                }
+                Ok(CountTests(n))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<CountTests, A::Error> {
+                let mut n = 0;
+                while seq.next_element::<CheckId>()?.is_some() {
+                    n += 1;
+                }
+                Ok(CountTests(n))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A `process` field: mozlog writes the pid as a string, some producers as a
+/// number.
+struct ProcessId(String);
+
+impl<'de> Deserialize<'de> for ProcessId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = ProcessId;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a process id (a string or a number)")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<ProcessId, E> {
+                Ok(ProcessId(v.to_owned()))
+            }
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<ProcessId, E> {
+                Ok(ProcessId(v))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<ProcessId, E> {
+                Ok(ProcessId(v.to_string()))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<ProcessId, E> {
+                Ok(ProcessId(v.to_string()))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<ProcessId, E> {
+                Ok(ProcessId(v.to_string()))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// Every field any action may carry, all optional: one pass of serde over the
 /// line whatever the key order, then [`Fields::into_entry`] checks what the
-/// action requires.
+/// action requires. Short enumerated values, and a suite's test list, are
+/// borrowed from the line.
 #[derive(Deserialize)]
-struct Fields {
-    action: String,
+struct Fields<'a> {
+    #[serde(borrow)]
+    action: Cow<'a, str>,
     time: Option<u64>,
     thread: Option<String>,
     pid: Option<i64>,
     source: Option<String>,
     component: Option<String>,
-    tests: Option<TestList>,
+    #[serde(borrow)]
+    tests: Option<&'a serde_json::value::RawValue>,
     name: Option<String>,
     run_info: Option<Map<String, Value>>,
     version_info: Option<Map<String, Value>>,
@@ -635,15 +881,19 @@ struct Fields {
     subsuite: Option<String>,
     group: Option<String>,
     subtest: Option<String>,
-    status: Option<String>,
-    expected: Option<String>,
+    #[serde(borrow)]
+    status: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    expected: Option<Cow<'a, str>>,
     message: Option<String>,
     stack: Option<String>,
-    known_intermittent: Option<Vec<String>>,
-    process: Option<Value>,
+    #[serde(borrow)]
+    known_intermittent: Option<Vec<Cow<'a, str>>>,
+    process: Option<ProcessId>,
     data: Option<String>,
     command: Option<String>,
-    level: Option<String>,
+    #[serde(borrow)]
+    level: Option<Cow<'a, str>>,
     signature: Option<String>,
     minidump_path: Option<String>,
     reason: Option<String>,
@@ -657,42 +907,25 @@ struct Fields {
     exitcode: Option<i64>,
 }
 
-fn status_field(field: &'static str, s: String) -> Result<Status, ParseError> {
-    Status::parse(&s).ok_or(ParseError::BadValue { field, value: s })
+fn status_field(field: &'static str, s: &str) -> Result<Status, ParseError> {
+    Status::parse(s).ok_or_else(|| ParseError::BadValue {
+        field,
+        value: s.to_string(),
+    })
 }
 
-/// mozlog writes `process` as a string, but some producers write the pid as a number.
-fn process_string(v: Value) -> String {
-    match v {
-        Value::String(s) => s,
-        other => other.to_string(),
-    }
-}
-
-impl Fields {
+impl Fields<'_> {
     fn into_entry(self, line: &[u8]) -> Result<Entry, ParseError> {
         let action_name = self.action;
         let missing = |field: &'static str| ParseError::Missing {
-            action: action_name.clone(),
+            action: action_name.to_string(),
             field,
         };
         let time = self.time.ok_or_else(|| missing("time"))?;
-        let action = match action_name.as_str() {
+        let action = match &*action_name {
             "suite_start" => Action::SuiteStart(SuiteStart {
-                tests: match self.tests.ok_or_else(|| missing("tests"))? {
-                    TestList::Groups(g) => g
-                        .into_iter()
-                        .map(|(k, v)| (k, v.into_iter().map(TestId::into_string).collect()))
-                        .collect(),
-                    TestList::Plain(v) => {
-                        let mut g = TestGroups::new();
-                        g.insert(
-                            "default".to_string(),
-                            v.into_iter().map(TestId::into_string).collect(),
-                        );
-                        g
-                    }
-                },
+                tests: Tests::from_json(self.tests.ok_or_else(|| missing("tests"))?)
+                    .map_err(|e| ParseError::Json(format!("tests: {e}")))?,
                 name: self.name,
                 run_info: self.run_info,
                 version_info: self.version_info,
@@ -701,16 +934,17 @@ impl Fields {
             }),
             "suite_end" => Action::SuiteEnd(SuiteEnd { extra: self.extra }),
             "test_start" => Action::TestStart(TestStart {
-                test: self.test.ok_or_else(|| missing("test"))?.into_string(),
+                test: self.test.ok_or_else(|| missing("test"))?.0,
                 path: self.path,
                 subsuite: self.subsuite,
                 group: self.group,
             }),
             "test_status" | "test_end" => {
-                let test = self.test.ok_or_else(|| missing("test"))?.into_string();
-                let status = status_field("status", self.status.ok_or_else(|| missing("status"))?)?;
+                let test = self.test.ok_or_else(|| missing("test"))?.0;
+                let status =
+                    status_field("status", &self.status.ok_or_else(|| missing("status"))?)?;
                 let mut expected = match self.expected {
-                    Some(e) => Some(status_field("expected", e)?),
+                    Some(e) => Some(status_field("expected", &e)?),
                     None => None,
                 };
                 if expected == Some(status) || status == Status::Skip {
@@ -720,7 +954,7 @@ impl Fields {
                     .known_intermittent
                     .unwrap_or_default()
                     .into_iter()
-                    .map(|s| status_field("known_intermittent", s))
+                    .map(|s| status_field("known_intermittent", &s))
                     .collect::<Result<Vec<_>, _>>()?;
                 if action_name == "test_end" {
                     Action::TestEnd(TestEnd {
@@ -750,27 +984,27 @@ impl Fields {
                 }
             }
             "process_output" => Action::ProcessOutput(ProcessOutput {
-                process: process_string(self.process.ok_or_else(|| missing("process"))?),
+                process: self.process.ok_or_else(|| missing("process"))?.0,
                 data: self.data.ok_or_else(|| missing("data"))?,
                 command: self.command,
-                test: self.test.map(TestId::into_string),
+                test: self.test.map(|t: TestId| t.0),
                 subsuite: self.subsuite,
             }),
             "log" => {
                 let level = self.level.ok_or_else(|| missing("level"))?;
                 Action::Log(Log {
-                    level: Level::parse(&level).ok_or(ParseError::BadValue {
+                    level: Level::parse(&level).ok_or_else(|| ParseError::BadValue {
                         field: "level",
-                        value: level,
+                        value: level.to_string(),
                     })?,
                     message: self.message.ok_or_else(|| missing("message"))?,
                     stack: self.stack,
                 })
             }
             "crash" => Action::Crash(Crash {
-                process: self.process.map(process_string),
+                process: self.process.map(|p| p.0),
                 signature: self.signature.unwrap_or_else(|| "[Unknown]".to_string()),
-                test: self.test.map(TestId::into_string),
+                test: self.test.map(|t: TestId| t.0),
                 minidump_path: self.minidump_path,
                 reason: self.reason,
                 process_type: self.process_type,
@@ -783,12 +1017,12 @@ impl Fields {
                 quiet: self.quiet.unwrap_or(false),
             }),
             "process_start" => Action::ProcessStart(ProcessStart {
-                process: process_string(self.process.ok_or_else(|| missing("process"))?),
+                process: self.process.ok_or_else(|| missing("process"))?.0,
                 command: self.command,
                 subsuite: self.subsuite,
             }),
             "process_exit" => Action::ProcessExit(ProcessExit {
-                process: process_string(self.process.ok_or_else(|| missing("process"))?),
+                process: self.process.ok_or_else(|| missing("process"))?.0,
                 exitcode: self.exitcode.ok_or_else(|| missing("exitcode"))?,
                 command: self.command,
                 subsuite: self.subsuite,
@@ -799,7 +1033,7 @@ impl Fields {
                     extra: self.extra,
                     run_info: self.run_info,
                 };
-                match action_name.as_str() {
+                match &*action_name {
                     "group_start" => Action::GroupStart(named),
                     "group_end" => Action::GroupEnd(named),
                     _ => Action::AddSubsuite(named),
@@ -818,7 +1052,7 @@ impl Fields {
                     fields,
                 }
             }
-            _ => return Err(ParseError::UnknownAction(action_name)),
+            _ => return Err(ParseError::UnknownAction(action_name.to_string())),
         };
         Ok(Entry {
             time,
@@ -882,7 +1116,11 @@ mod tests {
         let Action::SuiteStart(s) = e.action else {
             panic!()
         };
-        assert_eq!(s.tests["default"], vec!["a".to_string(), "bc".to_string()]);
+        assert_eq!(s.tests.count(), 2);
+        assert_eq!(
+            s.tests.groups()["default"],
+            vec!["a".to_string(), "bc".to_string()]
+        );
         let e = Entry::from_json(
             br#"{"action":"process_output","time":1,"thread":"t","pid":1,"source":"s","process":123,"data":"hi"}"#,
         )

@@ -173,7 +173,7 @@ impl Sink for Progress {
     fn entry(&mut self, e: &Entry) -> io::Result<()> {
         match &e.action {
             Action::SuiteStart(s) => {
-                self.total = s.tests.values().map(|v| v.len() as u64).sum();
+                self.total = s.tests.count() as u64;
                 self.show();
             }
             Action::TestStart(t) => {

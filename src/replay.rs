@@ -281,9 +281,9 @@ fn warn_truncated(label: &str) {
 
 /// Gives the entries of one input to the sinks. Returns false when reading
 /// must stop (`--strict`, or a read error, reported here).
-fn replay_one<R: Read>(
+fn replay_one(
     label: &str,
-    source: &mut LogReader<BufReader<R>>,
+    source: &mut ParsedReader,
     fan: &mut FanOut,
     malformed: &mut Malformed,
 ) -> bool {
@@ -294,7 +294,7 @@ fn replay_one<R: Read>(
         // Flush before waiting for input (a pipe from a live producer), so
         // that downstream sees everything so far; reading a file, this is
         // once per buffer of input, not per entry.
-        if unflushed && source.get_ref().buffer().is_empty() {
+        if unflushed && !source.ready() {
             fan.flush();
             unflushed = false;
             // `format big.log | head`: once every output has failed there is
@@ -348,7 +348,7 @@ pub fn format(args: FormatArgs) -> Result<i32, Error> {
     check_not_overwritten(&args.log, &files)?;
     // Every input is opened before any output is created: a wrong path
     // leaves nothing behind.
-    let mut sources: Vec<(String, Box<dyn Read>)> = Vec::new();
+    let mut sources: Vec<(String, Box<dyn Read + Send>)> = Vec::new();
     for input in &inputs {
         if input == "-" {
             if args.input.is_empty() && io::IsTerminal::is_terminal(&io::stdin()) {
@@ -368,7 +368,7 @@ pub fn format(args: FormatArgs) -> Result<i32, Error> {
     let mut malformed = Malformed::new(args.strict);
     let mut stopped = false;
     for (label, input) in sources {
-        let mut source = LogReader::new(BufReader::with_capacity(READ_BUFFER, input));
+        let mut source = ParsedReader::new(input);
         if !replay_one(&label, &mut source, &mut fan, &mut malformed) {
             stopped = true;
             break;
@@ -377,6 +377,117 @@ pub fn format(args: FormatArgs) -> Result<i32, Error> {
     let failures = fan.finish();
     malformed.summary();
     Ok(status(!failures.is_empty(), stopped, &malformed))
+}
+
+/// Entries parsed from a log on a thread of their own, while the caller
+/// formats the ones before: parsing is most of a replay's work, and the
+/// sinks' formatting the rest, so on two cores they overlap.
+pub struct ParsedReader {
+    rx: std::sync::mpsc::Receiver<Batch>,
+    batch: std::vec::IntoIter<(u64, Result<Entry, ParseError>)>,
+    line: u64,
+    failed: Option<io::Error>,
+}
+
+/// What the parsing thread sends: entries, and where reading failed.
+enum Batch {
+    Entries(Vec<(u64, Result<Entry, ParseError>)>, u64),
+    Failed(io::Error, u64),
+}
+
+/// Entries sent together (a few hundred kilobytes of log).
+const BATCH: usize = 1024;
+
+impl ParsedReader {
+    /// Starts reading and parsing `input`.
+    pub fn new(input: impl Read + Send + 'static) -> ParsedReader {
+        // A few batches ahead at most: memory stays bounded.
+        let (tx, rx) = std::sync::mpsc::sync_channel(4);
+        std::thread::spawn(move || {
+            let mut reader = LogReader::new(BufReader::with_capacity(READ_BUFFER, input));
+            let mut batch = Vec::with_capacity(BATCH);
+            loop {
+                match reader.next_entry() {
+                    Ok(Some(item)) => batch.push(item),
+                    Ok(None) => {
+                        let _ = tx.send(Batch::Entries(batch, reader.line_number()));
+                        return;
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Batch::Entries(
+                            std::mem::take(&mut batch),
+                            reader.line_number(),
+                        ));
+                        let _ = tx.send(Batch::Failed(e, reader.line_number()));
+                        return;
+                    }
+                }
+                // Send when full, and before waiting for more input (a live
+                // producer on a pipe), so that the entries are not held back.
+                if batch.len() >= BATCH || reader.get_ref().buffer().is_empty() {
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                    if tx.send(Batch::Entries(full, reader.line_number())).is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        ParsedReader {
+            rx,
+            batch: Vec::new().into_iter(),
+            line: 0,
+            failed: None,
+        }
+    }
+
+    /// Whether an entry can be had without waiting.
+    pub fn ready(&mut self) -> bool {
+        if self.batch.len() > 0 {
+            return true;
+        }
+        match self.rx.try_recv() {
+            Ok(b) => {
+                self.take(b);
+                true
+            }
+            Err(std::sync::mpsc::TryRecvError::Empty) => false,
+            Err(std::sync::mpsc::TryRecvError::Disconnected) => true,
+        }
+    }
+
+    fn take(&mut self, b: Batch) {
+        match b {
+            Batch::Entries(items, line) => {
+                self.batch = items.into_iter();
+                self.line = line;
+            }
+            Batch::Failed(e, line) => {
+                self.failed = Some(e);
+                self.line = line;
+            }
+        }
+    }
+
+    /// As [`LogReader::next_entry`].
+    pub fn next_entry(&mut self) -> io::Result<Option<(u64, Result<Entry, ParseError>)>> {
+        loop {
+            if let Some(item) = self.batch.next() {
+                return Ok(Some(item));
+            }
+            if let Some(e) = self.failed.take() {
+                return Err(e);
+            }
+            match self.rx.recv() {
+                Ok(b) => self.take(b),
+                Err(_) => return Ok(None),
+            }
+        }
+    }
+
+    /// The number of the last line read.
+    pub fn line_number(&self) -> u64 {
+        self.line
+    }
 }
 
 /// One log being merged.
@@ -473,6 +584,14 @@ fn merged_start(
     starts: &[(usize, Entry)],
     allow_duplicates: bool,
 ) -> Result<Entry, Vec<Duplicate>> {
+    // The logs' test lists, taken apart once (a log read back keeps them as JSON).
+    let listed: Vec<TestGroups> = starts
+        .iter()
+        .map(|(_, e)| match &e.action {
+            Action::SuiteStart(s) => s.tests.groups().into_owned(),
+            _ => unreachable!("only suite_start entries are given"),
+        })
+        .collect();
     let mut owner: HashMap<&str, usize> = HashMap::new();
     let mut duplicates = Vec::new();
     let mut tests = TestGroups::new();
@@ -480,7 +599,7 @@ fn merged_start(
     let mut thinned: Vec<&str> = Vec::new();
     let mut shards: u64 = 0;
     let mut out: Option<(Entry, SuiteStart)> = None;
-    for (log, entry) in starts {
+    for ((log, entry), groups) in starts.iter().zip(&listed) {
         let Action::SuiteStart(start) = &entry.action else {
             unreachable!("only suite_start entries are given")
         };
@@ -490,7 +609,7 @@ fn merged_start(
             .and_then(|i| i.get("shards"))
             .and_then(Value::as_u64)
             .unwrap_or(1);
-        for (group, list) in &start.tests {
+        for (group, list) in groups {
             let merged = tests.entry(group.clone()).or_default();
             for test in list {
                 match owner.entry(test.as_str()) {
@@ -527,7 +646,7 @@ fn merged_start(
         }
     }
     let (mut entry, mut start) = out.expect("at least one suite_start");
-    start.tests = tests;
+    start.tests = tests.into();
     start
         .run_info
         .get_or_insert_with(Default::default)
@@ -729,7 +848,8 @@ mod tests {
                 tests: tests
                     .iter()
                     .map(|(g, t)| (g.to_string(), t.iter().map(|s| s.to_string()).collect()))
-                    .collect(),
+                    .collect::<crate::model::TestGroups>()
+                    .into(),
                 run_info: Some(info),
                 ..Default::default()
             }),
@@ -750,9 +870,10 @@ mod tests {
         let Action::SuiteStart(s) = e.action else {
             panic!()
         };
-        assert_eq!(s.tests["a"], ["a 1", "a 2"]);
-        assert_eq!(s.tests["b"], ["b 1"]);
-        assert_eq!(s.tests["c"], ["c 1", "c 2"]);
+        let tests = s.tests.groups();
+        assert_eq!(tests["a"], ["a 1", "a 2"]);
+        assert_eq!(tests["b"], ["b 1"]);
+        assert_eq!(tests["c"], ["c 1", "c 2"]);
         let info = s.run_info.unwrap();
         assert_eq!(info["shards"], 3);
         assert_eq!(info["os"], "linux");
@@ -776,8 +897,9 @@ mod tests {
         let Action::SuiteStart(s) = e.action else {
             panic!()
         };
-        assert_eq!(s.tests["a"], ["a 1", "a 2"]);
-        assert!(!s.tests.contains_key("other"));
+        let tests = s.tests.groups();
+        assert_eq!(tests["a"], ["a 1", "a 2"]);
+        assert!(!tests.contains_key("other"));
     }
 
     #[test]

@@ -386,7 +386,7 @@ impl<'a> Runner<'a> {
         let start = self.origin.entry(
             self.start_time,
             Action::SuiteStart(SuiteStart {
-                tests,
+                tests: tests.into(),
                 name: self.suite_name.clone(),
                 run_info: Some(self.run_info.clone()),
                 ..Default::default()

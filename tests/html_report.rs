@@ -281,7 +281,7 @@ fn big_run(n: usize) -> (Vec<Entry>, BTreeMap<String, u64>) {
     let mut entries = vec![o.entry(
         1_700_000_000_000,
         Action::SuiteStart(SuiteStart {
-            tests,
+            tests: tests.into(),
             name: Some("big".into()),
             run_info: Some(run_info),
             ..SuiteStart::default()

@@ -521,7 +521,7 @@ impl ErrorSummary {
 
     fn format(&mut self, e: &Entry) {
         match &e.action {
-            Action::SuiteStart(s) => self.suite_start(&s.tests),
+            Action::SuiteStart(s) => self.suite_start(&s.tests.groups()),
             Action::SuiteEnd(_) => self.suite_end(),
             Action::TestStart(t) => self.test_start(&t.test, t.group.as_deref(), e.time),
             Action::TestStatus(s) => self.test_status(s),
@@ -762,7 +762,7 @@ mod tests {
             o.entry(
                 0,
                 Action::SuiteStart(crate::model::SuiteStart {
-                    tests,
+                    tests: tests.into(),
                     ..Default::default()
                 }),
             ),

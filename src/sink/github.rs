@@ -639,7 +639,7 @@ impl Github {
         self.remaining.clear();
         self.done.clear();
         self.processes.clear();
-        for (group, tests) in &s.tests {
+        for (group, tests) in s.tests.groups().iter() {
             for t in tests {
                 self.listed.insert(t.clone(), group.clone());
             }
@@ -1031,7 +1031,7 @@ mod tests {
         tests.insert("b".into(), vec!["b y".into()]);
         let actions = vec![
             Action::SuiteStart(SuiteStart {
-                tests,
+                tests: tests.into(),
                 ..Default::default()
             }),
             start("a x", "a"),

@@ -431,7 +431,7 @@ impl Grouped {
         match &e.action {
             Action::SuiteStart(s) => {
                 self.open = true;
-                let n = s.tests.values().map(Vec::len).sum();
+                let n = s.tests.count();
                 self.suite_start(n, &e.source, e.time);
             }
             Action::SuiteEnd(_) => self.suite_end(e.time),

@@ -385,7 +385,7 @@ impl Report {
                 if self.device_info.is_none() {
                     self.device_info.clone_from(&s.device_info);
                 }
-                for (group, ids) in &s.tests {
+                for (group, ids) in s.tests.groups().iter() {
                     let g = self.group(group);
                     for id in ids {
                         if !self.current.contains_key(id.as_str()) {
@@ -1975,7 +1975,7 @@ mod tests {
             o.entry(
                 1,
                 Action::SuiteStart(SuiteStart {
-                    tests: groups,
+                    tests: groups.into(),
                     name: Some(evil.into()),
                     run_info: Some(run_info),
                     ..SuiteStart::default()

@@ -448,7 +448,7 @@ impl Mach {
     fn format(&mut self, e: &Entry) -> Option<String> {
         match &e.action {
             Action::SuiteStart(s) => {
-                let n: usize = s.tests.values().map(Vec::len).sum();
+                let n = s.tests.count();
                 let name = s
                     .name
                     .as_ref()

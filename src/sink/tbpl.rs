@@ -415,7 +415,7 @@ impl Tbpl {
             Action::SuiteStart(s) => {
                 self.suite_start_time = Some(e.time);
                 self.suite_open = true;
-                let n: usize = s.tests.values().map(Vec::len).sum();
+                let n = s.tests.count();
                 self.text
                     .push_str(&format!("SUITE-START | Running {n} tests\n"));
             }

@@ -461,7 +461,7 @@ impl Sink for Xunit {
                 // Listed tests get their place now, so that a test that never
                 // runs is written (as not run) and the order is the listing's,
                 // stable from run to run whatever the scheduling.
-                for (group, tests) in &s.tests {
+                for (group, tests) in s.tests.groups().iter() {
                     let si = rec.suite(group);
                     for t in tests {
                         if rec.cases.contains_key(t) {
