@@ -140,6 +140,9 @@ fn run_info(root: &Path, args: &RunArgs, rustc: &Rustc) -> Map<String, Value> {
         "workspace".into(),
         Value::from(root.to_string_lossy().into_owned()),
     );
+    if let Some(p) = &args.control.partition {
+        m.insert("partition".into(), Value::from(p.to_string()));
+    }
     if let Ok(h) = nix::unistd::gethostname() {
         m.insert(
             "hostname".into(),
