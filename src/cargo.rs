@@ -138,15 +138,45 @@ pub struct Build {
 /// Builds the tests: `cargo test --no-run --message-format=json-render-diagnostics`.
 /// Cargo's own progress goes to the user's stderr, and so do the rendered
 /// compiler diagnostics, as cargo itself would show them.
-pub fn build(cmd: &mut Command) -> Result<Build, Error> {
+pub fn build(cmd: &mut Command, color: Option<&str>) -> Result<Build, Error> {
+    // Cargo renders the compiler's diagnostics itself, on its stderr, which
+    // passes through here on its way to ours, so that the errors can be
+    // recorded in the log too. Cargo would see a pipe: its colors follow our
+    // terminal instead.
+    if color.is_none() && std::env::var_os("CARGO_TERM_COLOR").is_none() {
+        let tty = io::IsTerminal::is_terminal(&io::stderr());
+        cmd.arg("--color").arg(if tty { "always" } else { "never" });
+    }
     cmd.arg("--no-run")
         .arg("--message-format=json-render-diagnostics")
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
+        .stderr(Stdio::piped());
     let mut child = cmd
         .spawn()
         .map_err(|e| Error::Setup(format!("cannot run cargo: {e}")))?;
     let stdout = child.stdout.take().expect("piped");
+    let mut cargo_stderr = child.stderr.take().expect("piped");
+    let errors = std::thread::spawn(move || {
+        let mut errors = Vec::new();
+        let mut reader = BufReader::new(&mut cargo_stderr);
+        let mut line = Vec::new();
+        let mut keep = 0usize;
+        while reader.read_until(b'\n', &mut line).unwrap_or(0) > 0 {
+            let _ = io::stderr().lock().write_all(&line);
+            let text = String::from_utf8_lossy(&line);
+            let plain = crate::text::strip_ansi(text.trim_end());
+            // An error and the lines that show where it is.
+            if plain.starts_with("error") {
+                keep = 12;
+            }
+            if keep > 0 && errors.len() < 200 {
+                keep = if plain.is_empty() { 0 } else { keep - 1 };
+                errors.push(plain.into_owned());
+            }
+            line.clear();
+        }
+        errors
+    });
     let mut out = Build::default();
     let mut finished = None;
     let stderr = io::stderr();
@@ -207,9 +237,13 @@ pub fn build(cmd: &mut Command) -> Result<Build, Error> {
     let status = child
         .wait()
         .map_err(|e| Error::Setup(format!("waiting for cargo: {e}")))?;
+    let rendered = errors.join().unwrap_or_default();
     out.success = status.success() && finished != Some(false);
-    if !out.success && out.errors.is_empty() {
-        out.errors.push(format!("cargo exited with {status}"));
+    if !out.success {
+        out.errors.extend(rendered);
+        if out.errors.is_empty() {
+            out.errors.push(format!("cargo exited with {status}"));
+        }
     }
     Ok(out)
 }

@@ -249,7 +249,7 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
     } else {
         let mut cmd = cargo::cargo_command("test", &args.cargo);
         target_flags(&mut cmd, &args.targets);
-        cargo::build(&mut cmd)
+        cargo::build(&mut cmd, args.cargo.color.as_deref())
     };
     let rustc = rustc.join().unwrap_or_default();
     let metadata = metadata
@@ -261,13 +261,8 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
             // No workspace to speak of: still leave complete documents behind.
             let info = run_info(&manifest_dir, &args, &rustc);
             failed_run(&mut stream, info, None, e.to_string());
-            let code = finish(stream, false, false);
-            eprintln!("error: {e}");
-            return Ok(if code == exit::OK {
-                exit::USAGE
-            } else {
-                code.max(exit::USAGE)
-            });
+            finish(stream, false, false);
+            return Err(e);
         }
     };
     let root = metadata.workspace_root.as_std_path().to_path_buf();
@@ -298,8 +293,8 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
     }
     if !build.success {
         let mut message = String::from("build failed");
-        for e in build.errors.iter().take(10) {
-            message.push_str("\n  ");
+        for e in &build.errors {
+            message.push_str("\n");
             message.push_str(e);
         }
         failed_run(&mut stream, info, suite_name, message);

@@ -988,10 +988,12 @@ impl<'a> Runner<'a> {
                         action: Action::Crash(c),
                     };
                     self.send(e);
-                    self.log(
-                        Level::Error,
-                        format!("{id}: the test binary {reason} outside any test"),
-                    );
+                    let mut message = format!("{id}: the test binary {reason} outside any test");
+                    if !tail.is_empty() {
+                        message.push_str("; its last words:\n");
+                        message.push_str(&tail.join("\n"));
+                    }
+                    self.log(Level::Error, message);
                 }
             }
             (1, _) if !killed_for_timeout || matches!(job.work, Work::Isolate(_)) => {

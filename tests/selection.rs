@@ -1,0 +1,240 @@
+//! End to end: cargo test's selection flags, the arguments after `--`, and
+//! a build that fails.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::path::Path;
+
+fn sample() -> String {
+    fixture_manifest("sample").to_str().unwrap().to_string()
+}
+
+/// The ids of the tests that ended in a raw log.
+fn ended(raw: &Path) -> BTreeSet<String> {
+    read_raw(raw)
+        .iter()
+        .filter(|e| e["action"] == "test_end")
+        .map(|e| e["test"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn run_sample(dir: &Path, args: &[&str]) -> (Option<i32>, BTreeSet<String>) {
+    let raw = dir.join("run.log");
+    let out = run(structlog()
+        .args([
+            "--manifest-path",
+            &sample(),
+            "--log-raw",
+            raw.to_str().unwrap(),
+        ])
+        .args(args));
+    assert!(raw.exists(), "{}", String::from_utf8_lossy(&out.stderr));
+    (out.status.code(), ended(&raw))
+}
+
+fn set(ids: &[&str]) -> BTreeSet<String> {
+    ids.iter().map(|s| s.to_string()).collect()
+}
+
+#[test]
+fn a_filter_selects_tests_in_every_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, ids) = run_sample(dir.path(), &["--workspace", "shared_name"]);
+    assert_eq!(code, Some(101), "it_two's shared_name fails");
+    // A plain harness = false binary gets the filter as cargo test gives it,
+    // and runs as it likes.
+    assert_eq!(
+        ids,
+        set(&[
+            "alpha tests::shared_name",
+            "alpha::it_one shared_name",
+            "alpha::it_two shared_name",
+            "beta tests::shared_name",
+            "alpha::plain plain",
+        ])
+    );
+}
+
+#[test]
+fn target_and_package_selection() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, ids) = run_sample(dir.path(), &["-p", "alpha", "--test", "it_one"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(
+        ids,
+        set(&["alpha::it_one adds", "alpha::it_one shared_name"])
+    );
+
+    let (_, ids) = run_sample(dir.path(), &["-p", "beta", "--doc"]);
+    assert_eq!(
+        ids,
+        set(&[
+            "beta::doc beta/src/lib.rs - greet (line 5)",
+            "beta::doc beta/src/lib.rs - greet (line 9)"
+        ])
+    );
+
+    let (_, ids) = run_sample(dir.path(), &["--workspace", "--exclude", "alpha", "--lib"]);
+    assert_eq!(
+        ids,
+        set(&[
+            "beta tests::ignored_with_quotes",
+            "beta tests::shared_name",
+            "beta tests::unicode_output"
+        ])
+    );
+}
+
+#[test]
+fn libtest_selection_flags_and_trailing_arguments() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, ids) = run_sample(
+        dir.path(),
+        &[
+            "-p",
+            "alpha",
+            "--lib",
+            "--exact",
+            "tests::passes",
+            "--",
+            "tests::shared_name",
+        ],
+    );
+    assert_eq!(code, Some(0));
+    assert_eq!(
+        ids,
+        set(&["alpha tests::passes", "alpha tests::shared_name"])
+    );
+
+    let (_, ids) = run_sample(
+        dir.path(),
+        &[
+            "-p",
+            "alpha",
+            "--lib",
+            "--skip",
+            "should_panic",
+            "--skip",
+            "prints",
+        ],
+    );
+    assert!(!ids
+        .iter()
+        .any(|i| i.contains("should_panic") || i.contains("prints")));
+    assert!(ids.contains("alpha tests::passes"));
+
+    // --ignored runs the ignored tests only, and they pass.
+    let raw = dir.path().join("ignored.log");
+    let out = run(structlog().args([
+        "--manifest-path",
+        &sample(),
+        "-p",
+        "alpha",
+        "--lib",
+        "--ignored",
+        "--log-raw",
+        raw.to_str().unwrap(),
+    ]));
+    assert_eq!(out.status.code(), Some(0));
+    let ends: Vec<Value> = read_raw(&raw)
+        .into_iter()
+        .filter(|e| e["action"] == "test_end")
+        .collect();
+    assert_eq!(ends.len(), 2);
+    assert!(ends.iter().all(|e| e["status"] == "PASS"));
+
+    // --test-threads=1: the tests of a binary run one after the other.
+    let raw = dir.path().join("serial.log");
+    let out = run(structlog().args([
+        "--manifest-path",
+        &sample(),
+        "-p",
+        "alpha",
+        "--lib",
+        "--test-threads",
+        "1",
+        "--log-raw",
+        raw.to_str().unwrap(),
+    ]));
+    assert_eq!(out.status.code(), Some(101));
+    let mut running = 0;
+    for e in read_raw(&raw) {
+        match e["action"].as_str().unwrap() {
+            "test_start" => {
+                running += 1;
+                assert_eq!(running, 1, "two tests at once with --test-threads 1");
+            }
+            "test_end" => running -= 1,
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn a_build_failure_is_recorded_in_every_sink() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().join("broken");
+    std::fs::create_dir_all(ws.join("src")).unwrap();
+    std::fs::write(
+        ws.join("Cargo.toml"),
+        "[package]\nname = \"broken\"\nversion = \"0.1.0\"\nedition = \"2021\"\n[workspace]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        ws.join("src/lib.rs"),
+        "pub fn f() -> u32 { \"not a number\" }\n",
+    )
+    .unwrap();
+    let raw = dir.path().join("run.log");
+    let xml = dir.path().join("out.xml");
+    let out = run(structlog().args([
+        "--manifest-path",
+        ws.join("Cargo.toml").to_str().unwrap(),
+        "--target-dir",
+        dir.path().join("target").to_str().unwrap(),
+        "--log-raw",
+        raw.to_str().unwrap(),
+        "--log-xunit",
+        xml.to_str().unwrap(),
+        "--log-mach",
+        "-",
+    ]));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(102), "{stderr}");
+    // cargo's own rendering of the error reaches the user.
+    assert!(
+        stderr.contains("error[E0308]: mismatched types"),
+        "{stderr}"
+    );
+    let entries = read_raw(&raw);
+    let actions: Vec<&str> = entries
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["suite_start", "log", "suite_end"]);
+    assert_eq!(entries[1]["level"], "ERROR");
+    assert!(entries[1]["message"]
+        .as_str()
+        .unwrap()
+        .contains("mismatched types"));
+    mozlog_check(&raw);
+    xmllint_valid(&xml, "jenkins-junit-10.xsd");
+    let mach = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        mach.contains("ERROR build failed") && mach.contains("SUITE_END"),
+        "{mach}"
+    );
+}
+
+#[test]
+fn no_workspace_is_a_setup_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(structlog()
+        .current_dir(dir.path())
+        .args(["--log-raw", dir.path().join("run.log").to_str().unwrap()]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Cargo.toml"));
+}
