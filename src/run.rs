@@ -294,7 +294,7 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
     if !build.success {
         let mut message = String::from("build failed");
         for e in &build.errors {
-            message.push_str("\n");
+            message.push('\n');
             message.push_str(e);
         }
         failed_run(&mut stream, info, suite_name, message);
