@@ -147,7 +147,13 @@ pub struct Tests(TestsRepr);
 #[derive(Clone, Debug)]
 enum TestsRepr {
     Groups(TestGroups),
-    Json(Box<serde_json::value::RawValue>, usize),
+    /// The list's JSON: `text[range]`, where `text` may be the whole line it
+    /// was read from (kept rather than copied: it can be megabytes).
+    Json {
+        text: String,
+        range: std::ops::Range<usize>,
+        count: usize,
+    },
 }
 
 impl Default for Tests {
@@ -173,7 +179,7 @@ impl Tests {
     pub fn count(&self) -> usize {
         match &self.0 {
             TestsRepr::Groups(g) => g.values().map(Vec::len).sum(),
-            TestsRepr::Json(_, count) => *count,
+            TestsRepr::Json { count, .. } => *count,
         }
     }
 
@@ -181,20 +187,41 @@ impl Tests {
     pub fn groups(&self) -> Cow<'_, TestGroups> {
         match &self.0 {
             TestsRepr::Groups(g) => Cow::Borrowed(g),
-            TestsRepr::Json(json, _) => Cow::Owned(
-                serde_json::from_str::<TestList>(json.get())
+            TestsRepr::Json { text, range, .. } => Cow::Owned(
+                serde_json::from_str::<TestList>(&text[range.clone()])
                     .map(|t| t.0)
                     .expect("checked when read"),
             ),
         }
     }
 
+    /// Calls `f(group, None)` for each group, then `f(group, Some(id))` for
+    /// each of its tests, in the list's order, without taking a list read
+    /// from a log apart into strings first.
+    pub fn each(&self, f: &mut dyn FnMut(&str, Option<&str>)) {
+        match &self.0 {
+            TestsRepr::Groups(g) => {
+                for (group, ids) in g {
+                    f(group, None);
+                    for id in ids {
+                        f(group, Some(id));
+                    }
+                }
+            }
+            TestsRepr::Json { text, range, .. } => {
+                let mut de = serde_json::Deserializer::from_str(&text[range.clone()]);
+                serde::Deserializer::deserialize_any(&mut de, EachTest(f))
+                    .expect("checked when read");
+            }
+        }
+    }
+
     /// Keeps mozlog's `TestList` JSON (a dict of lists of test ids by group,
     /// or one list) after checking its shape and counting the tests, without
     /// taking it apart.
-    fn from_json(raw: &serde_json::value::RawValue) -> Result<Tests, serde_json::Error> {
-        let count = serde_json::from_str::<CountTests>(raw.get())?.0;
-        Ok(Tests(TestsRepr::Json(raw.to_owned(), count)))
+    fn from_json(text: String, range: std::ops::Range<usize>) -> Result<Tests, serde_json::Error> {
+        let count = serde_json::from_str::<CountTests>(&text[range.clone()])?.0;
+        Ok(Tests(TestsRepr::Json { text, range, count }))
     }
 }
 
@@ -202,7 +229,11 @@ impl Serialize for Tests {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match &self.0 {
             TestsRepr::Groups(g) => g.serialize(s),
-            TestsRepr::Json(json, _) => json.serialize(s),
+            TestsRepr::Json { text, range, .. } => {
+                let raw: &serde_json::value::RawValue = serde_json::from_str(&text[range.clone()])
+                    .map_err(serde::ser::Error::custom)?;
+                raw.serialize(s)
+            }
         }
     }
 }
@@ -610,7 +641,30 @@ impl Entry {
             std::str::from_utf8(line).map_err(|e| ParseError::Json(format!("not UTF-8: {e}")))?;
         let fields: Fields =
             serde_json::from_str(text).map_err(|e| ParseError::Json(e.to_string()))?;
-        fields.into_entry(line)
+        fields.into_entry(line, None)
+    }
+
+    /// Like [`Entry::from_json`], for a line the entry may keep: a
+    /// `suite_start`'s test list stays in it rather than a copy (a large
+    /// run's list is tens of megabytes).
+    pub fn from_json_owned(line: Vec<u8>) -> Result<Entry, ParseError> {
+        let text = String::from_utf8(line)
+            .map_err(|e| ParseError::Json(format!("not UTF-8: {}", e.utf8_error())))?;
+        let (entry, range) = {
+            let fields: Fields =
+                serde_json::from_str(&text).map_err(|e| ParseError::Json(e.to_string()))?;
+            let range = fields.tests.map(|raw| {
+                let start = raw.get().as_ptr() as usize - text.as_ptr() as usize;
+                start..start + raw.get().len()
+            });
+            (fields.into_entry(text.as_bytes(), Some(())), range)
+        };
+        let mut entry = entry?;
+        if let (Action::SuiteStart(s), Some(range)) = (&mut entry.action, range) {
+            s.tests = Tests::from_json(text, range)
+                .map_err(|e| ParseError::Json(format!("tests: {e}")))?;
+        }
+        Ok(entry)
     }
 
     /// The test id this entry is about, if any.
@@ -733,6 +787,50 @@ impl<'de> Deserialize<'de> for TestList {
             }
         }
         d.deserialize_any(V)
+    }
+}
+
+/// Walks a `TestList`, giving each group and id to a callback.
+struct EachTest<'f>(&'f mut dyn FnMut(&str, Option<&str>));
+
+impl<'de> serde::de::Visitor<'de> for EachTest<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("the tests: lists of test ids keyed by group, or one list")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(group) = map.next_key::<Cow<'de, str>>()? {
+            (self.0)(&group, None);
+            map.next_value_seed(EachId(&group, &mut *self.0))?;
+        }
+        Ok(())
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<(), A::Error> {
+        (self.0)("default", None);
+        EachId("default", self.0).visit_seq(seq)
+    }
+}
+
+/// The ids of one group, given to a callback.
+struct EachId<'g, 'f>(&'g str, &'f mut dyn FnMut(&str, Option<&str>));
+
+impl<'de> serde::de::DeserializeSeed<'de> for EachId<'_, '_> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for EachId<'_, '_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a list of test ids")
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(id) = seq.next_element::<TestId>()? {
+            (self.1)(self.0, Some(&id.0));
+        }
+        Ok(())
     }
 }
 
@@ -915,7 +1013,9 @@ fn status_field(field: &'static str, s: &str) -> Result<Status, ParseError> {
 }
 
 impl Fields<'_> {
-    fn into_entry(self, line: &[u8]) -> Result<Entry, ParseError> {
+    /// The entry, its fields checked. With `deferred`, a suite_start's test
+    /// list is left for the caller to fill in.
+    fn into_entry(self, line: &[u8], deferred: Option<()>) -> Result<Entry, ParseError> {
         let action_name = self.action;
         let missing = |field: &'static str| ParseError::Missing {
             action: action_name.to_string(),
@@ -924,8 +1024,15 @@ impl Fields<'_> {
         let time = self.time.ok_or_else(|| missing("time"))?;
         let action = match &*action_name {
             "suite_start" => Action::SuiteStart(SuiteStart {
-                tests: Tests::from_json(self.tests.ok_or_else(|| missing("tests"))?)
-                    .map_err(|e| ParseError::Json(format!("tests: {e}")))?,
+                tests: {
+                    let raw = self.tests.ok_or_else(|| missing("tests"))?;
+                    if deferred.is_some() {
+                        Tests::default()
+                    } else {
+                        Tests::from_json(raw.get().to_string(), 0..raw.get().len())
+                            .map_err(|e| ParseError::Json(format!("tests: {e}")))?
+                    }
+                },
                 name: self.name,
                 run_info: self.run_info,
                 version_info: self.version_info,

@@ -144,7 +144,7 @@ impl<R: BufRead> LogReader<R> {
                 self.line = Vec::with_capacity(4096);
             }
             self.line.clear();
-            if self.inner.read_until(b'\n', &mut self.line)? == 0 {
+            if self.read_line()? == 0 {
                 return Ok(None);
             }
             self.number += 1;
@@ -152,8 +152,50 @@ impl<R: BufRead> LogReader<R> {
             if self.number == 1 {
                 text = text.strip_prefix(b"\xef\xbb\xbf").unwrap_or(text);
             }
-            if !text.is_empty() {
-                return Ok(Some((self.number, Entry::from_json(text))));
+            if text.is_empty() {
+                continue;
+            }
+            if self.line.len() > KEEP_LINE_CAPACITY {
+                // A line of megabytes (a large run's suite_start): the entry
+                // keeps the line itself rather than a copy of its test list.
+                let mut line = std::mem::take(&mut self.line);
+                if self.number == 1 && line.starts_with(b"\xef\xbb\xbf") {
+                    line.drain(..3);
+                }
+                return Ok(Some((self.number, Entry::from_json_owned(line))));
+            }
+            return Ok(Some((self.number, Entry::from_json(text))));
+        }
+    }
+
+    /// Reads up to and with the next newline into `self.line`, as
+    /// `read_until` does, except that past [`KEEP_LINE_CAPACITY`] the buffer
+    /// grows by that much at a time rather than doubling: a line of tens of
+    /// megabytes (a large run's suite_start) then costs about its size, not
+    /// twice it.
+    fn read_line(&mut self) -> io::Result<usize> {
+        let mut total = 0;
+        loop {
+            let buf = match self.inner.fill_buf() {
+                Ok(b) => b,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if buf.is_empty() {
+                return Ok(total);
+            }
+            let (n, done) = match memchr::memchr(b'\n', buf) {
+                Some(i) => (i + 1, true),
+                None => (buf.len(), false),
+            };
+            if self.line.len() + n > self.line.capacity() && self.line.len() >= KEEP_LINE_CAPACITY {
+                self.line.reserve_exact(n.max(KEEP_LINE_CAPACITY));
+            }
+            self.line.extend_from_slice(&buf[..n]);
+            self.inner.consume(n);
+            total += n;
+            if done {
+                return Ok(total);
             }
         }
     }

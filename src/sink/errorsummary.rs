@@ -271,28 +271,42 @@ impl ErrorSummary {
         g.status = result;
     }
 
-    fn suite_start(&mut self, tests: &crate::model::TestGroups) {
-        self.manifest_groups = tests.keys().cloned().collect();
-        self.manifest_index = self.manifest_groups.iter().cloned().zip(0..).collect();
+    fn suite_start(&mut self, tests: &crate::model::Tests) {
+        self.manifest_groups.clear();
         self.test_to_group.clear();
-        for (i, ids) in tests.values().enumerate() {
-            for id in ids {
+        let mut empty: Vec<String> = Vec::new();
+        let (groups, map) = (&mut self.manifest_groups, &mut self.test_to_group);
+        let mut count_in_group = 0usize;
+        tests.each(&mut |group, id| match id {
+            None => {
+                if groups.last().is_some() && count_in_group == 0 {
+                    empty.push(groups.last().cloned().unwrap_or_default());
+                }
+                groups.push(group.to_string());
+                count_in_group = 0;
+            }
+            Some(id) => {
                 // A test listed twice belongs to the last group, as in mozlog.
-                self.test_to_group.insert(hash_id(id), i);
+                map.insert(hash_id(id), groups.len() - 1);
+                count_in_group += 1;
             }
+        });
+        if !self.manifest_groups.is_empty() && count_in_group == 0 {
+            empty.extend(self.manifest_groups.last().cloned());
         }
+        self.manifest_index = self.manifest_groups.iter().cloned().zip(0..).collect();
         // Groups without tests (missing manifests) are skipped.
-        for (name, ids) in tests {
-            if ids.is_empty() {
-                self.group(name).status = Some("SKIP");
-            }
+        for name in &empty {
+            self.group(name).status = Some("SKIP");
         }
         let line = self.line;
+        let names = std::mem::take(&mut self.manifest_groups);
         self.emit(&TestGroups {
-            groups: tests.keys().map(String::as_str).collect(),
+            groups: names.iter().map(String::as_str).collect(),
             action: "test_groups",
             line,
         });
+        self.manifest_groups = names;
     }
 
     fn suite_end(&mut self) {
@@ -521,7 +535,7 @@ impl ErrorSummary {
 
     fn format(&mut self, e: &Entry) {
         match &e.action {
-            Action::SuiteStart(s) => self.suite_start(&s.tests.groups()),
+            Action::SuiteStart(s) => self.suite_start(&s.tests),
             Action::SuiteEnd(_) => self.suite_end(),
             Action::TestStart(t) => self.test_start(&t.test, t.group.as_deref(), e.time),
             Action::TestStatus(s) => self.test_status(s),
