@@ -323,9 +323,9 @@ fn warn_truncated(label: &str) {
 
 /// Gives the entries of one input to the sinks. Returns false when reading
 /// must stop (`--strict`, or a read error, reported here).
-fn replay_one(
+fn replay_one<R: Read>(
     label: &str,
-    source: &mut ParsedReader,
+    source: &mut LogReader<BufReader<R>>,
     fan: &mut FanOut,
     malformed: &mut Malformed,
 ) -> bool {
@@ -336,7 +336,7 @@ fn replay_one(
         // Flush before waiting for input (a pipe from a live producer), so
         // that downstream sees everything so far; reading a file, this is
         // once per buffer of input, not per entry.
-        if unflushed && !source.ready() {
+        if unflushed && source.get_ref().buffer().is_empty() {
             fan.flush();
             unflushed = false;
             // `format big.log | head`: once every output has failed there is
@@ -410,7 +410,7 @@ pub fn format(args: FormatArgs) -> Result<i32, Error> {
     let mut malformed = Malformed::new(args.strict);
     let mut stopped = false;
     for (label, input) in sources {
-        let mut source = ParsedReader::new(input);
+        let mut source = LogReader::new(BufReader::with_capacity(READ_BUFFER, input));
         if !replay_one(&label, &mut source, &mut fan, &mut malformed) {
             stopped = true;
             break;
@@ -419,117 +419,6 @@ pub fn format(args: FormatArgs) -> Result<i32, Error> {
     let failures = fan.finish();
     malformed.summary();
     Ok(status(!failures.is_empty(), stopped, &malformed))
-}
-
-/// Entries parsed from a log on a thread of their own, while the caller
-/// formats the ones before: parsing is most of a replay's work, and the
-/// sinks' formatting the rest, so on two cores they overlap.
-pub struct ParsedReader {
-    rx: std::sync::mpsc::Receiver<Batch>,
-    batch: std::vec::IntoIter<(u64, Result<Entry, ParseError>)>,
-    line: u64,
-    failed: Option<io::Error>,
-}
-
-/// What the parsing thread sends: entries, and where reading failed.
-enum Batch {
-    Entries(Vec<(u64, Result<Entry, ParseError>)>, u64),
-    Failed(io::Error, u64),
-}
-
-/// Entries sent together (a few hundred kilobytes of log).
-const BATCH: usize = 1024;
-
-impl ParsedReader {
-    /// Starts reading and parsing `input`.
-    pub fn new(input: impl Read + Send + 'static) -> ParsedReader {
-        // A few batches ahead at most: memory stays bounded.
-        let (tx, rx) = std::sync::mpsc::sync_channel(4);
-        std::thread::spawn(move || {
-            let mut reader = LogReader::new(BufReader::with_capacity(READ_BUFFER, input));
-            let mut batch = Vec::with_capacity(BATCH);
-            loop {
-                match reader.next_entry() {
-                    Ok(Some(item)) => batch.push(item),
-                    Ok(None) => {
-                        let _ = tx.send(Batch::Entries(batch, reader.line_number()));
-                        return;
-                    }
-                    Err(e) => {
-                        let _ = tx.send(Batch::Entries(
-                            std::mem::take(&mut batch),
-                            reader.line_number(),
-                        ));
-                        let _ = tx.send(Batch::Failed(e, reader.line_number()));
-                        return;
-                    }
-                }
-                // Send when full, and before waiting for more input (a live
-                // producer on a pipe), so that the entries are not held back.
-                if batch.len() >= BATCH || reader.get_ref().buffer().is_empty() {
-                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-                    if tx.send(Batch::Entries(full, reader.line_number())).is_err() {
-                        return;
-                    }
-                }
-            }
-        });
-        ParsedReader {
-            rx,
-            batch: Vec::new().into_iter(),
-            line: 0,
-            failed: None,
-        }
-    }
-
-    /// Whether an entry can be had without waiting.
-    pub fn ready(&mut self) -> bool {
-        if self.batch.len() > 0 {
-            return true;
-        }
-        match self.rx.try_recv() {
-            Ok(b) => {
-                self.take(b);
-                true
-            }
-            Err(std::sync::mpsc::TryRecvError::Empty) => false,
-            Err(std::sync::mpsc::TryRecvError::Disconnected) => true,
-        }
-    }
-
-    fn take(&mut self, b: Batch) {
-        match b {
-            Batch::Entries(items, line) => {
-                self.batch = items.into_iter();
-                self.line = line;
-            }
-            Batch::Failed(e, line) => {
-                self.failed = Some(e);
-                self.line = line;
-            }
-        }
-    }
-
-    /// As [`LogReader::next_entry`].
-    pub fn next_entry(&mut self) -> io::Result<Option<(u64, Result<Entry, ParseError>)>> {
-        loop {
-            if let Some(item) = self.batch.next() {
-                return Ok(Some(item));
-            }
-            if let Some(e) = self.failed.take() {
-                return Err(e);
-            }
-            match self.rx.recv() {
-                Ok(b) => self.take(b),
-                Err(_) => return Ok(None),
-            }
-        }
-    }
-
-    /// The number of the last line read.
-    pub fn line_number(&self) -> u64 {
-        self.line
-    }
 }
 
 /// One log being merged.
