@@ -6,7 +6,6 @@ mod common;
 
 use common::*;
 use serde_json::Value;
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Output;
 
@@ -37,14 +36,6 @@ fn run_flaky(dir: &Path, args: &[&str]) -> (Output, Vec<Value>) {
     (out, entries)
 }
 
-fn ends(entries: &[Value]) -> BTreeMap<String, Value> {
-    entries
-        .iter()
-        .filter(|e| e["action"] == "test_end")
-        .map(|e| (e["test"].as_str().unwrap().to_string(), e.clone()))
-        .collect()
-}
-
 #[test]
 fn expectations_and_retries_make_a_green_run() {
     let dir = tempfile::tempdir().unwrap();
@@ -70,7 +61,7 @@ fn expectations_and_retries_make_a_green_run() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let ends = ends(&entries);
+    let ends = by_test(&entries, "test_end");
     // The known-broken test is an expected FAIL, from structlog.toml.
     let broken = &ends["flaky::checks always_broken"];
     assert_eq!(broken["status"], "FAIL");
@@ -126,7 +117,7 @@ fn without_them_the_run_fails() {
     let dir = tempfile::tempdir().unwrap();
     let (out, entries) = run_flaky(dir.path(), &["--no-expectations"]);
     assert_eq!(out.status.code(), Some(101));
-    let ends = ends(&entries);
+    let ends = by_test(&entries, "test_end");
     assert_eq!(ends["flaky::checks always_broken"]["expected"], "PASS");
     assert_eq!(ends["flaky::checks flaky_once"]["status"], "FAIL");
 
@@ -178,7 +169,7 @@ fn expectations_that_match_nothing_are_reported() {
     );
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("`*no_such_test` matches no test"));
-    assert!(ends(&entries).is_empty(), "no test runs");
+    assert!(by_test(&entries, "test_end").is_empty(), "no test runs");
     assert_eq!(entries.last().unwrap()["action"], "suite_end");
 }
 

@@ -15,22 +15,6 @@ fn crashes() -> String {
     fixture_manifest("crashes").to_str().unwrap().to_string()
 }
 
-fn ends(entries: &[Value]) -> BTreeMap<String, Value> {
-    entries
-        .iter()
-        .filter(|e| e["action"] == "test_end")
-        .map(|e| (e["test"].as_str().unwrap().to_string(), e.clone()))
-        .collect()
-}
-
-fn starts(entries: &[Value]) -> BTreeMap<String, Value> {
-    entries
-        .iter()
-        .filter(|e| e["action"] == "test_start")
-        .map(|e| (e["test"].as_str().unwrap().to_string(), e.clone()))
-        .collect()
-}
-
 fn logs(entries: &[Value], level: &str) -> Vec<String> {
     entries
         .iter()
@@ -96,7 +80,7 @@ fn crashes_and_hangs_are_contained() {
     assert_eq!(out.status.code(), Some(101), "{stderr}");
     assert!(began.elapsed() < Duration::from_secs(60));
     let entries = read_raw(&raw);
-    let ends = ends(&entries);
+    let ends = by_test(&entries, "test_end");
     let want: &[(&str, &str)] = &[
         ("crashy::abort a_slow_passes", "PASS"),
         ("crashy::abort b_aborts", "CRASH"),
@@ -147,7 +131,7 @@ fn crashes_and_hangs_are_contained() {
     // The hung test: TIMEOUT soon after the limit, sampled by the hook with the
     // pid the log gives, the sample's path in the result.
     let hang = &ends["crashy::hang hangs"];
-    let start = &starts(&entries)["crashy::hang hangs"];
+    let start = &by_test(&entries, "test_start")["crashy::hang hangs"];
     let took = hang["time"].as_u64().unwrap() - start["time"].as_u64().unwrap();
     assert!((3000..3000 + 5000).contains(&took), "took {took} ms");
     let sample = PathBuf::from(hang["extra"]["sample"].as_str().expect("sample path"));
@@ -205,7 +189,7 @@ fn a_flood_of_output_is_kept() {
         })
         .count();
     assert_eq!(raw_lines, 40_000);
-    let ends = ends(&entries);
+    let ends = by_test(&entries, "test_end");
     assert!(ends.values().all(|e| e["status"] == "PASS"), "{ends:?}");
     assert_eq!(ends.len(), 3);
 }
@@ -233,7 +217,10 @@ fn a_failing_or_hanging_hook_is_logged_and_the_kill_goes_on() {
     let dir = tempfile::tempdir().unwrap();
     let (code, entries) = hang_run(&["--pre-kill-hook", "echo partial; exit 3"], dir.path());
     assert_eq!(code, Some(101));
-    assert_eq!(ends(&entries)["crashy::hang hangs"]["status"], "TIMEOUT");
+    assert_eq!(
+        by_test(&entries, "test_end")["crashy::hang hangs"]["status"],
+        "TIMEOUT"
+    );
     let errors = logs(&entries, "ERROR");
     assert!(
         errors
@@ -254,7 +241,10 @@ fn a_failing_or_hanging_hook_is_logged_and_the_kill_goes_on() {
         dir.path(),
     );
     assert!(began.elapsed() < Duration::from_secs(30));
-    assert_eq!(ends(&entries)["crashy::hang hangs"]["status"], "TIMEOUT");
+    assert_eq!(
+        by_test(&entries, "test_end")["crashy::hang hangs"]["status"],
+        "TIMEOUT"
+    );
     let errors = logs(&entries, "ERROR");
     assert!(
         errors
@@ -268,7 +258,10 @@ fn a_failing_or_hanging_hook_is_logged_and_the_kill_goes_on() {
         &["--pre-kill-hook", "/nonexistent/sampler {pid}"],
         dir.path(),
     );
-    assert_eq!(ends(&entries)["crashy::hang hangs"]["status"], "TIMEOUT");
+    assert_eq!(
+        by_test(&entries, "test_end")["crashy::hang hangs"]["status"],
+        "TIMEOUT"
+    );
     assert!(!logs(&entries, "ERROR").is_empty());
 }
 
@@ -279,7 +272,7 @@ fn the_default_hook_samples_stacks_with_gdb() {
     }
     let dir = tempfile::tempdir().unwrap();
     let (_, entries) = hang_run(&[], dir.path());
-    let hang = &ends(&entries)["crashy::hang hangs"];
+    let hang = &by_test(&entries, "test_end")["crashy::hang hangs"];
     assert_eq!(hang["status"], "TIMEOUT");
     let errors = logs(&entries, "ERROR");
     let sample = hang["extra"]["sample"]
@@ -366,7 +359,7 @@ fn ctrl_c_ends_the_run_with_complete_documents() {
     let code = wait_for(&mut child, Duration::from_secs(15));
     assert_eq!(code, Some(130));
     let entries = read_raw(&raw);
-    let ends = ends(&entries);
+    let ends = by_test(&entries, "test_end");
     assert_eq!(ends["crashy::hang hangs"]["status"], "ERROR");
     assert_eq!(ends["crashy::hang hangs"]["message"], "interrupted");
     let warnings = logs(&entries, "WARNING");
@@ -407,7 +400,7 @@ fn a_test_that_ignores_ctrl_c_does_not_hold_the_exit() {
     let entries = read_raw(&raw);
     assert_protocol(&entries);
     assert_eq!(
-        ends(&entries)["crashy::stubborn ignores_interrupts"]["message"],
+        by_test(&entries, "test_end")["crashy::stubborn ignores_interrupts"]["message"],
         "interrupted"
     );
 }
@@ -457,7 +450,7 @@ fn binaries_in_parallel_give_the_serial_results() {
             .filter(|e| e["action"] == "process_start")
             .map(|e| e["pid"].as_u64().unwrap())
             .collect();
-        let map: BTreeMap<String, (Value, Value)> = ends(&entries)
+        let map: BTreeMap<String, (Value, Value)> = by_test(&entries, "test_end")
             .into_iter()
             .map(|(k, v)| {
                 (

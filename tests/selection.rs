@@ -12,15 +12,6 @@ fn sample() -> String {
     fixture_manifest("sample").to_str().unwrap().to_string()
 }
 
-/// The ids of the tests that ended in a raw log.
-fn ended(raw: &Path) -> BTreeSet<String> {
-    read_raw(raw)
-        .iter()
-        .filter(|e| e["action"] == "test_end")
-        .map(|e| e["test"].as_str().unwrap().to_string())
-        .collect()
-}
-
 fn run_sample(dir: &Path, args: &[&str]) -> (Option<i32>, BTreeSet<String>) {
     let raw = dir.join("run.log");
     let out = run(structlog()

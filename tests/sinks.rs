@@ -7,21 +7,11 @@ mod common;
 
 use common::*;
 use serde_json::Value;
-use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
 
 fn sample() -> String {
     fixture_manifest("sample").to_str().unwrap().to_string()
-}
-
-/// The test ids that ended in a raw log.
-fn ended(raw: &Path) -> BTreeSet<String> {
-    read_raw(raw)
-        .iter()
-        .filter(|e| e["action"] == "test_end")
-        .map(|e| e["test"].as_str().unwrap().to_string())
-        .collect()
 }
 
 #[test]

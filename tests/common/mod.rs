@@ -121,6 +121,23 @@ pub fn xmllint_valid(xml: &Path, schema: &str) {
     );
 }
 
+/// The entries of an action, by test id (the last one when a test has several).
+pub fn by_test(
+    entries: &[serde_json::Value],
+    action: &str,
+) -> std::collections::BTreeMap<String, serde_json::Value> {
+    entries
+        .iter()
+        .filter(|e| e["action"] == action)
+        .map(|e| (e["test"].as_str().unwrap().to_string(), e.clone()))
+        .collect()
+}
+
+/// The ids of the tests that ended in a raw log.
+pub fn ended(raw: &Path) -> std::collections::BTreeSet<String> {
+    by_test(&read_raw(raw), "test_end").into_keys().collect()
+}
+
 /// Reads a raw log as JSON values.
 pub fn read_raw(path: &Path) -> Vec<serde_json::Value> {
     std::fs::read_to_string(path)
