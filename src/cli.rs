@@ -418,3 +418,45 @@ pub struct LogArgs {
     #[arg(long, value_name = "BYTES")]
     pub log_xunit_max_output: Option<u64>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cargo::command().debug_assert();
+    }
+
+    #[test]
+    fn run_is_the_default_subcommand() {
+        let parse = |args: &[&str]| Cargo::try_parse_from(args).unwrap();
+        let Cargo::Structlog(plain) =
+            parse(&["cargo", "structlog", "--lib", "needle", "--", "--exact"]);
+        let Cargo::Structlog(run) = parse(&[
+            "cargo",
+            "structlog",
+            "run",
+            "--lib",
+            "needle",
+            "--",
+            "--exact",
+        ]);
+        let Some(Command::Run(run)) = run.command else {
+            panic!("not the run subcommand")
+        };
+        for args in [&plain.run, &*run] {
+            assert!(args.targets.lib);
+            assert_eq!(args.filter.as_deref(), Some("needle"));
+            assert_eq!(args.test_args, ["--exact"]);
+        }
+        assert!(plain.command.is_none());
+        // A filter that is a subcommand's name needs `run` first.
+        let Cargo::Structlog(f) = parse(&["cargo", "structlog", "run", "format"]);
+        let Some(Command::Run(f)) = f.command else {
+            panic!()
+        };
+        assert_eq!(f.filter.as_deref(), Some("format"));
+    }
+}
