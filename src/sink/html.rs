@@ -26,8 +26,9 @@
 //! entity-escaped, and in the JSON block `<`, `>`, `&`, U+2028 and U+2029 are
 //! written as `\uXXXX` escapes so no string can close the element.
 
+use super::xunit::{is_in_group, strip_group, IdIndex, Listing};
 use super::{Output, Sink};
-use crate::model::{Action, Crash, Entry, Level, Status, TestEnd, TestStatus};
+use crate::model::{Action, Crash, Entry, Level, Status, TestEnd, TestStatus, Tests};
 use crate::text::{millis_as_secs, strip_ansi};
 use serde_json::{Map, Value};
 use std::borrow::Cow;
@@ -119,50 +120,115 @@ struct Subtest {
 }
 
 /// The rarely present parts of a test's record, boxed so that the common
-/// passing test without output costs one pointer.
+/// passing test without output costs one pointer: captured output, and
+/// behind one more pointer what fewer tests still have (a failure's texts,
+/// subtests, crashes).
 #[derive(Default)]
 struct Detail {
+    output: Capped,
+    more: Option<Box<More>>,
+}
+
+/// What only a failing test, or one with subtests or crashes, has.
+#[derive(Default)]
+struct More {
     message: Option<Box<str>>,
     stack: Option<Box<str>>,
+    /// `extra` as text, unless it is only a line number (`TestRec::line`).
+    extra: Option<Box<str>>,
     known_intermittent: Box<[Status]>,
-    output: Capped,
     subtests: Vec<Subtest>,
     subtests_cut: u64,
     subtests_unexpected: u32,
     crashes: Vec<Box<str>>,
 }
 
-/// One test of the run (one row of the table).
+/// `TestRec::flags`: started (`test_start`, or a subtest result before any
+/// start).
+const BEGAN: u8 = 1;
+/// The status is one of the listed known intermittent ones.
+const KNOWN: u8 = 2;
+/// `time` is the `test_start` time.
+const STARTED: u8 = 4;
+/// `time` is the duration: the test started and ended.
+const TIMED: u8 = 8;
+/// `extra` was `{"line": N}` alone (most results' extra): its text,
+/// `line: N`, is written from `line` rather than kept.
+const EXTRA_LINE: u8 = 16;
+/// A place kept for a listed test that went elsewhere: removed once the
+/// listing is placed.
+const HOLE: u8 = 32;
+
+/// `TestRec::group` of a test without a group.
+const NO_GROUP: u32 = u32::MAX;
+
+/// One test of the run (one row of the table). A large run has hundreds of
+/// thousands, so a record is small: what a passing test needs is inline,
+/// anything else is in the boxed [`Detail`].
 struct TestRec {
+    /// The test id, kept only here ([`Report::current`] finds the record by
+    /// the id's hash), and without the name of group `prefix` that begins
+    /// it, if there is one (the runner's ids are `"<binary-id> <libtest
+    /// name>"`): what is left is the libtest name.
     id: Box<str>,
-    group: Option<u32>,
-    /// Started (`test_start`, or a subtest result before any start).
-    began: bool,
-    start: Option<u64>,
-    end: Option<u64>,
+    /// The group whose name (and a space) the id starts with, not kept in
+    /// `id`, or `NO_GROUP`.
+    prefix: u32,
+    /// The start time, then the duration once the test ends (only the
+    /// duration is shown): see `STARTED` and `TIMED`.
+    time: u64,
+    /// Index in [`Report::groups`], or `NO_GROUP`.
+    group: u32,
+    /// The line number of an `EXTRA_LINE` extra.
+    line: u32,
     /// `None` until `test_end`.
     status: Option<Status>,
     expected: Option<Status>,
-    known: bool,
-    /// `extra` as text: most results have some (their line), so it is kept
-    /// here rather than in the boxed detail.
-    extra: Option<Box<str>>,
+    flags: u8,
     detail: Option<Box<Detail>>,
 }
 
 impl TestRec {
-    fn new(id: &str, group: Option<u32>) -> TestRec {
+    /// A record of test `id`, of group `group` of `groups`.
+    fn new(id: &str, group: Option<u32>, groups: &[Box<str>]) -> TestRec {
+        let rest = group.and_then(|g| strip_group(id, &groups[g as usize]));
         TestRec {
-            id: id.into(),
-            group,
-            began: false,
-            start: None,
-            end: None,
+            id: rest.unwrap_or(id).into(),
+            prefix: rest.and(group).unwrap_or(NO_GROUP),
+            time: 0,
+            group: group.unwrap_or(NO_GROUP),
+            line: 0,
             status: None,
             expected: None,
-            known: false,
-            extra: None,
+            flags: 0,
             detail: None,
+        }
+    }
+
+    fn hole() -> TestRec {
+        let mut t = TestRec::new("", None, &[]);
+        t.flags = HOLE;
+        t
+    }
+
+    /// The name of the group that begins the id, not kept in `id`.
+    fn prefix<'g>(&self, groups: &'g [Box<str>]) -> Option<&'g str> {
+        (self.prefix != NO_GROUP).then(|| &*groups[self.prefix as usize])
+    }
+
+    /// The test id.
+    fn id<'a>(&'a self, groups: &[Box<str>]) -> Cow<'a, str> {
+        match self.prefix(groups) {
+            Some(g) => Cow::Owned(format!("{g} {}", self.id)),
+            None => Cow::Borrowed(&self.id),
+        }
+    }
+
+    /// Whether the record is one of test `id`.
+    fn is(&self, id: &str, groups: &[Box<str>]) -> bool {
+        match self.prefix(groups) {
+            Some(g) => is_in_group(id, g, &self.id),
+            None => *self.id == *id,
         }
     }
 
@@ -170,11 +236,39 @@ impl TestRec {
         self.detail.get_or_insert_with(Box::default)
     }
 
+    fn more(&mut self) -> &mut More {
+        self.detail().more.get_or_insert_with(Box::default)
+    }
+
+    fn began(&self) -> bool {
+        self.flags & BEGAN != 0
+    }
+
+    fn known(&self) -> bool {
+        self.flags & KNOWN != 0
+    }
+
+    fn group(&self) -> Option<u32> {
+        (self.group != NO_GROUP).then_some(self.group)
+    }
+
+    fn set_start(&mut self, time: u64) {
+        self.time = time;
+        self.flags = (self.flags & !TIMED) | STARTED;
+    }
+
+    fn set_end(&mut self, time: u64) {
+        if self.flags & STARTED != 0 {
+            self.time = time.saturating_sub(self.time);
+            self.flags = (self.flags & !STARTED) | TIMED;
+        }
+    }
+
     fn outcome(&self) -> Outcome {
         match self.status {
-            None if self.began => Outcome::Unfinished,
+            None if self.began() => Outcome::Unfinished,
             None => Outcome::NotStarted,
-            Some(_) if self.expected.is_some() && self.known => Outcome::Intermittent,
+            Some(_) if self.expected.is_some() && self.known() => Outcome::Intermittent,
             Some(_) if self.expected.is_some() => Outcome::Unexpected,
             Some(Status::Pass | Status::Ok) => Outcome::Pass,
             Some(Status::Skip | Status::Notrun) => Outcome::Skip,
@@ -183,7 +277,7 @@ impl TestRec {
     }
 
     fn duration(&self) -> Option<u64> {
-        Some(self.end?.saturating_sub(self.start?))
+        (self.flags & TIMED != 0).then_some(self.time)
     }
 }
 
@@ -254,6 +348,12 @@ impl Capped {
         self.head.is_empty()
     }
 
+    /// Gives back what growing left unused.
+    fn shrink(&mut self) {
+        self.head.shrink_to_fit();
+        self.tail.shrink_to_fit();
+    }
+
     /// The kept text, without the last newline: `(head, cut, tail)`; when
     /// nothing is cut, everything is in the head.
     fn parts(&self, cap: usize) -> (Cow<'_, str>, u64, &str) {
@@ -303,7 +403,7 @@ struct Report {
     group_ids: HashMap<Box<str>, u32>,
     tests: Vec<TestRec>,
     /// A test id's latest record.
-    current: HashMap<Box<str>, u32>,
+    current: IdIndex<u32>,
     subtests: u64,
     subtests_unexpected: BTreeMap<Status, u64>,
     errors: Vec<LogRec>,
@@ -385,27 +485,22 @@ impl Report {
                 if self.device_info.is_none() {
                     self.device_info.clone_from(&s.device_info);
                 }
-                for (group, ids) in s.tests.groups().iter() {
-                    let g = self.group(group);
-                    for id in ids {
-                        if !self.current.contains_key(id.as_str()) {
-                            self.new_test(id, Some(g));
-                        }
-                    }
-                }
+                // Listed tests get their rows now, in the listing's order.
+                // Nearly every listed test runs: its record is made once, here.
+                self.list(&s.tests);
             }
             Action::SuiteEnd(_) => self.open_suite = false,
             Action::TestStart(t) => {
                 let i = match self.lookup(&t.test) {
-                    Some(i) if !self.tests[i].began && self.tests[i].status.is_none() => i,
+                    Some(i) if !self.tests[i].began() && self.tests[i].status.is_none() => i,
                     _ => self.new_test(&t.test, None),
                 };
                 if let Some(g) = t.group.as_deref() {
-                    self.tests[i].group = Some(self.group(g));
+                    self.tests[i].group = self.group(g);
                 }
                 let rec = &mut self.tests[i];
-                rec.began = true;
-                rec.start = Some(e.time);
+                rec.flags |= BEGAN;
+                rec.set_start(e.time);
             }
             Action::TestStatus(s) => self.test_status(s),
             Action::TestEnd(t) => self.test_end(t, e.time),
@@ -468,20 +563,91 @@ impl Report {
         if let Some(&g) = self.group_ids.get(name) {
             return g;
         }
-        let g = self.groups.len() as u32;
+        let g = u32::try_from(self.groups.len())
+            .ok()
+            .filter(|&g| g != NO_GROUP)
+            .expect("fewer than 2^32 - 1 groups");
         self.groups.push(name.into());
         self.group_ids.insert(name.into(), g);
         g
     }
 
+    /// Gives each test of a suite's listing that has no record yet a
+    /// record, in the listing's order.
+    fn list(&mut self, tests: &Tests) {
+        let listing = Listing::of(tests);
+        // Each group, and where its records begin: a test's place is known
+        // before it is met (ids come in the order written, groups are
+        // placed in their order), as a hole to fill.
+        let base = self.tests.len();
+        let mut places: Vec<(u32, usize)> = Vec::with_capacity(listing.groups.len());
+        let mut end = base;
+        for (group, n) in &listing.groups {
+            places.push((self.group(group), end));
+            end += n;
+        }
+        self.tests.reserve_exact(end - base);
+        self.tests.resize_with(end, TestRec::hole);
+        self.current.reserve(tests.count());
+        listing.each(tests, &mut |rank, index, id| {
+            let (g, first) = places[rank];
+            let here = first + index;
+            let moved = match self.lookup(id) {
+                None => None,
+                // Listed by this listing already: the test keeps the place
+                // that comes first in its order.
+                Some(i) if i >= base => {
+                    if i < here {
+                        return;
+                    }
+                    Some(i)
+                }
+                // Known before this listing.
+                Some(_) => return,
+            };
+            self.tests[here] = TestRec::new(id, Some(g), &self.groups);
+            // Indexed before the old place is emptied: the index checks the
+            // id of the record it points to.
+            self.index(id, here);
+            if let Some(i) = moved {
+                self.tests[i] = TestRec::hole();
+            }
+        });
+        let mut to = base;
+        for from in base..self.tests.len() {
+            if self.tests[from].flags & HOLE != 0 {
+                continue;
+            }
+            if from != to {
+                let id = self.tests[from].id(&self.groups).into_owned();
+                // Indexed before the move, for the same reason.
+                self.index(&id, to);
+                self.tests.swap(from, to);
+            }
+            to += 1;
+        }
+        self.tests.truncate(to);
+    }
+
+    /// Makes record `i` the latest of test `id`.
+    fn index(&mut self, id: &str, i: usize) {
+        let key = u32::try_from(i).expect("fewer than 2^32 test records");
+        let (tests, groups) = (&self.tests, &self.groups);
+        self.current
+            .insert(id, key, |i, id| tests[i as usize].is(id, groups));
+    }
+
     fn lookup(&self, test: &str) -> Option<usize> {
-        self.current.get(test).map(|&i| i as usize)
+        let (tests, groups) = (&self.tests, &self.groups);
+        self.current
+            .get(test, |i, id| tests[i as usize].is(id, groups))
+            .map(|i| i as usize)
     }
 
     fn new_test(&mut self, id: &str, group: Option<u32>) -> usize {
         let i = self.tests.len();
-        self.tests.push(TestRec::new(id, group));
-        self.current.insert(id.into(), i as u32);
+        self.tests.push(TestRec::new(id, group, &self.groups));
+        self.index(id, i);
         i
     }
 
@@ -493,7 +659,7 @@ impl Report {
             _ => self.new_test(test, None),
         };
         if let Some(g) = group {
-            self.tests[i].group = Some(self.group(g));
+            self.tests[i].group = self.group(g);
         }
         i
     }
@@ -507,8 +673,8 @@ impl Report {
         }
         let i = self.open_record(&s.test, s.group.as_deref());
         let rec = &mut self.tests[i];
-        rec.began = true;
-        let d = rec.detail();
+        rec.flags |= BEGAN;
+        let d = rec.more();
         if unexpected {
             d.subtests_unexpected += 1;
         }
@@ -528,14 +694,35 @@ impl Report {
     fn test_end(&mut self, t: &TestEnd, time: u64) {
         let i = self.open_record(&t.test, t.group.as_deref());
         let rec = &mut self.tests[i];
-        rec.began = true;
-        rec.end = Some(time);
+        rec.flags |= BEGAN;
+        rec.set_end(time);
         rec.status = Some(t.status);
         rec.expected = t.expected;
-        rec.known = t.is_known_intermittent();
-        rec.extra = t.extra.as_ref().filter(|m| !m.is_empty()).map(extra_text);
-        if t.message.is_some() || t.stack.is_some() || rec.known {
-            let d = rec.detail();
+        if t.is_known_intermittent() {
+            rec.flags |= KNOWN;
+        } else {
+            rec.flags &= !KNOWN;
+        }
+        if let Some(d) = &mut rec.detail {
+            // Its output is complete: the slack its growth left is given
+            // back (it adds up over a large run).
+            d.output.shrink();
+            if let Some(more) = &mut d.more {
+                more.extra = None;
+            }
+        }
+        rec.flags &= !EXTRA_LINE;
+        if let Some(m) = t.extra.as_ref().filter(|m| !m.is_empty()) {
+            match line_only(m) {
+                Some(line) => {
+                    rec.line = line;
+                    rec.flags |= EXTRA_LINE;
+                }
+                None => rec.more().extra = Some(extra_text(m)),
+            }
+        }
+        if t.message.is_some() || t.stack.is_some() || rec.known() {
+            let d = rec.more();
             d.message = t.message.as_deref().map(|m| capped(m, TEXT_CAP));
             d.stack = t.stack.as_deref().map(|s| capped(s, TEXT_CAP));
             d.known_intermittent = t.known_intermittent.clone().into_boxed_slice();
@@ -545,7 +732,7 @@ impl Report {
     fn crash(&mut self, c: &Crash, pid: i64) {
         let text = capped(&crash_text(c, pid), TEXT_CAP);
         match c.test.as_deref().and_then(|t| self.lookup(t)) {
-            Some(i) => self.tests[i].detail().crashes.push(text),
+            Some(i) => self.tests[i].more().crashes.push(text),
             None if self.crashes.len() < LOG_CAP => self.crashes.push(text),
             None => self.crashes_cut += 1,
         }
@@ -1005,7 +1192,7 @@ impl Report {
         }
         b.push_str("],\n\"tests\":[\n");
         for (i, t) in self.tests.iter().enumerate() {
-            test_json(&mut b, t);
+            test_json(&mut b, t, &self.groups);
             b.push_str(if i + 1 < self.tests.len() {
                 ",\n"
             } else {
@@ -1028,10 +1215,10 @@ impl Report {
 /// status, expected, known, message]`, `su` unexpected subtests, `subcut`
 /// subtests left out, `cr` crashes, `out` output (its head when cut), `cut`
 /// output bytes left out, `tail` the end of cut output.
-fn test_json(b: &mut String, t: &TestRec) {
+fn test_json(b: &mut String, t: &TestRec, groups: &[Box<str>]) {
     b.push_str("{\"id\":");
-    json_str(b, &clean(&t.id));
-    if let Some(g) = t.group {
+    json_str(b, &clean(&t.id(groups)));
+    if let Some(g) = t.group() {
         let _ = write!(b, ",\"g\":{g}");
     }
     let _ = write!(b, ",\"o\":\"{}\"", t.outcome().key());
@@ -1045,7 +1232,8 @@ fn test_json(b: &mut String, t: &TestRec) {
         let _ = write!(b, ",\"d\":{d}");
     }
     let detail = t.detail.as_deref();
-    if let Some(d) = detail.filter(|d| t.expected.is_some() && !d.known_intermittent.is_empty()) {
+    let more = detail.and_then(|d| d.more.as_deref());
+    if let Some(d) = more.filter(|d| t.expected.is_some() && !d.known_intermittent.is_empty()) {
         b.push_str(",\"ki\":[");
         for (i, s) in d.known_intermittent.iter().enumerate() {
             let _ = write!(b, "{}\"{s}\"", if i > 0 { "," } else { "" });
@@ -1053,9 +1241,9 @@ fn test_json(b: &mut String, t: &TestRec) {
         b.push(']');
     }
     let texts = [
-        ("m", detail.and_then(|d| d.message.as_deref())),
-        ("k", detail.and_then(|d| d.stack.as_deref())),
-        ("ex", t.extra.as_deref()),
+        ("m", more.and_then(|d| d.message.as_deref())),
+        ("k", more.and_then(|d| d.stack.as_deref())),
+        ("ex", more.and_then(|d| d.extra.as_deref())),
     ];
     for (key, text) in texts {
         if let Some(text) = text {
@@ -1063,7 +1251,11 @@ fn test_json(b: &mut String, t: &TestRec) {
             json_str(b, text);
         }
     }
-    if let Some(d) = detail {
+    if t.flags & EXTRA_LINE != 0 {
+        // What `extra_text` makes of `{"line": N}`, needing no escapes.
+        let _ = write!(b, ",\"ex\":\"line: {}\"", t.line);
+    }
+    if let Some(d) = more {
         if !d.subtests.is_empty() {
             b.push_str(",\"sub\":[");
             for (i, s) in d.subtests.iter().enumerate() {
@@ -1104,6 +1296,8 @@ fn test_json(b: &mut String, t: &TestRec) {
             }
             b.push(']');
         }
+    }
+    if let Some(d) = detail {
         if !d.output.is_empty() {
             let (head, cut, tail) = d.output.parts(OUTPUT_CAP);
             b.push_str(",\"out\":");
@@ -1142,6 +1336,15 @@ fn crash_text(c: &Crash, pid: i64) -> String {
         lines.push(format!("stackwalk error: {e}"));
     }
     lines.join("\n")
+}
+
+/// The line number of an `extra` that is `{"line": N}` alone, if it fits in
+/// a `u32`: its text (`extra_text`) is `line: N`.
+fn line_only(m: &Map<String, Value>) -> Option<u32> {
+    if m.len() != 1 {
+        return None;
+    }
+    u32::try_from(m.get("line")?.as_u64()?).ok()
 }
 
 /// `extra` fields as `key: value` lines (strings unquoted).

@@ -85,13 +85,14 @@
 //! kept, known intermittents passing, and the xfail/xpass mapping above.
 
 use super::{Output, Sink};
-use crate::model::{Action, Entry, Level, Status};
+use crate::model::{Action, Entry, Level, Status, Tests};
 use crate::text::{millis_as_secs, strip_ansi};
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::Writer;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{hash_map, HashMap};
+use std::hash::{BuildHasherDefault, DefaultHasher, Hasher};
 use std::io::{self, Write};
 
 /// Which schema the document follows (`--log-xunit-flavor`).
@@ -258,22 +259,23 @@ fn capped_text(s: &str, max: usize) -> String {
     c.render(max)
 }
 
-/// A test's result, as much of `test_end` as the report needs.
+/// A test's result, as much of `test_end` as the report needs: a view of
+/// the fields a [`Case`] keeps inline and in its boxed [`Rare`] part.
 #[derive(Debug)]
-struct Outcome {
+struct Outcome<'a> {
     status: Status,
     expected: Option<Status>,
     /// The status is one of the listed known intermittent ones.
     known_intermittent: bool,
-    message: Option<String>,
-    stack: Option<String>,
+    message: Option<&'a str>,
+    stack: Option<&'a str>,
     /// `extra.timeout`: the limit in seconds.
     timeout: Option<f64>,
     /// `extra.sample`: the stack sample taken before the kill.
-    sample: Option<String>,
+    sample: Option<&'a str>,
     /// The earlier attempts of a retried test (`extra.attempts`, `--retries`):
     /// their status and message.
-    reruns: Vec<(Status, String)>,
+    reruns: &'a [(Status, Box<str>)],
 }
 
 /// Subtests (`test_status`) of one test: a count and the unexpected ones.
@@ -284,40 +286,358 @@ struct Subtests {
     detail: Capped,
 }
 
-/// One test: what is kept until the document is written.
-#[derive(Debug)]
-struct Case {
-    /// The mozlog test id (`"<binary-id> <libtest name>"`).
-    test: String,
-    path: Option<String>,
-    line: Option<u64>,
-    start: Option<u64>,
-    end: Option<u64>,
-    outcome: Option<Outcome>,
+/// What few cases have: the texts of a failure, subtests, a crash. Boxed,
+/// so that the passing tests, nearly all of a large run, pay one pointer
+/// for it.
+#[derive(Debug, Default)]
+struct Rare {
+    message: Option<Box<str>>,
+    stack: Option<Box<str>>,
+    timeout: Option<f64>,
+    sample: Option<Box<str>>,
+    reruns: Box<[(Status, Box<str>)]>,
     subtests: Subtests,
     /// `crash` entries about the test.
-    crash: Option<String>,
-    output: Capped,
+    crash: Option<Box<str>>,
+    /// `extra.line` when it does not fit [`Case::line`].
+    line: Option<u64>,
+}
+
+/// `Case::flags`: which of the inline fields hold a value.
+const STARTED: u8 = 1;
+/// The case has its result: `end`, `status` and `expected` are set.
+const ENDED: u8 = 2;
+const KNOWN_INTERMITTENT: u8 = 4;
+const HAS_LINE: u8 = 8;
+/// A place kept for a listed test that went elsewhere: removed once the
+/// listing is placed.
+const HOLE: u8 = 16;
+/// `test` is the id without its suite's name and the space after it.
+const PREFIXED: u8 = 32;
+
+/// `Case::path` of a test without a path.
+const NO_PATH: u32 = u32::MAX;
+
+/// One run of a test: what is kept until the document is written. A large
+/// run has hundreds of thousands of them, so what a passing test needs is
+/// inline and small, and the rest is boxed.
+#[derive(Debug)]
+struct Case {
+    /// The mozlog test id (`"<binary-id> <libtest name>"`), kept only here
+    /// ([`Record::cases`] finds the case by the id's hash), and with
+    /// `PREFIXED` without the suite's name that begins it: the libtest name.
+    test: Box<str>,
+    /// `test_start.path`: its index in [`Record::paths`] (a binary's tests
+    /// share one), or `NO_PATH`.
+    path: u32,
+    /// The `test_start` time, with `STARTED`.
+    start: u64,
+    /// The `test_end` time, with `ENDED`.
+    end: u64,
+    /// `extra.line`, with `HAS_LINE`.
+    line: u32,
+    status: Status,
+    expected: Option<Status>,
+    flags: u8,
+    /// Captured output: boxed, as most tests print nothing.
+    output: Option<Box<Capped>>,
+    rare: Option<Box<Rare>>,
 }
 
 impl Case {
-    fn new(test: String) -> Case {
+    /// A case of `test` in suite `group`.
+    fn new(test: &str, group: &str) -> Case {
+        let libtest = strip_group(test, group);
         Case {
-            test,
-            path: None,
-            line: None,
-            start: None,
-            end: None,
-            outcome: None,
-            subtests: Subtests::default(),
-            crash: None,
-            output: Capped::default(),
+            test: libtest.unwrap_or(test).into(),
+            path: NO_PATH,
+            start: 0,
+            end: 0,
+            line: 0,
+            status: Status::Pass,
+            expected: None,
+            flags: if libtest.is_some() { PREFIXED } else { 0 },
+            output: None,
+            rare: None,
+        }
+    }
+
+    fn hole() -> Case {
+        let mut c = Case::new("", "");
+        c.flags = HOLE;
+        c
+    }
+
+    /// The libtest name, when the id is the suite's name, a space and it.
+    fn libtest(&self) -> Option<&str> {
+        (self.flags & PREFIXED != 0).then_some(&*self.test)
+    }
+
+    /// The test id, given the case's suite.
+    fn id(&self, group: &str) -> Cow<'_, str> {
+        match self.libtest() {
+            Some(l) => Cow::Owned(format!("{group} {l}")),
+            None => Cow::Borrowed(&self.test),
+        }
+    }
+
+    /// Whether the case, of suite `group`, is one of test `id`.
+    fn is(&self, id: &str, group: &str) -> bool {
+        match self.libtest() {
+            Some(l) => is_in_group(id, group, l),
+            None => *self.test == *id,
+        }
+    }
+
+    fn start(&self) -> Option<u64> {
+        (self.flags & STARTED != 0).then_some(self.start)
+    }
+
+    fn end(&self) -> Option<u64> {
+        (self.flags & ENDED != 0).then_some(self.end)
+    }
+
+    fn line(&self) -> Option<u64> {
+        if self.flags & HAS_LINE != 0 {
+            Some(self.line.into())
+        } else {
+            self.rare.as_ref().and_then(|r| r.line)
+        }
+    }
+
+    fn set_line(&mut self, line: Option<u64>) {
+        self.flags &= !HAS_LINE;
+        if let Some(r) = &mut self.rare {
+            r.line = None;
+        }
+        match line.map(u32::try_from) {
+            Some(Ok(l)) => {
+                self.line = l;
+                self.flags |= HAS_LINE;
+            }
+            Some(Err(_)) => self.rare_mut().line = line,
+            None => {}
         }
     }
 
     fn started(&self) -> bool {
-        self.start.is_some() || self.outcome.is_some()
+        self.flags & (STARTED | ENDED) != 0
     }
+
+    fn has_outcome(&self) -> bool {
+        self.flags & ENDED != 0
+    }
+
+    fn outcome(&self) -> Option<Outcome<'_>> {
+        if !self.has_outcome() {
+            return None;
+        }
+        let rare = self.rare.as_deref();
+        Some(Outcome {
+            status: self.status,
+            expected: self.expected,
+            known_intermittent: self.flags & KNOWN_INTERMITTENT != 0,
+            message: rare.and_then(|r| r.message.as_deref()),
+            stack: rare.and_then(|r| r.stack.as_deref()),
+            timeout: rare.and_then(|r| r.timeout),
+            sample: rare.and_then(|r| r.sample.as_deref()),
+            reruns: rare.map_or(&[], |r| &r.reruns),
+        })
+    }
+
+    fn rare_mut(&mut self) -> &mut Rare {
+        self.rare.get_or_insert_with(Box::default)
+    }
+
+    fn subtests(&self) -> Option<&Subtests> {
+        self.rare.as_ref().map(|r| &r.subtests)
+    }
+
+    fn unexpected_subtests(&self) -> u64 {
+        self.subtests().map_or(0, |s| s.unexpected)
+    }
+
+    fn crash(&self) -> Option<&str> {
+        self.rare.as_ref().and_then(|r| r.crash.as_deref())
+    }
+
+    /// The captured output, if there is any.
+    fn output(&self) -> Option<&Capped> {
+        self.output.as_deref().filter(|o| !o.is_empty())
+    }
+}
+
+/// A test id without its group's name and the space after it, if it
+/// starts with them: what a record keeps of the id of a test of a known
+/// group (the runner's ids are `"<binary-id> <libtest name>"`).
+pub(super) fn strip_group<'a>(test: &'a str, group: &str) -> Option<&'a str> {
+    test.strip_prefix(group)?.strip_prefix(' ')
+}
+
+/// Whether `id` is `group`, a space and `rest`: the id of which
+/// [`strip_group`] kept `rest`.
+pub(super) fn is_in_group(id: &str, group: &str, rest: &str) -> bool {
+    id.len() == group.len() + 1 + rest.len()
+        && id.starts_with(group)
+        && id.as_bytes()[group.len()] == b' '
+        && id.ends_with(rest)
+}
+
+/// Test ids to the latest record of each, without a second copy of the ids
+/// (the records have them): keyed by a 64-bit hash of the id, each hit
+/// checked against the record found (`is(record, id)`: whether it is the
+/// record of a test `id`). The rare id whose hash is already another id's
+/// is kept whole, in a map of its own.
+#[derive(Debug)]
+pub(super) struct IdIndex<V> {
+    by_hash: HashMap<u64, V, BuildHasherDefault<PreHashed>>,
+    collided: HashMap<Box<str>, V>,
+}
+
+impl<V> Default for IdIndex<V> {
+    fn default() -> Self {
+        IdIndex {
+            by_hash: HashMap::default(),
+            collided: HashMap::new(),
+        }
+    }
+}
+
+impl<V: Copy> IdIndex<V> {
+    /// Room for `n` more ids.
+    pub(super) fn reserve(&mut self, n: usize) {
+        self.by_hash.reserve(n);
+    }
+
+    /// The record of `id`.
+    pub(super) fn get(&self, id: &str, is: impl Fn(V, &str) -> bool) -> Option<V> {
+        let &v = self.by_hash.get(&hash_id(id))?;
+        if is(v, id) {
+            Some(v)
+        } else {
+            self.collided.get(id).copied()
+        }
+    }
+
+    /// Makes `v` the record of `id` (records keep their ids, so an indexed
+    /// record is still one of the id it was indexed by).
+    pub(super) fn insert(&mut self, id: &str, v: V, is: impl Fn(V, &str) -> bool) {
+        match self.by_hash.entry(hash_id(id)) {
+            hash_map::Entry::Vacant(slot) => {
+                slot.insert(v);
+            }
+            hash_map::Entry::Occupied(mut slot) => {
+                if is(*slot.get(), id) {
+                    slot.insert(v);
+                } else {
+                    self.collided.insert(id.into(), v);
+                }
+            }
+        }
+    }
+}
+
+/// The index's hash of a test id: SipHash (std's `DefaultHasher`), whose
+/// bits are evenly spread even for ids that differ in a character or two,
+/// as the index's table needs (it takes the hash as it is).
+fn hash_id(id: &str) -> u64 {
+    let mut h = DefaultHasher::new();
+    h.write(id.as_bytes());
+    h.finish()
+}
+
+/// The hasher of [`IdIndex`]'s keys, which are hashes already.
+#[derive(Debug, Default)]
+pub(super) struct PreHashed(u64);
+
+impl Hasher for PreHashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+/// A suite's listing (`suite_start.tests`) in the order of
+/// [`Tests::groups`]: groups by name, a group named twice counted once, with
+/// its last list. It is walked where it is, in the order it was written
+/// (mozlog producers write their groups in any order), rather than taken
+/// apart into a sorted copy of its hundreds of thousands of ids: a sink
+/// gives each id the place its group's rank and its index in the group
+/// decide.
+pub(super) struct Listing {
+    /// The groups, in order, each with the number of ids it lists.
+    pub(super) groups: Vec<(String, usize)>,
+    /// Each group as written, in order: its rank in `groups`, or `None` for
+    /// a group named again later.
+    written: Vec<Option<usize>>,
+}
+
+impl Listing {
+    pub(super) fn of(tests: &Tests) -> Listing {
+        let mut written: Vec<(String, usize)> = Vec::new();
+        tests.each(&mut |group, id| match id {
+            None => written.push((group.to_string(), 0)),
+            Some(_) => {
+                if let Some(g) = written.last_mut() {
+                    g.1 += 1;
+                }
+            }
+        });
+        let mut order: Vec<usize> = (0..written.len()).collect();
+        order.sort_by(|&a, &b| written[a].0.cmp(&written[b].0).then(a.cmp(&b)));
+        let mut ranks = vec![None; written.len()];
+        let mut groups = Vec::new();
+        for (k, &i) in order.iter().enumerate() {
+            // The last of the groups of a name is the one that counts.
+            if order
+                .get(k + 1)
+                .is_none_or(|&n| written[n].0 != written[i].0)
+            {
+                ranks[i] = Some(groups.len());
+                groups.push(std::mem::take(&mut written[i]));
+            }
+        }
+        Listing {
+            groups,
+            written: ranks,
+        }
+    }
+
+    /// Calls `f(rank, index, id)` for each id of the groups that count, in
+    /// the order they were written: `rank` is the group's in
+    /// [`Listing::groups`], `index` the id's in its group.
+    pub(super) fn each(&self, tests: &Tests, f: &mut dyn FnMut(usize, usize, &str)) {
+        let mut written = self.written.iter();
+        let mut rank = None;
+        let mut index = 0;
+        tests.each(&mut |_, id| match id {
+            None => {
+                rank = written.next().copied().flatten();
+                index = 0;
+            }
+            Some(id) => {
+                if let Some(r) = rank {
+                    f(r, index, id);
+                }
+                index += 1;
+            }
+        });
+    }
+}
+
+/// Whether the case at `(suite, case)` is one of test `id`.
+fn is_case_of(suites: &[Suite], (s, c): (u32, u32), id: &str) -> bool {
+    let suite = &suites[s as usize];
+    suite.cases[c as usize].is(id, &suite.name)
 }
 
 /// One test binary (mozlog group).
@@ -351,9 +671,12 @@ struct Record {
     suites: Vec<Suite>,
     suite_index: HashMap<String, usize>,
     /// Test id → (suite, case) of its latest run.
-    cases: HashMap<String, (usize, usize)>,
+    cases: IdIndex<(u32, u32)>,
     /// Process (pid as written in `process`) → suite, for output outside tests.
     processes: HashMap<String, usize>,
+    /// The `path`s of tests, each kept once, and their indexes.
+    paths: Vec<Box<str>>,
+    path_index: HashMap<Box<str>, u32>,
     harness_source: Option<String>,
     harness: Vec<HarnessError>,
 }
@@ -373,13 +696,104 @@ impl Record {
         self.suites.len() - 1
     }
 
+    /// (suite, case) of the latest run of `test`.
+    fn find(&self, test: &str) -> Option<(usize, usize)> {
+        let suites = &self.suites;
+        self.cases
+            .get(test, |at, id| is_case_of(suites, at, id))
+            .map(|(s, c)| (s as usize, c as usize))
+    }
+
+    /// A new case of `test` at the end of suite `s`, now the test's latest.
+    fn push_case(&mut self, s: usize, test: &str) -> (usize, usize) {
+        let case = Case::new(test, &self.suites[s].name);
+        self.suites[s].cases.push(case);
+        let at = (s, self.suites[s].cases.len() - 1);
+        self.index(test, at);
+        at
+    }
+
+    /// Makes `at` the latest case of `test`.
+    fn index(&mut self, test: &str, at: (usize, usize)) {
+        let key = (
+            u32::try_from(at.0).expect("fewer than 2^32 suites"),
+            u32::try_from(at.1).expect("fewer than 2^32 cases in a suite"),
+        );
+        let suites = &self.suites;
+        self.cases
+            .insert(test, key, |at, id| is_case_of(suites, at, id));
+    }
+
+    /// Gives each test of a suite's listing that has no case yet a case,
+    /// at the end of its group's suite, in the listing's order.
+    fn list(&mut self, tests: &Tests) {
+        let listing = Listing::of(tests);
+        // Each group's suite, and where its listed cases begin: a test's
+        // place is known before it is met (ids come in the order written,
+        // groups are placed in their order), as a hole to fill.
+        let mut places: Vec<(usize, usize)> = Vec::with_capacity(listing.groups.len());
+        let mut rank_of = vec![None; self.suites.len() + listing.groups.len()];
+        for (rank, (group, n)) in listing.groups.iter().enumerate() {
+            let s = self.suite(group);
+            let cases = &mut self.suites[s].cases;
+            places.push((s, cases.len()));
+            rank_of[s] = Some(rank);
+            cases.reserve_exact(*n);
+            cases.resize_with(cases.len() + n, Case::hole);
+        }
+        self.cases.reserve(tests.count());
+        listing.each(tests, &mut |rank, index, test| {
+            let (s, base) = places[rank];
+            let here = (s, base + index);
+            let moved = match self.find(test) {
+                None => None,
+                Some((s2, c2)) => match rank_of[s2] {
+                    // Listed by this listing already: the test keeps the
+                    // place that comes first in its order.
+                    Some(r2) if c2 >= places[r2].1 => {
+                        if (r2, c2) < (rank, here.1) {
+                            return;
+                        }
+                        Some((s2, c2))
+                    }
+                    // Known before this listing.
+                    _ => return,
+                },
+            };
+            self.suites[s].cases[here.1] = Case::new(test, &self.suites[s].name);
+            // Indexed before the old place is emptied: the index checks the
+            // id of the case it points to.
+            self.index(test, here);
+            if let Some((s2, c2)) = moved {
+                self.suites[s2].cases[c2] = Case::hole();
+            }
+        });
+        for &(s, base) in &places {
+            let mut to = base;
+            for from in base..self.suites[s].cases.len() {
+                if self.suites[s].cases[from].flags & HOLE != 0 {
+                    continue;
+                }
+                if from != to {
+                    let suite = &self.suites[s];
+                    let test = suite.cases[from].id(&suite.name).into_owned();
+                    // Indexed before the move, for the same reason.
+                    self.index(&test, (s, to));
+                    self.suites[s].cases.swap(from, to);
+                }
+                to += 1;
+            }
+            self.suites[s].cases.truncate(to);
+        }
+    }
+
     /// The suite of a test: its `group`, else the group listing it, else the
     /// run's name.
     fn group_of(&self, test: &str, group: Option<&str>) -> String {
         if let Some(g) = group {
             return g.to_string();
         }
-        if let Some(&(s, _)) = self.cases.get(test) {
+        if let Some((s, _)) = self.find(test) {
             return self.suites[s].name.clone();
         }
         self.name.clone().unwrap_or_else(|| "default".to_string())
@@ -388,8 +802,8 @@ impl Record {
     /// The case a new run of `test` writes to: the listed (or earlier) one
     /// while it has not started, else a new one (a test run twice is two cases).
     fn case_for_start(&mut self, test: &str, group: Option<&str>) -> (usize, usize) {
-        match self.cases.get(test) {
-            Some(&(s, c)) if !self.suites[s].cases[c].started() => (s, c),
+        match self.find(test) {
+            Some((s, c)) if !self.suites[s].cases[c].started() => (s, c),
             _ => self.new_case(test, group),
         }
     }
@@ -398,8 +812,8 @@ impl Record {
     /// has a result (a result without a start, from another producer's log,
     /// is kept as a case without time rather than lost or overwriting one).
     fn case_for_end(&mut self, test: &str, group: Option<&str>) -> (usize, usize) {
-        match self.cases.get(test) {
-            Some(&(s, c)) if self.suites[s].cases[c].outcome.is_none() => (s, c),
+        match self.find(test) {
+            Some((s, c)) if !self.suites[s].cases[c].has_outcome() => (s, c),
             _ => self.new_case(test, group),
         }
     }
@@ -407,15 +821,31 @@ impl Record {
     fn new_case(&mut self, test: &str, group: Option<&str>) -> (usize, usize) {
         let g = self.group_of(test, group);
         let s = self.suite(&g);
-        self.suites[s].cases.push(Case::new(test.to_string()));
-        let at = (s, self.suites[s].cases.len() - 1);
-        self.cases.insert(test.to_string(), at);
-        at
+        self.push_case(s, test)
     }
 
     fn case_mut(&mut self, test: &str) -> Option<&mut Case> {
-        let &(s, c) = self.cases.get(test)?;
+        let (s, c) = self.find(test)?;
         Some(&mut self.suites[s].cases[c])
+    }
+
+    /// The path of a case's test file.
+    fn path_of(&self, case: &Case) -> Option<&str> {
+        (case.path != NO_PATH).then(|| &*self.paths[case.path as usize])
+    }
+
+    /// The index of a test file's path in `paths`.
+    fn path(&mut self, path: &str) -> u32 {
+        if let Some(&i) = self.path_index.get(path) {
+            return i;
+        }
+        let i = u32::try_from(self.paths.len())
+            .ok()
+            .filter(|&i| i != NO_PATH)
+            .expect("fewer than 2^32 - 1 paths");
+        self.paths.push(path.into());
+        self.path_index.insert(path.into(), i);
+        i
     }
 }
 
@@ -460,34 +890,28 @@ impl Sink for Xunit {
                 rec.suite_ended = None;
                 // Listed tests get their place now, so that a test that never
                 // runs is written (as not run) and the order is the listing's,
-                // stable from run to run whatever the scheduling.
-                for (group, tests) in s.tests.groups().iter() {
-                    let si = rec.suite(group);
-                    for t in tests {
-                        if rec.cases.contains_key(t) {
-                            continue;
-                        }
-                        rec.suites[si].cases.push(Case::new(t.clone()));
-                        let at = (si, rec.suites[si].cases.len() - 1);
-                        rec.cases.insert(t.clone(), at);
-                    }
-                }
+                // stable from run to run whatever the scheduling. Nearly
+                // every listed test runs: its case is made once, here.
+                rec.list(&s.tests);
             }
             Action::SuiteEnd(_) => rec.suite_ended = Some(e.time),
             Action::TestStart(t) => {
                 let (s, c) = rec.case_for_start(&t.test, t.group.as_deref());
                 rec.processes.insert(e.pid.to_string(), s);
+                let path = t.path.as_deref().map_or(NO_PATH, |p| rec.path(p));
                 let case = &mut rec.suites[s].cases[c];
-                case.start = Some(e.time);
-                case.path = t.path.clone();
+                case.start = e.time;
+                case.flags |= STARTED;
+                case.path = path;
             }
             Action::TestStatus(st) => {
                 if let Some(case) = rec.case_mut(&st.test) {
-                    case.subtests.count += 1;
+                    let subtests = &mut case.rare_mut().subtests;
+                    subtests.count += 1;
                     let unexpected =
                         st.expected.is_some() && !st.known_intermittent.contains(&st.status);
                     if unexpected {
-                        case.subtests.unexpected += 1;
+                        subtests.unexpected += 1;
                         let mut line = format!(
                             "{}: {} (expected {})",
                             st.subtest,
@@ -498,50 +922,74 @@ impl Sink for Xunit {
                             line.push_str(" - ");
                             line.push_str(m);
                         }
-                        case.subtests.detail.push_line(&line, text_max);
+                        subtests.detail.push_line(&line, text_max);
                     }
                 }
             }
             Action::TestEnd(end) => {
                 let (s, c) = rec.case_for_end(&end.test, end.group.as_deref());
                 let case = &mut rec.suites[s].cases[c];
-                case.end = Some(e.time);
-                case.line = end.extra_u64("line");
-                case.outcome = Some(Outcome {
-                    status: end.status,
-                    expected: end.expected,
-                    known_intermittent: end.is_known_intermittent(),
-                    message: end.message.as_deref().map(|m| capped_text(m, text_max)),
-                    stack: end.stack.as_deref().map(|s| capped_text(s, text_max)),
-                    timeout: end
-                        .extra
-                        .as_ref()
-                        .and_then(|x| x.get("timeout"))
-                        .and_then(Value::as_f64),
-                    sample: end.extra_str("sample").map(|s| capped_text(s, text_max)),
-                    reruns: end
-                        .extra
-                        .as_ref()
-                        .and_then(|x| x.get("attempts")?.as_array().cloned())
-                        .map(|attempts| {
-                            let n = attempts.len().saturating_sub(1);
-                            attempts
-                                .iter()
-                                .take(n)
-                                .filter_map(|a| {
-                                    let status = Status::parse(a["status"].as_str()?)?;
-                                    let message = a["message"].as_str().unwrap_or("");
-                                    Some((status, capped_text(message, text_max)))
-                                })
-                                .collect()
-                        })
-                        .unwrap_or_default(),
-                });
+                if let Some(output) = &mut case.output {
+                    // Its output is complete: the slack its growth left is
+                    // given back (it adds up over a large run).
+                    output.text.shrink_to_fit();
+                }
+                case.end = e.time;
+                case.status = end.status;
+                case.expected = end.expected;
+                case.flags |= ENDED;
+                if end.is_known_intermittent() {
+                    case.flags |= KNOWN_INTERMITTENT;
+                } else {
+                    case.flags &= !KNOWN_INTERMITTENT;
+                }
+                case.set_line(end.extra_u64("line"));
+                let message = end.message.as_deref().map(|m| capped_text(m, text_max));
+                let stack = end.stack.as_deref().map(|s| capped_text(s, text_max));
+                let timeout = end
+                    .extra
+                    .as_ref()
+                    .and_then(|x| x.get("timeout"))
+                    .and_then(Value::as_f64);
+                let sample = end.extra_str("sample").map(|s| capped_text(s, text_max));
+                let reruns: Vec<(Status, Box<str>)> = end
+                    .extra
+                    .as_ref()
+                    .and_then(|x| x.get("attempts")?.as_array())
+                    .map(|attempts| {
+                        let n = attempts.len().saturating_sub(1);
+                        attempts
+                            .iter()
+                            .take(n)
+                            .filter_map(|a| {
+                                let status = Status::parse(a["status"].as_str()?)?;
+                                let message = a["message"].as_str().unwrap_or("");
+                                Some((status, capped_text(message, text_max).into()))
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let any = message.is_some()
+                    || stack.is_some()
+                    || timeout.is_some()
+                    || sample.is_some()
+                    || !reruns.is_empty();
+                if any || case.rare.is_some() {
+                    let rare = case.rare_mut();
+                    rare.message = message.map(String::into_boxed_str);
+                    rare.stack = stack.map(String::into_boxed_str);
+                    rare.timeout = timeout;
+                    rare.sample = sample.map(String::into_boxed_str);
+                    rare.reruns = reruns.into_boxed_slice();
+                }
             }
             Action::ProcessOutput(p) => {
-                let case = p.test.as_deref().and_then(|t| rec.cases.get(t)).copied();
+                let case = p.test.as_deref().and_then(|t| rec.find(t));
                 match case {
-                    Some((s, c)) => rec.suites[s].cases[c].output.push_line(&p.data, max),
+                    Some((s, c)) => rec.suites[s].cases[c]
+                        .output
+                        .get_or_insert_with(Box::default)
+                        .push_line(&p.data, max),
                     None => {
                         // Output outside any test belongs to its binary's
                         // suite when its process is known; otherwise only the
@@ -576,7 +1024,7 @@ impl Sink for Xunit {
                     if let Some(m) = &c.minidump_path {
                         note.push_str(&format!("; minidump: {m}"));
                     }
-                    case.crash = Some(capped_text(&note, text_max));
+                    case.rare_mut().crash = Some(capped_text(&note, text_max).into());
                 }
             }
             Action::ProcessStart(p) => {
@@ -649,8 +1097,8 @@ fn mapped(mode: MapMode, why: Why) -> (Verdict, Why) {
 }
 
 fn judge(case: &Case, opts: &XunitOptions) -> (Verdict, Why) {
-    let Some(o) = &case.outcome else {
-        return if case.start.is_some() {
+    let Some(o) = case.outcome() else {
+        return if case.start().is_some() {
             (Verdict::Error, Why::Unfinished)
         } else {
             (Verdict::Skipped, Why::NotRun)
@@ -686,7 +1134,7 @@ fn judge(case: &Case, opts: &XunitOptions) -> (Verdict, Why) {
             | Status::PreconditionFailed => mapped(opts.xfail, Why::Xfail),
         }
     };
-    if base.0 == Verdict::Pass && case.subtests.unexpected > 0 {
+    if base.0 == Verdict::Pass && case.unexpected_subtests() > 0 {
         (Verdict::Failure, Why::Subtests)
     } else {
         base
@@ -700,6 +1148,11 @@ fn split_name(test: &str, group: &str) -> (String, String) {
         .strip_prefix(group)
         .and_then(|rest| rest.strip_prefix(' '))
         .unwrap_or(test);
+    split_libtest(libtest, group)
+}
+
+/// [`split_name`] of the libtest name of a test of binary `group`.
+fn split_libtest(libtest: &str, group: &str) -> (String, String) {
     // Only a Rust path is split: a doctest's name (`src/lib.rs - a::b (line 5)`)
     // stays whole.
     if !libtest.contains(char::is_whitespace) {
@@ -768,7 +1221,8 @@ fn non_empty(s: &str, fallback: &str) -> String {
 
 /// A written case: the attributes and children, all text sanitized.
 struct Rendered {
-    /// The mozlog test id, for the Ant flavor's output headings.
+    /// The mozlog test id, for the Ant flavor's output headings (empty in
+    /// the other flavors).
     test: String,
     classname: String,
     name: String,
@@ -797,20 +1251,25 @@ fn join_lines<'a>(parts: impl IntoIterator<Item = Option<&'a str>>) -> String {
 fn render_case(
     case: &Case,
     group: &str,
+    path: Option<&str>,
     verdict: Verdict,
     why: Why,
     last_time: u64,
     opts: &XunitOptions,
 ) -> Rendered {
-    let (classname, name) = split_name(&case.test, group);
-    let elapsed = match (case.start, case.end) {
+    let (classname, name) = match case.libtest() {
+        Some(libtest) => split_libtest(libtest, group),
+        None => split_name(&case.test, group),
+    };
+    let elapsed = match (case.start(), case.end()) {
         (Some(s), Some(e)) => e.saturating_sub(s),
         (Some(s), None) => last_time.saturating_sub(s),
         (None, _) => 0,
     };
-    let o = case.outcome.as_ref();
-    let message = o.and_then(|o| o.message.as_deref());
-    let stack = o.and_then(|o| o.stack.as_deref());
+    let outcome = case.outcome();
+    let o = outcome.as_ref();
+    let message = o.and_then(|o| o.message);
+    let stack = o.and_then(|o| o.stack);
     let status_text = |o: &Outcome| match o.expected {
         Some(exp) => format!("{}, expected {exp}", o.status),
         None => o.status.to_string(),
@@ -822,15 +1281,15 @@ fn render_case(
         if let Some(t) = o.timeout {
             lines.push(format!("time limit: {t} s"));
         }
-        if let Some(s) = o.sample.as_deref().filter(|s| !msg.contains(*s)) {
+        if let Some(s) = o.sample.filter(|s| !msg.contains(*s)) {
             lines.push(format!("stacks sampled before the kill: {s}"));
         }
         lines.join("\n")
     };
-    let subtests = (case.subtests.unexpected > 0).then(|| {
+    let subtests = case.subtests().filter(|s| s.unexpected > 0).map(|s| {
         format!(
             "unexpected subtest results:\n{}",
-            case.subtests.detail.render(opts.max_output.max(MIN_TEXT))
+            s.detail.render(opts.max_output.max(MIN_TEXT))
         )
     });
     let mut notes: Vec<String> = Vec::new();
@@ -875,7 +1334,8 @@ fn render_case(
             "subtest".to_string(),
             format!(
                 "{} of {} subtests had unexpected results",
-                case.subtests.unexpected, case.subtests.count
+                case.unexpected_subtests(),
+                case.subtests().map_or(0, |s| s.count)
             ),
             subtests.clone().unwrap_or_default(),
         )),
@@ -919,7 +1379,7 @@ fn render_case(
                     Some(msg.as_str()),
                     stack,
                     Some(timeout.as_str()),
-                    case.crash.as_deref(),
+                    case.crash(),
                     subtests.as_deref(),
                 ]),
             ))
@@ -978,30 +1438,39 @@ fn render_case(
         }
     }
     let mut out = notes.join("\n");
-    if !case.output.is_empty() {
+    if let Some(output) = case.output() {
         if !out.is_empty() {
             out.push('\n');
         }
-        out.push_str(&case.output.render(opts.max_output));
+        out.push_str(&output.render(opts.max_output));
     }
     Rendered {
-        test: sanitize(&case.test).into_owned(),
+        test: if opts.flavor == Flavor::Ant {
+            sanitize(&case.id(group)).into_owned()
+        } else {
+            String::new()
+        },
         classname: sanitize(&classname).into_owned(),
         name: sanitize(&name).into_owned(),
         time: millis_as_secs(elapsed),
-        file: case.path.as_deref().map(|p| sanitize(p).into_owned()),
-        line: case.line,
+        file: path.map(|p| sanitize(p).into_owned()),
+        line: case.line(),
         result,
         reruns,
         out,
     }
 }
 
-/// A suite ready to write: its cases and counts.
-struct SuiteOut {
+/// A suite ready to write: its counts, and where its cases come from. The
+/// cases of a recorded suite are rendered one at a time as they are
+/// written, so that the document costs no more memory than the record.
+struct SuiteOut<'a> {
     name: String,
     package: String,
-    cases: Vec<(Rendered, Verdict)>,
+    /// The recorded suite (`None` for the harness errors).
+    suite: Option<&'a Suite>,
+    /// The harness errors, rendered (they are few).
+    harness: Vec<Rendered>,
     /// Output outside any test.
     extra_out: String,
     timestamp: u64,
@@ -1014,12 +1483,13 @@ struct SuiteOut {
     xpass: u64,
 }
 
-impl SuiteOut {
-    fn new(name: String, package: String, timestamp: u64) -> SuiteOut {
+impl<'a> SuiteOut<'a> {
+    fn new(name: String, package: String, timestamp: u64) -> SuiteOut<'a> {
         SuiteOut {
             name,
             package,
-            cases: Vec::new(),
+            suite: None,
+            harness: Vec::new(),
             extra_out: String::new(),
             timestamp,
             time: 0,
@@ -1032,7 +1502,8 @@ impl SuiteOut {
         }
     }
 
-    fn add(&mut self, r: Rendered, v: Verdict) {
+    /// Counts a case written as `v`.
+    fn count(&mut self, v: Verdict) {
         match v {
             Verdict::Omit => return,
             Verdict::Pass => {}
@@ -1043,19 +1514,18 @@ impl SuiteOut {
             Verdict::UnexpectedSuccess => self.xpass += 1,
         }
         self.tests += 1;
-        self.cases.push((r, v));
     }
 }
 
-fn plan(rec: &Record, opts: &XunitOptions) -> Vec<SuiteOut> {
+fn plan<'a>(rec: &'a Record, opts: &XunitOptions) -> Vec<SuiteOut<'a>> {
     let start = rec.suite_started.or(rec.first_time).unwrap_or(0);
     let mut out = Vec::new();
     for suite in &rec.suites {
-        let first = suite.cases.iter().filter_map(|c| c.start).min();
+        let first = suite.cases.iter().filter_map(Case::start).min();
         let last = suite
             .cases
             .iter()
-            .filter_map(|c| c.end.or(c.start.map(|_| rec.last_time)))
+            .filter_map(|c| c.end().or(c.start().map(|_| rec.last_time)))
             .max();
         let name = non_empty(&suite.name, "default");
         let package = non_empty(package_of(&suite.name), &name);
@@ -1064,13 +1534,9 @@ fn plan(rec: &Record, opts: &XunitOptions) -> Vec<SuiteOut> {
             s.time = l.saturating_sub(f);
         }
         for case in &suite.cases {
-            let (verdict, why) = judge(case, opts);
-            if verdict == Verdict::Omit {
-                continue;
-            }
-            let r = render_case(case, &suite.name, verdict, why, rec.last_time, opts);
-            s.add(r, verdict);
+            s.count(judge(case, opts).0);
         }
+        s.suite = Some(suite);
         if !suite.output.is_empty() {
             s.extra_out = suite.output.render(opts.max_output);
         }
@@ -1107,7 +1573,8 @@ fn plan(rec: &Record, opts: &XunitOptions) -> Vec<SuiteOut> {
                 reruns: Vec::new(),
                 out: String::new(),
             };
-            s.add(r, Verdict::Error);
+            s.count(Verdict::Error);
+            s.harness.push(r);
         }
         out.push(s);
     }
@@ -1220,21 +1687,26 @@ fn write_case<W: Write>(w: &mut Writer<W>, r: &Rendered, flavor: Flavor) -> io::
 
 /// The suite's `<system-out>` in the Ant flavor: each test's output under a
 /// heading, then the output outside tests.
-fn ant_suite_output(s: &SuiteOut) -> String {
-    let mut text = String::new();
-    for (r, _) in &s.cases {
-        if r.out.is_empty() {
-            continue;
+#[derive(Default)]
+struct AntOutput(String);
+
+impl AntOutput {
+    fn case(&mut self, r: &Rendered) {
+        if !r.out.is_empty() {
+            self.0
+                .push_str(&format!("---- {} ----\n{}\n", r.test, r.out));
         }
-        text.push_str(&format!("---- {} ----\n{}\n", r.test, r.out));
     }
-    if !s.extra_out.is_empty() {
-        if !text.is_empty() {
-            text.push_str("---- outside any test ----\n");
+
+    fn finish(mut self, extra_out: &str) -> String {
+        if !extra_out.is_empty() {
+            if !self.0.is_empty() {
+                self.0.push_str("---- outside any test ----\n");
+            }
+            self.0.push_str(extra_out);
         }
-        text.push_str(&s.extra_out);
+        self.0.trim_end_matches('\n').to_string()
     }
-    text.trim_end_matches('\n').to_string()
 }
 
 fn write_document(out: &mut Output, rec: &Record, opts: &XunitOptions) -> io::Result<()> {
@@ -1304,11 +1776,29 @@ fn write_document(out: &mut Output, rec: &Record, opts: &XunitOptions) -> io::Re
         }
         w.write_event(Event::Start(start_tag("testsuite", &attrs)))?;
         write_properties(&mut w, rec.run_info.as_ref())?;
-        for (r, _) in &s.cases {
-            write_case(&mut w, r, flavor)?;
+        let mut ant = AntOutput::default();
+        let mut put = |w: &mut Writer<&mut Output>, r: &Rendered| {
+            if flavor == Flavor::Ant {
+                ant.case(r);
+            }
+            write_case(w, r, flavor)
+        };
+        if let Some(suite) = s.suite {
+            for case in &suite.cases {
+                let (verdict, why) = judge(case, opts);
+                if verdict == Verdict::Omit {
+                    continue;
+                }
+                let path = rec.path_of(case);
+                let r = render_case(case, &suite.name, path, verdict, why, rec.last_time, opts);
+                put(&mut w, &r)?;
+            }
+        }
+        for r in &s.harness {
+            put(&mut w, r)?;
         }
         if flavor == Flavor::Ant {
-            text_element(&mut w, "system-out", &[], &ant_suite_output(s))?;
+            text_element(&mut w, "system-out", &[], &ant.finish(&s.extra_out))?;
             w.write_event(Event::Empty(BytesStart::new("system-err")))?;
         } else if !s.extra_out.is_empty() {
             text_element(&mut w, "system-out", &[], &s.extra_out)?;
