@@ -82,6 +82,12 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
+mod parallel;
+pub use parallel::ParallelReader;
+
+/// An entry read from a log, with its line number, or why the line holds none.
+pub type LineEntry = (u64, Result<Entry, ParseError>);
+
 /// The size of the input buffer: large, so that reading costs a system call
 /// per MiB of log.
 pub const READ_BUFFER: usize = 1 << 20;
@@ -97,8 +103,9 @@ const SHOWN_MALFORMED: u64 = 100;
 pub const STDIN_LABEL: &str = "<stdin>";
 
 /// A streaming reader of a raw log: one entry per non-blank line, with its
-/// line number (1-based, counting blank lines), the line buffer reused from
-/// one line to the next.
+/// line number (1-based, counting blank lines). A line is parsed in the read
+/// buffer when it lies whole in it, else gathered in a line buffer reused
+/// from one line to the next.
 ///
 /// ```
 /// use cargo_structlog::replay::LogReader;
@@ -140,6 +147,29 @@ impl<R: BufRead> LogReader<R> {
     /// read, not a malformed line.
     pub fn next_entry(&mut self) -> io::Result<Option<(u64, Result<Entry, ParseError>)>> {
         loop {
+            // Most lines lie whole in the read buffer: parsed where they
+            // are, they are not copied to the line buffer first.
+            let buf = match self.inner.fill_buf() {
+                Ok(b) => b,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if buf.is_empty() {
+                return Ok(None);
+            }
+            if let Some(i) = memchr::memchr(b'\n', buf) {
+                self.number += 1;
+                let mut text = buf[..i].trim_ascii();
+                if self.number == 1 {
+                    text = text.strip_prefix(b"\xef\xbb\xbf").unwrap_or(text);
+                }
+                let parsed = (!text.is_empty()).then(|| Entry::from_json(text));
+                self.inner.consume(i + 1);
+                match parsed {
+                    Some(entry) => return Ok(Some((self.number, entry))),
+                    None => continue,
+                }
+            }
             if self.line.capacity() > KEEP_LINE_CAPACITY {
                 self.line = Vec::with_capacity(4096);
             }
@@ -203,11 +233,6 @@ impl<R: BufRead> LogReader<R> {
     /// The number of the last line read (0 before the first).
     pub fn line_number(&self) -> u64 {
         self.number
-    }
-
-    /// The last line read, as it was (with its newline, if it had one).
-    pub fn line(&self) -> &[u8] {
-        &self.line
     }
 
     /// The underlying reader.
@@ -323,9 +348,9 @@ fn warn_truncated(label: &str) {
 
 /// Gives the entries of one input to the sinks. Returns false when reading
 /// must stop (`--strict`, or a read error, reported here).
-fn replay_one<R: Read>(
+fn replay_one(
     label: &str,
-    source: &mut LogReader<BufReader<R>>,
+    source: &mut ParallelReader,
     fan: &mut FanOut,
     malformed: &mut Malformed,
 ) -> bool {
@@ -336,7 +361,7 @@ fn replay_one<R: Read>(
         // Flush before waiting for input (a pipe from a live producer), so
         // that downstream sees everything so far; reading a file, this is
         // once per buffer of input, not per entry.
-        if unflushed && source.get_ref().buffer().is_empty() {
+        if unflushed && !source.ready() {
             fan.flush();
             unflushed = false;
             // `format big.log | head`: once every output has failed there is
@@ -353,12 +378,12 @@ fn replay_one<R: Read>(
                     Action::SuiteEnd(_) => suite_open = false,
                     _ => {}
                 }
-                fan.entry(&entry);
+                fan.entry(entry);
                 unflushed = true;
                 entries += 1;
             }
             Ok(Some((line, Err(err)))) => {
-                if malformed.report(label, line, &err) {
+                if malformed.report(label, line, err) {
                     return false;
                 }
             }
@@ -409,8 +434,9 @@ pub fn format(args: FormatArgs) -> Result<i32, Error> {
     let mut fan = sink::setup(&args.log, args.color.as_deref())?;
     let mut malformed = Malformed::new(args.strict);
     let mut stopped = false;
+    let parsers = ParallelReader::parsers_for_machine();
     for (label, input) in sources {
-        let mut source = LogReader::new(BufReader::with_capacity(READ_BUFFER, input));
+        let mut source = ParallelReader::new(input, parsers);
         if !replay_one(&label, &mut source, &mut fan, &mut malformed) {
             stopped = true;
             break;
