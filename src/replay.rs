@@ -81,9 +81,11 @@ use std::collections::{BinaryHeap, HashMap};
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 mod parallel;
-pub use parallel::ParallelReader;
+pub use parallel::{ParallelReader, ParsedBatch, ReadEntry};
 
 /// An entry read from a log, with its line number, or why the line holds none.
 pub type LineEntry = (u64, Result<Entry, ParseError>);
@@ -346,12 +348,129 @@ fn warn_truncated(label: &str) {
     );
 }
 
+/// The sinks of a replay: fed on this thread, or, with several sinks and
+/// cores, shared out into groups of about equal work, each fed on a thread
+/// of its own the same batches of entries.
+enum Feed {
+    Here(FanOut),
+    Threads(Vec<SinkThread>),
+}
+
+struct SinkThread {
+    to: std::sync::mpsc::SyncSender<ToSinks>,
+    thread: std::thread::JoinHandle<Vec<String>>,
+    all_failed: Arc<AtomicBool>,
+}
+
+enum ToSinks {
+    /// These entries of the batch (all of them entries, none malformed).
+    Entries(Arc<ParsedBatch>, std::ops::Range<usize>),
+    Flush,
+}
+
+impl Feed {
+    fn new(fan: FanOut, threads: usize) -> Feed {
+        if fan.len() < 2 || threads < 2 {
+            return Feed::Here(fan);
+        }
+        let parts = fan.split(threads);
+        Feed::Threads(
+            parts
+                .into_iter()
+                .map(|mut fan| {
+                    // A few batches ahead at most: memory stays bounded.
+                    let (to, from) = std::sync::mpsc::sync_channel::<ToSinks>(4);
+                    let all_failed = Arc::new(AtomicBool::new(false));
+                    let failed = all_failed.clone();
+                    let thread = std::thread::spawn(move || {
+                        for message in from {
+                            match message {
+                                ToSinks::Entries(batch, range) => {
+                                    for i in range {
+                                        if let (_, Ok(entry), text) = batch.get(i) {
+                                            fan.entry_read(entry, text);
+                                        }
+                                    }
+                                }
+                                ToSinks::Flush => fan.flush(),
+                            }
+                            failed.store(fan.all_failed(), Ordering::Relaxed);
+                        }
+                        fan.finish()
+                    });
+                    SinkThread {
+                        to,
+                        thread,
+                        all_failed,
+                    }
+                })
+                .collect(),
+        )
+    }
+
+    fn entries(&mut self, batch: &Arc<ParsedBatch>, range: std::ops::Range<usize>) {
+        if range.is_empty() {
+            return;
+        }
+        match self {
+            Feed::Here(fan) => {
+                for i in range {
+                    if let (_, Ok(entry), text) = batch.get(i) {
+                        fan.entry_read(entry, text);
+                    }
+                }
+            }
+            Feed::Threads(threads) => {
+                for t in threads {
+                    let _ = t.to.send(ToSinks::Entries(batch.clone(), range.clone()));
+                }
+            }
+        }
+    }
+
+    fn flush(&mut self) {
+        match self {
+            Feed::Here(fan) => fan.flush(),
+            Feed::Threads(threads) => {
+                for t in threads {
+                    let _ = t.to.send(ToSinks::Flush);
+                }
+            }
+        }
+    }
+
+    fn all_failed(&self) -> bool {
+        match self {
+            Feed::Here(fan) => fan.all_failed(),
+            Feed::Threads(threads) => threads.iter().all(|t| t.all_failed.load(Ordering::Relaxed)),
+        }
+    }
+
+    /// Finishes every sink; returns the failures of the whole run.
+    fn finish(self) -> Vec<String> {
+        match self {
+            Feed::Here(mut fan) => fan.finish(),
+            Feed::Threads(threads) => {
+                let mut failures = Vec::new();
+                for t in threads {
+                    drop(t.to);
+                    match t.thread.join() {
+                        Ok(f) => failures.extend(f),
+                        Err(panic) => std::panic::resume_unwind(panic),
+                    }
+                }
+                failures
+            }
+        }
+    }
+}
+
 /// Gives the entries of one input to the sinks. Returns false when reading
 /// must stop (`--strict`, or a read error, reported here).
 fn replay_one(
     label: &str,
     source: &mut ParallelReader,
-    fan: &mut FanOut,
+    fan: &mut Feed,
     malformed: &mut Malformed,
 ) -> bool {
     let mut suite_open = false;
@@ -363,29 +482,40 @@ fn replay_one(
         // once per buffer of input, not per entry.
         if unflushed && !source.ready() {
             fan.flush();
-            unflushed = false;
             // `format big.log | head`: once every output has failed there is
             // no one left to read the rest.
             if fan.all_failed() {
                 return false;
             }
         }
-        match source.next_entry() {
+        match source.next_batch() {
             Ok(None) => break,
-            Ok(Some((_, Ok(entry)))) => {
-                match entry.action {
-                    Action::SuiteStart(_) => suite_open = true,
-                    Action::SuiteEnd(_) => suite_open = false,
-                    _ => {}
+            Ok(Some(batch)) => {
+                let batch = Arc::new(batch);
+                // The entries go in runs between malformed lines: with
+                // `--strict`, none after the first malformed line.
+                let mut from = 0;
+                for (i, (line, entry, _)) in batch.iter().enumerate() {
+                    match entry {
+                        Ok(entry) => {
+                            match entry.action {
+                                Action::SuiteStart(_) => suite_open = true,
+                                Action::SuiteEnd(_) => suite_open = false,
+                                _ => {}
+                            }
+                            entries += 1;
+                        }
+                        Err(err) => {
+                            fan.entries(&batch, from..i);
+                            from = i + 1;
+                            if malformed.report(label, line, err) {
+                                return false;
+                            }
+                        }
+                    }
                 }
-                fan.entry(entry);
+                fan.entries(&batch, from..batch.len());
                 unflushed = true;
-                entries += 1;
-            }
-            Ok(Some((line, Err(err)))) => {
-                if malformed.report(label, line, err) {
-                    return false;
-                }
             }
             Err(e) => {
                 eprintln!(
@@ -431,12 +561,13 @@ pub fn format(args: FormatArgs) -> Result<i32, Error> {
             sources.push((input.clone(), Box::new(file)));
         }
     }
-    let mut fan = sink::setup(&args.log, args.color.as_deref())?;
+    let fan = sink::setup(&args.log, args.color.as_deref())?;
     let mut malformed = Malformed::new(args.strict);
     let mut stopped = false;
-    let parsers = ParallelReader::parsers_for_machine();
+    let threads = ParallelReader::threads_for_machine();
+    let mut fan = Feed::new(fan, threads);
     for (label, input) in sources {
-        let mut source = ParallelReader::new(input, parsers);
+        let mut source = ParallelReader::new(input, threads);
         if !replay_one(&label, &mut source, &mut fan, &mut malformed) {
             stopped = true;
             break;

@@ -145,6 +145,68 @@ fn replaying_the_raw_log_reproduces_every_sink_byte_for_byte() {
 }
 
 #[test]
+fn raw_replay_keeps_each_line_as_another_producer_wrote_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (input, out, copy, tbpl) = (
+        dir.path().join("theirs.log"),
+        dir.path().join("out.log"),
+        dir.path().join("copy.log"),
+        dir.path().join("tbpl.txt"),
+    );
+    // Another key order, spaces, a field no action of ours has, a reftest
+    // id (a list), a line ending in CRLF.
+    let lines = [
+        r#"{"action": "suite_start", "time": 1, "tests": {"g": ["g a"]}, "run_info": {"os": "linux"}, "source": "mozharness", "thread": "MainThread", "pid": 7}"#,
+        r#"{"thread":"MainThread","action":"log","time":2,"level":"INFO","message":"hello","pid":7,"source":"x"}"#,
+        r#"{"action":"test_start","time":3,"test":["g a","==","ref.html"],"pid":7,"thread":"MainThread","source":"x","harness_field":42}"#,
+        r#"{"action":"log","time":4,"level":"WARNING","message":"careful","pid":7,"thread":"MainThread","source":"x"}"#,
+        r#"{"action":"test_end","time":5,"test":["g a","==","ref.html"],"status":"FAIL","expected":"PASS","pid":7,"thread":"MainThread","source":"x"}"#,
+        r#"{"action":"suite_end","time":6,"pid":7,"thread":"MainThread","source":"x"}"#,
+    ];
+    std::fs::write(&input, lines.join("\r\n") + "\r\n").unwrap();
+    let res = tool(&[
+        "format",
+        "--input",
+        p(&input),
+        "--log-raw",
+        p(&out),
+        "--log-raw",
+        p(&copy),
+        "--log-tbpl",
+        p(&tbpl),
+    ]);
+    assert_eq!(res.status.code(), Some(0), "{}", text(&res.stderr));
+    let want: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), want);
+    assert_eq!(std::fs::read_to_string(&copy).unwrap(), want);
+    // The other sinks read the same entries.
+    let tbpl = std::fs::read_to_string(&tbpl).unwrap();
+    assert!(
+        tbpl.contains("TEST-UNEXPECTED-FAIL | g a==ref.html"),
+        "{tbpl}"
+    );
+
+    // A level filter drops the lines below it and keeps the others as read.
+    let filtered = dir.path().join("warnings.log");
+    let res = tool(&[
+        "format",
+        "--input",
+        p(&input),
+        "--log-raw",
+        p(&filtered),
+        "--log-raw-level",
+        "WARNING",
+    ]);
+    assert_eq!(res.status.code(), Some(0), "{}", text(&res.stderr));
+    let want: String = lines
+        .iter()
+        .filter(|l| !l.contains("\"INFO\""))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_eq!(std::fs::read_to_string(&filtered).unwrap(), want);
+}
+
+#[test]
 fn inputs_are_read_in_order() {
     let dir = tempfile::tempdir().unwrap();
     let (a, b, out) = (

@@ -15,6 +15,7 @@
 use super::{LineEntry, KEEP_LINE_CAPACITY};
 use crate::model::{Entry, ParseError};
 use std::io::{self, Read};
+use std::ops::Range;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TryRecvError};
 use std::thread;
 
@@ -40,32 +41,89 @@ enum ToParser {
     Failed(io::Error, u64),
 }
 
+/// A parsed chunk: its entries, each with the place of its line's text.
+#[derive(Default)]
+struct Batch {
+    entries: Vec<LineEntry>,
+    /// Where each entry's line is in `text` (empty when the entry kept
+    /// the line itself).
+    spans: Vec<Range<usize>>,
+    text: Vec<u8>,
+}
+
+impl Batch {
+    fn clear(&mut self) {
+        self.entries.clear();
+        self.spans.clear();
+        self.text.clear();
+    }
+}
+
 /// What comes back from a parser, in the same turn.
 enum Parsed {
-    /// The chunk's entries, and the number of its last line.
-    Entries(Vec<LineEntry>, u64),
+    /// A chunk's entries, and the number of its last line.
+    Entries(Batch, u64),
     Failed(io::Error, u64),
 }
 
 struct Parser {
     parsed: Receiver<Parsed>,
     /// Formatted batches going back to be freed (and their room reused).
-    done: SyncSender<Vec<LineEntry>>,
+    done: SyncSender<Batch>,
 }
+
+/// An entry as [`ParallelReader`] gives it: its line number, the entry (or
+/// why the line holds none), and the line's text as read (trimmed; empty
+/// for a line the entry keeps).
+pub type ReadEntry<'a> = (u64, &'a Result<Entry, ParseError>, &'a [u8]);
 
 /// Entries of a log parsed on several threads; see the module doc.
 pub struct ParallelReader {
     parsers: Vec<Parser>,
     /// The parser whose batch comes next.
     turn: usize,
-    /// The batch being handed out, and where in it.
-    batch: Vec<LineEntry>,
-    at: usize,
-    /// Which parser `batch` came from.
-    from: usize,
+    /// A batch taken by [`ParallelReader::ready`], not handed out yet.
+    pending: Option<ParsedBatch>,
     line: u64,
     failed: Option<io::Error>,
     ended: bool,
+}
+
+/// The entries of one chunk of a log, in order. Dropped, the batch goes
+/// back to the parser that made it, to be freed there.
+pub struct ParsedBatch {
+    batch: Batch,
+    home: Option<SyncSender<Batch>>,
+}
+
+impl ParsedBatch {
+    pub fn len(&self) -> usize {
+        self.batch.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.batch.entries.is_empty()
+    }
+
+    /// The `i`th entry of the batch.
+    pub fn get(&self, i: usize) -> ReadEntry<'_> {
+        let (line, entry) = &self.batch.entries[i];
+        (*line, entry, &self.batch.text[self.batch.spans[i].clone()])
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = ReadEntry<'_>> {
+        (0..self.len()).map(|i| self.get(i))
+    }
+}
+
+impl Drop for ParsedBatch {
+    fn drop(&mut self) {
+        if let Some(home) = self.home.take() {
+            // A parser that has finished has hung up, or has more than it
+            // needs: the batch is freed here then.
+            let _ = home.try_send(std::mem::take(&mut self.batch));
+        }
+    }
 }
 
 impl ParallelReader {
@@ -80,9 +138,9 @@ impl ParallelReader {
         for _ in 0..n {
             let (chunk_tx, chunk_rx) = sync_channel::<ToParser>(1);
             let (parsed_tx, parsed_rx) = sync_channel::<Parsed>(1);
-            // Room for every batch in flight: one being parsed, one waiting,
-            // one being formatted, one on its way back.
-            let (done_tx, done_rx) = sync_channel::<Vec<LineEntry>>(4);
+            // Room for the batches in flight: being parsed, waiting, being
+            // formatted (by several threads), on their way back.
+            let (done_tx, done_rx) = sync_channel::<Batch>(8);
             let free = free_tx.clone();
             thread::spawn(move || parse_chunks(chunk_rx, parsed_tx, done_rx, free));
             to_parsers.push(chunk_tx);
@@ -96,18 +154,16 @@ impl ParallelReader {
         ParallelReader {
             parsers: handles,
             turn: 0,
-            batch: Vec::new(),
-            at: 0,
-            from: 0,
+            pending: None,
             line: 0,
             failed: None,
             ended: false,
         }
     }
 
-    /// The number of parsers worth running here: one per core, within
-    /// bounds.
-    pub fn parsers_for_machine() -> usize {
+    /// The number of threads worth running here for work that can be
+    /// shared out: one per core, within bounds.
+    pub fn threads_for_machine() -> usize {
         thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1)
@@ -125,10 +181,10 @@ impl ParallelReader {
         };
         match got {
             Ok(Parsed::Entries(batch, last_line)) => {
-                self.give_back();
-                self.batch = batch;
-                self.at = 0;
-                self.from = self.turn;
+                self.pending = Some(ParsedBatch {
+                    batch,
+                    home: Some(parser.done.clone()),
+                });
                 self.line = self.line.max(last_line);
                 self.turn = (self.turn + 1) % self.parsers.len();
                 true
@@ -147,27 +203,19 @@ impl ParallelReader {
         }
     }
 
-    /// Sends the formatted batch back to its parser to be freed there.
-    fn give_back(&mut self) {
-        let batch = std::mem::take(&mut self.batch);
-        if batch.capacity() > 0 {
-            // A parser that has finished has hung up: the batch is freed
-            // here then.
-            let _ = self.parsers[self.from].done.try_send(batch);
-        }
-    }
-
-    /// Whether the next entry (or the end) can be had without waiting.
+    /// Whether the next batch (or the end) can be had without waiting.
     pub fn ready(&mut self) -> bool {
-        self.at < self.batch.len() || self.ended || self.take(false)
+        self.pending.is_some() || self.ended || self.take(false)
     }
 
-    /// The next entry and its line number, as [`super::LogReader::next_entry`]
-    /// gives them, borrowed until the next call; `Ok(None)` at the end.
-    pub fn next_entry(&mut self) -> io::Result<Option<(u64, &Result<Entry, ParseError>)>> {
-        while self.at >= self.batch.len() {
+    /// The next batch of entries, in the order of the log; `Ok(None)` at
+    /// the end; an `Err` is a failure to read, after the batches before it.
+    pub fn next_batch(&mut self) -> io::Result<Option<ParsedBatch>> {
+        loop {
+            if let Some(batch) = self.pending.take() {
+                return Ok(Some(batch));
+            }
             if self.ended {
-                self.give_back();
                 return match self.failed.take() {
                     Some(e) => Err(e),
                     None => Ok(None),
@@ -175,9 +223,6 @@ impl ParallelReader {
             }
             self.take(true);
         }
-        let (line, entry) = &self.batch[self.at];
-        self.at += 1;
-        Ok(Some((*line, entry)))
     }
 
     /// The number of the last line read.
@@ -321,25 +366,26 @@ fn send(
 fn parse_chunks(
     chunks: Receiver<ToParser>,
     parsed: SyncSender<Parsed>,
-    done: Receiver<Vec<LineEntry>>,
+    done: Receiver<Batch>,
     free: SyncSender<Vec<u8>>,
 ) {
-    let mut spare: Vec<Vec<LineEntry>> = Vec::new();
+    let mut spare: Vec<Batch> = Vec::new();
     while let Ok(message) = chunks.recv() {
         // Free what has been formatted, here where it was allocated.
         while let Ok(mut batch) = done.try_recv() {
+            let text = std::mem::take(&mut batch.text);
             batch.clear();
             spare.push(batch);
+            // A buffer grown for a long line is not kept; when the pool
+            // is full, the reader allocates another.
+            if text.capacity() > 0 && text.capacity() <= 4 * CHUNK {
+                let _ = free.try_send(text);
+            }
         }
         let out = match message {
             ToParser::Lines(chunk) => {
                 let mut batch = spare.pop().unwrap_or_default();
-                let (last, data) = parse_chunk(chunk, &mut batch);
-                // A buffer grown for a long line is not kept; when the pool
-                // is full, the reader allocates another.
-                if let Some(data) = data.filter(|d| d.capacity() <= 4 * CHUNK) {
-                    let _ = free.try_send(data);
-                }
+                let last = parse_chunk(chunk, &mut batch);
                 Parsed::Entries(batch, last)
             }
             ToParser::Failed(e, line) => Parsed::Failed(e, line),
@@ -350,15 +396,14 @@ fn parse_chunks(
     }
 }
 
-/// Parses a chunk's lines into `batch`; returns the number of its last line,
-/// and the chunk's buffer unless an entry kept it.
-fn parse_chunk(chunk: Chunk, batch: &mut Vec<LineEntry>) -> (u64, Option<Vec<u8>>) {
+/// Parses a chunk's lines into `batch`, which keeps the chunk's text;
+/// returns the number of its last line.
+fn parse_chunk(chunk: Chunk, batch: &mut Batch) -> u64 {
     let Chunk {
         mut data,
         first_line,
     } = chunk;
     let mut number = first_line;
-    let mut start = 0;
     // A chunk that is one huge line (a large run's suite_start): the entry
     // keeps the chunk itself rather than a copy of its test list.
     if data.len() > KEEP_LINE_CAPACITY
@@ -368,11 +413,12 @@ fn parse_chunk(chunk: Chunk, batch: &mut Vec<LineEntry>) -> (u64, Option<Vec<u8>
             data.drain(..3);
         }
         if !data.trim_ascii().is_empty() {
-            batch.push((number, Entry::from_json_owned(data)));
-            return (number, None);
+            batch.entries.push((number, Entry::from_json_owned(data)));
+            batch.spans.push(0..0);
         }
-        return (number, Some(data));
+        return number;
     }
+    let mut start = 0;
     while start < data.len() {
         let end = memchr::memchr(b'\n', &data[start..]).map_or(data.len(), |i| start + i);
         let mut text = data[start..end].trim_ascii();
@@ -385,12 +431,15 @@ fn parse_chunk(chunk: Chunk, batch: &mut Vec<LineEntry>) -> (u64, Option<Vec<u8>
             } else {
                 Entry::from_json(text)
             };
-            batch.push((number, entry));
+            let from = text.as_ptr() as usize - data.as_ptr() as usize;
+            batch.entries.push((number, entry));
+            batch.spans.push(from..from + text.len());
         }
         start = end + 1;
         number += 1;
     }
-    (number - 1, Some(data))
+    batch.text = data;
+    number - 1
 }
 
 #[cfg(test)]
@@ -402,8 +451,17 @@ mod tests {
     fn all(mut r: ParallelReader) -> (Vec<(u64, String)>, Option<String>) {
         let mut out = Vec::new();
         loop {
-            match r.next_entry() {
-                Ok(Some((n, e))) => out.push((n, describe(e))),
+            match r.next_batch() {
+                Ok(Some(batch)) => {
+                    for (n, e, text) in batch.iter() {
+                        // The text is the line's, as read.
+                        if !text.is_empty() {
+                            let again = Entry::from_json(text);
+                            assert_eq!(describe(&again), describe(e));
+                        }
+                        out.push((n, describe(e)))
+                    }
+                }
                 Ok(None) => return (out, None),
                 Err(e) => return (out, Some(format!("{e} after line {}", r.line_number()))),
             }
@@ -532,11 +590,14 @@ mod tests {
         let mut r = ParallelReader::new(reader, 2);
         std::io::Write::write_all(&mut writer, b"{\"action\":\"shutdown\",\"time\":7}\n").unwrap();
         // The producer has not closed: the entry comes all the same.
-        let (n, e) = r.next_entry().unwrap().unwrap();
+        let batch = r.next_batch().unwrap().unwrap();
+        assert_eq!(batch.len(), 1);
+        let (n, e, text) = batch.get(0);
+        assert_eq!(text, b"{\"action\":\"shutdown\",\"time\":7}");
         assert_eq!((n, e.as_ref().unwrap().time), (1, 7));
         // Nothing more for now, and the input has not ended.
         assert!(!r.ready());
         drop(writer);
-        assert!(r.next_entry().unwrap().is_none());
+        assert!(r.next_batch().unwrap().is_none());
     }
 }

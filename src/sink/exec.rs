@@ -203,6 +203,10 @@ impl Sink for Exec {
         self.with_inner(|s| s.entry(e))
     }
 
+    fn entry_read(&mut self, e: &Entry, line: &[u8]) -> io::Result<()> {
+        self.with_inner(|s| s.entry_read(e, line))
+    }
+
     fn flush(&mut self) -> io::Result<()> {
         self.with_inner(|s| s.flush())
     }

@@ -44,6 +44,15 @@ pub trait Sink: Send {
     /// Handles one entry.
     fn entry(&mut self, e: &Entry) -> io::Result<()>;
 
+    /// Handles one entry read from a raw log, `line` being its JSON as
+    /// read: a sink that writes the raw format writes the line as it is
+    /// rather than the entry serialized again (replaying is then no more
+    /// than reading), and keeps any field the entry does not model.
+    fn entry_read(&mut self, e: &Entry, line: &[u8]) -> io::Result<()> {
+        let _ = line;
+        self.entry(e)
+    }
+
     /// Writes out what is buffered (called after each batch in a live run).
     fn flush(&mut self) -> io::Result<()>;
 
@@ -76,6 +85,15 @@ impl<S: Sink> Sink for LevelFilter<S> {
             }
         }
         self.inner.entry(e)
+    }
+
+    fn entry_read(&mut self, e: &Entry, line: &[u8]) -> io::Result<()> {
+        if let Action::Log(l) = &e.action {
+            if l.level > self.level {
+                return Ok(());
+            }
+        }
+        self.inner.entry_read(e, line)
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -119,6 +137,33 @@ impl FanOut {
         self.slots.is_empty()
     }
 
+    /// The number of sinks.
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Shares the sinks out into at most `parts` fan-outs of about equal
+    /// work, each sink's order kept; failures so far go with the first.
+    pub fn split(self, parts: usize) -> Vec<FanOut> {
+        let parts = parts.clamp(1, self.slots.len().max(1));
+        let mut out: Vec<(u32, FanOut)> = (0..parts).map(|_| (0, FanOut::new())).collect();
+        out[0].1.failures = self.failures;
+        let mut slots: Vec<(usize, Slot)> = self.slots.into_iter().enumerate().collect();
+        // The costliest first, each to the part with the least work so far.
+        slots.sort_by_key(|(i, s)| (std::cmp::Reverse(cost(&s.label)), *i));
+        let mut placed: Vec<Vec<(usize, Slot)>> = (0..parts).map(|_| Vec::new()).collect();
+        for (i, slot) in slots {
+            let p = (0..parts).min_by_key(|&p| (out[p].0, p)).unwrap_or(0);
+            out[p].0 += cost(&slot.label);
+            placed[p].push((i, slot));
+        }
+        for (p, mut slots) in placed.into_iter().enumerate() {
+            slots.sort_by_key(|(i, _)| *i);
+            out[p].1.slots = slots.into_iter().map(|(_, s)| s).collect();
+        }
+        out.into_iter().map(|(_, f)| f).collect()
+    }
+
     /// True when every sink has failed: nothing more can be written.
     pub fn all_failed(&self) -> bool {
         !self.slots.is_empty() && self.slots.iter().all(|s| s.failed)
@@ -157,6 +202,23 @@ impl FanOut {
         }
     }
 
+    /// Gives every sink still working an entry read from a raw log, with
+    /// its line as read (see [`Sink::entry_read`]); an empty `line` is
+    /// none.
+    pub fn entry_read(&mut self, e: &Entry, line: &[u8]) {
+        if line.is_empty() {
+            return self.entry(e);
+        }
+        for i in 0..self.slots.len() {
+            if self.slots[i].failed {
+                continue;
+            }
+            if let Err(err) = self.slots[i].sink.entry_read(e, line) {
+                self.fail(i, "writing", err);
+            }
+        }
+    }
+
     /// Flushes every sink still working.
     pub fn flush(&mut self) {
         for i in 0..self.slots.len() {
@@ -180,6 +242,20 @@ impl FanOut {
             }
         }
         std::mem::take(&mut self.failures)
+    }
+}
+
+/// A sink's work per entry, roughly, relative to the others (from a
+/// replay of a large log), for [`FanOut::split`]; known by its label.
+fn cost(label: &str) -> u32 {
+    let format = label
+        .strip_prefix("--log-")
+        .and_then(|l| l.split(' ').next())
+        .unwrap_or("");
+    match format {
+        "html" | "xunit" | "mach" => 4,
+        "tbpl" | "github" => 2,
+        _ => 1,
     }
 }
 
@@ -690,6 +766,60 @@ mod tests {
         assert_eq!(failures.len(), 1);
         assert!(failures[0].contains("--log-raw bad") && failures[0].contains("disk full"));
         assert_eq!(buf.text().lines().count(), 3);
+    }
+
+    #[test]
+    fn split_shares_out_the_work_keeping_each_parts_order() {
+        struct Nothing;
+        impl Sink for Nothing {
+            fn entry(&mut self, _: &Entry) -> io::Result<()> {
+                Ok(())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut fan = FanOut::new();
+        fan.add_failed(
+            "--log-raw tcp://x:1",
+            "connecting",
+            io::Error::other("refused"),
+        );
+        for label in [
+            "--log-raw a",
+            "--log-html b",
+            "--log-unittest c",
+            "--log-xunit d",
+            "--log-mach -",
+            "--log-tbpl e",
+        ] {
+            fan.add(label, Box::new(Nothing));
+        }
+        let parts = fan.split(2);
+        let labels: Vec<Vec<&str>> = parts
+            .iter()
+            .map(|f| f.slots.iter().map(|s| s.label.as_str()).collect())
+            .collect();
+        // html 4 + mach 4 | xunit 4 + tbpl 2 + raw 1 + unittest 1, each in
+        // the order given.
+        assert_eq!(
+            labels,
+            [
+                vec!["--log-html b", "--log-mach -"],
+                vec![
+                    "--log-raw a",
+                    "--log-unittest c",
+                    "--log-xunit d",
+                    "--log-tbpl e"
+                ],
+            ]
+        );
+        assert_eq!(parts[0].failures.len(), 1);
+        assert!(parts[1].failures.is_empty());
+        // Never more parts than sinks.
+        let mut one = FanOut::new();
+        one.add("--log-raw a", Box::new(Nothing));
+        assert_eq!(one.split(4).len(), 1);
     }
 
     #[test]

@@ -21,6 +21,11 @@ impl Sink for Raw {
         self.out.write_all(b"\n")
     }
 
+    fn entry_read(&mut self, _: &Entry, line: &[u8]) -> io::Result<()> {
+        self.out.write_all(line)?;
+        self.out.write_all(b"\n")
+    }
+
     fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
     }
