@@ -51,7 +51,7 @@ use crate::model::{Action, Crash, Entry, Level, Log, Status, TestEnd, TestStatus
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
-use std::hash::{DefaultHasher, Hash, Hasher};
+use std::hash::{BuildHasherDefault, DefaultHasher, Hash, Hasher};
 use std::io::{self, Write};
 
 /// What mozlog keeps for a group.
@@ -87,7 +87,7 @@ pub struct ErrorSummary {
     manifest_index: HashMap<String, usize>,
     /// Hash of a listed test id → index in `manifest_groups`. Hashes rather
     /// than ids, so a suite of a million tests costs megabytes, not tens.
-    test_to_group: HashMap<u64, usize>,
+    test_to_group: HashMap<u64, u32, BuildHasherDefault<PassHasher>>,
     running: HashMap<String, Running>,
     test_time_divisor: u64,
     test_time_divisor_group: Option<String>,
@@ -181,6 +181,25 @@ fn hash_id(test: &str) -> u64 {
     h.finish()
 }
 
+/// The hasher of a map keyed by [`hash_id`]s: they are hashes already.
+#[derive(Default)]
+struct PassHasher(u64);
+
+impl Hasher for PassHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Only u64 keys are hashed here; any other input still hashes.
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
 /// mozlog's `_clean_test_name`, for ids that may contain spaces.
 fn clean_test_name(test: &str) -> &str {
     test.strip_suffix(" (finished)").unwrap_or(test)
@@ -196,7 +215,7 @@ impl ErrorSummary {
             group_index: HashMap::new(),
             manifest_groups: Vec::new(),
             manifest_index: HashMap::new(),
-            test_to_group: HashMap::new(),
+            test_to_group: HashMap::default(),
             running: HashMap::new(),
             test_time_divisor: 1,
             test_time_divisor_group: None,
@@ -234,7 +253,7 @@ impl ErrorSummary {
     fn listed_group(&self, test: &str) -> Option<&str> {
         self.test_to_group
             .get(&hash_id(test))
-            .map(|&i| self.manifest_groups[i].as_str())
+            .map(|&i| self.manifest_groups[i as usize].as_str())
     }
 
     /// A result's group: its own field, else the listed one.
@@ -274,6 +293,7 @@ impl ErrorSummary {
     fn suite_start(&mut self, tests: &crate::model::Tests) {
         self.manifest_groups.clear();
         self.test_to_group.clear();
+        self.test_to_group.reserve(tests.count());
         let mut empty: Vec<String> = Vec::new();
         let (groups, map) = (&mut self.manifest_groups, &mut self.test_to_group);
         let mut count_in_group = 0usize;
@@ -287,7 +307,7 @@ impl ErrorSummary {
             }
             Some(id) => {
                 // A test listed twice belongs to the last group, as in mozlog.
-                map.insert(hash_id(id), groups.len() - 1);
+                map.insert(hash_id(id), (groups.len() - 1) as u32);
                 count_in_group += 1;
             }
         });
