@@ -51,7 +51,7 @@ use crate::model::{Action, Crash, Entry, Level, Log, Status, TestEnd, TestStatus
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, DefaultHasher, Hash, Hasher};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{self, Write};
 
 /// What mozlog keeps for a group.
@@ -88,7 +88,7 @@ pub struct ErrorSummary {
     /// Hash of a listed test id → index in `manifest_groups`. Hashes rather
     /// than ids, so a suite of a million tests costs megabytes, not tens.
     test_to_group: HashMap<u64, u32, BuildHasherDefault<PassHasher>>,
-    running: HashMap<String, Running>,
+    running: foldhash::HashMap<String, Running>,
     test_time_divisor: u64,
     test_time_divisor_group: Option<String>,
     last_time: Option<u64>,
@@ -176,9 +176,8 @@ static NULL: Value = Value::Null;
 /// to the same hash; two listed ids sharing one is too unlikely to matter
 /// (and would only mislabel a group for a result without its own `group`).
 fn hash_id(test: &str) -> u64 {
-    let mut h = DefaultHasher::new();
-    test.hash(&mut h);
-    h.finish()
+    use std::hash::BuildHasher;
+    foldhash::fast::FixedState::with_seed(0x05ee_d1d5).hash_one(test)
 }
 
 /// The hasher of a map keyed by [`hash_id`]s: they are hashes already.
@@ -216,7 +215,7 @@ impl ErrorSummary {
             manifest_groups: Vec::new(),
             manifest_index: HashMap::new(),
             test_to_group: HashMap::default(),
-            running: HashMap::new(),
+            running: Default::default(),
             test_time_divisor: 1,
             test_time_divisor_group: None,
             last_time: None,

@@ -44,7 +44,6 @@ use super::tbpl::unfinished;
 use super::{Output, Sink};
 use crate::model::{Action, Entry, Level, Log, Status, TestEnd, TestStatus};
 use crate::text::{safe_text, Ansi};
-use std::collections::HashMap;
 use std::io::{self, Write};
 
 /// A test that is running.
@@ -73,9 +72,9 @@ pub struct Grouped {
     last_time: Option<u64>,
     /// Something happened that the summary must report.
     open: bool,
-    running: HashMap<String, Running>,
+    running: foldhash::HashMap<String, Running>,
     /// Unexpected subtest results of tests that have not ended, by test id.
-    subtest_failures: HashMap<String, Vec<TestStatus>>,
+    subtest_failures: foldhash::HashMap<String, Vec<TestStatus>>,
     /// Counts by status (`Status as usize`).
     expected: [u64; 10],
     unexpected: [u64; 10],
@@ -182,8 +181,8 @@ impl Grouped {
             start_time: None,
             last_time: None,
             open: false,
-            running: HashMap::new(),
-            subtest_failures: HashMap::new(),
+            running: Default::default(),
+            subtest_failures: Default::default(),
             expected: [0; 10],
             unexpected: [0; 10],
             known_intermittent: Vec::new(),

@@ -18,7 +18,7 @@ use super::{Output, Sink};
 use crate::model::{Action, Crash, Entry, Log, Status, TestEnd, TestStatus};
 use crate::summary::{Counts, Noted, Summary};
 use crate::text::{exit_status_text, safe_text, Ansi};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::io::{self, Write};
 
 /// Options of the mach format (`--log-mach-verbose`, colors).
@@ -86,10 +86,10 @@ pub struct Mach {
     start_time: Option<u64>,
     summary: Summary,
     known_pids: HashSet<String>,
-    subtests: HashMap<String, SubtestCounts>,
+    subtests: foldhash::HashMap<String, SubtestCounts>,
     /// Lines of running tests, held until their result (not verbose): the
     /// `TEST_START` line (with its time) and the output.
-    held: HashMap<String, Held>,
+    held: foldhash::HashMap<String, Held>,
     line: String,
 }
 
@@ -101,8 +101,8 @@ impl Mach {
             start_time: None,
             summary: Summary::new(),
             known_pids: HashSet::new(),
-            subtests: HashMap::new(),
-            held: HashMap::new(),
+            subtests: Default::default(),
+            held: Default::default(),
             line: String::new(),
         }
     }

@@ -44,7 +44,7 @@ use crate::model::{Action, Crash, Entry, Log, Status, TestEnd, TestStatus};
 use crate::text::{exit_status_text, safe_text, Ansi};
 use serde_json::{Map, Value};
 use std::borrow::Cow;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::io::{self, Write};
 
 /// How many expected subtest results compact mode keeps as context.
@@ -61,7 +61,7 @@ pub struct Tbpl {
     /// True between `suite_start` and `suite_end`.
     suite_open: bool,
     /// Start times of the tests that are running, by test id.
-    test_start_times: HashMap<String, u64>,
+    test_start_times: foldhash::HashMap<String, u64>,
     /// Compact mode: expected subtest results not yet written (as dots).
     subtests_count: usize,
     /// Compact mode: the last of those, kept as context for a failure.
@@ -78,7 +78,7 @@ impl Tbpl {
             compact,
             suite_start_time: None,
             suite_open: false,
-            test_start_times: HashMap::new(),
+            test_start_times: Default::default(),
             subtests_count: 0,
             context: VecDeque::new(),
             last_time: None,
