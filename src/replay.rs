@@ -534,8 +534,20 @@ fn replay_one(
     true
 }
 
+/// A replay holds little and frees much (every entry, once formatted): its
+/// memory is to stay bounded whatever the log's size. With transparent huge
+/// pages, each stretch of heap freed and used again can come back as a whole
+/// 2 MiB page; ordinary pages keep a replay's peak 5 to 20 MB lower. Only
+/// the replay commands ask for them (a `--log-exec` command inherits it);
+/// a live run leaves its test processes as `cargo test` would.
+fn use_small_pages() {
+    #[cfg(target_os = "linux")]
+    let _ = nix::sys::prctl::set_thp_disable(true);
+}
+
 /// `cargo structlog format`: replays raw logs into sinks (see the module doc).
 pub fn format(args: FormatArgs) -> Result<i32, Error> {
+    use_small_pages();
     let inputs: Vec<String> = if args.input.is_empty() {
         vec!["-".to_string()]
     } else {
@@ -745,6 +757,7 @@ fn merged_start(
 
 /// `cargo structlog merge`: merges shard logs into one run (see the module doc).
 pub fn merge(args: MergeArgs) -> Result<i32, Error> {
+    use_small_pages();
     let paths: Vec<&Path> = args.logs.iter().map(PathBuf::as_path).collect();
     check_not_overwritten(&args.log, &paths)?;
     let labels: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
