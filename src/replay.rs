@@ -161,11 +161,7 @@ impl<R: BufRead> LogReader<R> {
             }
             if let Some(i) = memchr::memchr(b'\n', buf) {
                 self.number += 1;
-                let mut text = buf[..i].trim_ascii();
-                if self.number == 1 {
-                    text = text.strip_prefix(b"\xef\xbb\xbf").unwrap_or(text);
-                }
-                let parsed = (!text.is_empty()).then(|| Entry::from_json(text));
+                let parsed = line_text(self.number, &buf[..i]).map(Entry::from_json);
                 self.inner.consume(i + 1);
                 match parsed {
                     Some(entry) => return Ok(Some((self.number, entry))),
@@ -180,23 +176,14 @@ impl<R: BufRead> LogReader<R> {
                 return Ok(None);
             }
             self.number += 1;
-            let mut text = self.line.trim_ascii();
-            if self.number == 1 {
-                text = text.strip_prefix(b"\xef\xbb\xbf").unwrap_or(text);
+            let parsed = if self.line.len() > KEEP_LINE_CAPACITY {
+                parse_owned(self.number, std::mem::take(&mut self.line))
+            } else {
+                line_text(self.number, &self.line).map(Entry::from_json)
+            };
+            if let Some(entry) = parsed {
+                return Ok(Some((self.number, entry)));
             }
-            if text.is_empty() {
-                continue;
-            }
-            if self.line.len() > KEEP_LINE_CAPACITY {
-                // A line of megabytes (a large run's suite_start): the entry
-                // keeps the line itself rather than a copy of its test list.
-                let mut line = std::mem::take(&mut self.line);
-                if self.number == 1 && line.starts_with(b"\xef\xbb\xbf") {
-                    line.drain(..3);
-                }
-                return Ok(Some((self.number, Entry::from_json_owned(line))));
-            }
-            return Ok(Some((self.number, Entry::from_json(text))));
         }
     }
 
@@ -249,6 +236,27 @@ impl<R: BufRead> Iterator for LogReader<R> {
     fn next(&mut self) -> Option<Self::Item> {
         self.next_entry().transpose()
     }
+}
+
+/// The text of line `number` to parse: trimmed, line 1 without a UTF-8
+/// byte-order mark; `None` for a blank line.
+fn line_text(number: u64, line: &[u8]) -> Option<&[u8]> {
+    let mut text = line.trim_ascii();
+    if number == 1 {
+        text = text.strip_prefix(b"\xef\xbb\xbf").unwrap_or(text);
+    }
+    (!text.is_empty()).then_some(text)
+}
+
+/// Parses line `number`, a line of megabytes (a large run's suite_start),
+/// into an entry that keeps the line itself rather than a copy of its test
+/// list; `None` for a blank line.
+fn parse_owned(number: u64, mut line: Vec<u8>) -> Option<Result<Entry, ParseError>> {
+    line_text(number, &line)?;
+    if number == 1 && line.starts_with(b"\xef\xbb\xbf") {
+        line.drain(..3);
+    }
+    Some(Entry::from_json_owned(line))
 }
 
 /// A parse error as one line of text: serde's position within the line

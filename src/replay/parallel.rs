@@ -12,7 +12,7 @@
 //! Memory stays bounded: each parser holds at most one chunk waiting and one
 //! parsed batch ahead.
 
-use super::{LineEntry, KEEP_LINE_CAPACITY};
+use super::{line_text, parse_owned, LineEntry, KEEP_LINE_CAPACITY};
 use crate::model::{Entry, ParseError};
 use std::io::{self, Read};
 use std::ops::Range;
@@ -399,21 +399,15 @@ fn parse_chunks(
 /// Parses a chunk's lines into `batch`, which keeps the chunk's text;
 /// returns the number of its last line.
 fn parse_chunk(chunk: Chunk, batch: &mut Batch) -> u64 {
-    let Chunk {
-        mut data,
-        first_line,
-    } = chunk;
+    let Chunk { data, first_line } = chunk;
     let mut number = first_line;
     // A chunk that is one huge line (a large run's suite_start): the entry
-    // keeps the chunk itself rather than a copy of its test list.
+    // keeps the chunk itself.
     if data.len() > KEEP_LINE_CAPACITY
         && memchr::memchr(b'\n', &data).is_none_or(|i| i + 1 == data.len())
     {
-        if first_line == 1 && data.starts_with(b"\xef\xbb\xbf") {
-            data.drain(..3);
-        }
-        if !data.trim_ascii().is_empty() {
-            batch.entries.push((number, Entry::from_json_owned(data)));
+        if let Some(entry) = parse_owned(number, data) {
+            batch.entries.push((number, entry));
             batch.spans.push(0..0);
         }
         return number;
@@ -421,11 +415,7 @@ fn parse_chunk(chunk: Chunk, batch: &mut Batch) -> u64 {
     let mut start = 0;
     while start < data.len() {
         let end = memchr::memchr(b'\n', &data[start..]).map_or(data.len(), |i| start + i);
-        let mut text = data[start..end].trim_ascii();
-        if number == 1 {
-            text = text.strip_prefix(b"\xef\xbb\xbf").unwrap_or(text);
-        }
-        if !text.is_empty() {
+        if let Some(text) = line_text(number, &data[start..end]) {
             let entry = if text.len() > KEEP_LINE_CAPACITY {
                 Entry::from_json_owned(text.to_vec())
             } else {
