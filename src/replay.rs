@@ -151,11 +151,7 @@ impl<R: BufRead> LogReader<R> {
         loop {
             // Most lines lie whole in the read buffer: parsed where they
             // are, they are not copied to the line buffer first.
-            let buf = match self.inner.fill_buf() {
-                Ok(b) => b,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
+            let buf = fill(&mut self.inner)?;
             if buf.is_empty() {
                 return Ok(None);
             }
@@ -195,11 +191,7 @@ impl<R: BufRead> LogReader<R> {
     fn read_line(&mut self) -> io::Result<usize> {
         let mut total = 0;
         loop {
-            let buf = match self.inner.fill_buf() {
-                Ok(b) => b,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
+            let buf = fill(&mut self.inner)?;
             if buf.is_empty() {
                 return Ok(total);
             }
@@ -236,6 +228,20 @@ impl<R: BufRead> Iterator for LogReader<R> {
     fn next(&mut self) -> Option<Self::Item> {
         self.next_entry().transpose()
     }
+}
+
+/// `fill_buf`, retried when a signal interrupts it.
+fn fill<R: BufRead>(inner: &mut R) -> io::Result<&[u8]> {
+    loop {
+        match inner.fill_buf() {
+            Ok([]) => return Ok(&[]),
+            Ok(_) => break,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    // Input is buffered now: this reads nothing more.
+    inner.fill_buf()
 }
 
 /// The text of line `number` to parse: trimmed, line 1 without a UTF-8
