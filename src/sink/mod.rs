@@ -76,24 +76,31 @@ impl<S: Sink> LevelFilter<S> {
     }
 }
 
+impl<S: Sink> LevelFilter<S> {
+    fn passes(&self, e: &Entry) -> bool {
+        match &e.action {
+            // Level is ordered from CRITICAL (most severe) to DEBUG.
+            Action::Log(l) => l.level <= self.level,
+            _ => true,
+        }
+    }
+}
+
 impl<S: Sink> Sink for LevelFilter<S> {
     fn entry(&mut self, e: &Entry) -> io::Result<()> {
-        if let Action::Log(l) = &e.action {
-            // Level is ordered from CRITICAL (most severe) to DEBUG.
-            if l.level > self.level {
-                return Ok(());
-            }
+        if self.passes(e) {
+            self.inner.entry(e)
+        } else {
+            Ok(())
         }
-        self.inner.entry(e)
     }
 
     fn entry_read(&mut self, e: &Entry, line: &[u8]) -> io::Result<()> {
-        if let Action::Log(l) = &e.action {
-            if l.level > self.level {
-                return Ok(());
-            }
+        if self.passes(e) {
+            self.inner.entry_read(e, line)
+        } else {
+            Ok(())
         }
-        self.inner.entry_read(e, line)
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -192,14 +199,7 @@ impl FanOut {
 
     /// Gives an entry to every sink still working.
     pub fn entry(&mut self, e: &Entry) {
-        for i in 0..self.slots.len() {
-            if self.slots[i].failed {
-                continue;
-            }
-            if let Err(err) = self.slots[i].sink.entry(e) {
-                self.fail(i, "writing", err);
-            }
-        }
+        self.each("writing", |sink| sink.entry(e));
     }
 
     /// Gives every sink still working an entry read from a raw log, with
@@ -207,40 +207,33 @@ impl FanOut {
     /// none.
     pub fn entry_read(&mut self, e: &Entry, line: &[u8]) {
         if line.is_empty() {
-            return self.entry(e);
+            self.entry(e);
+        } else {
+            self.each("writing", |sink| sink.entry_read(e, line));
         }
+    }
+
+    /// Calls `f` on every sink still working; a sink it fails on is
+    /// reported (as failing at `what`) and given nothing more.
+    fn each(&mut self, what: &str, mut f: impl FnMut(&mut dyn Sink) -> io::Result<()>) {
         for i in 0..self.slots.len() {
             if self.slots[i].failed {
                 continue;
             }
-            if let Err(err) = self.slots[i].sink.entry_read(e, line) {
-                self.fail(i, "writing", err);
+            if let Err(err) = f(self.slots[i].sink.as_mut()) {
+                self.fail(i, what, err);
             }
         }
     }
 
     /// Flushes every sink still working.
     pub fn flush(&mut self) {
-        for i in 0..self.slots.len() {
-            if self.slots[i].failed {
-                continue;
-            }
-            if let Err(err) = self.slots[i].sink.flush() {
-                self.fail(i, "writing", err);
-            }
-        }
+        self.each("writing", |sink| sink.flush());
     }
 
     /// Finishes every sink; returns the failures of the whole run.
     pub fn finish(&mut self) -> Vec<String> {
-        for i in 0..self.slots.len() {
-            if self.slots[i].failed {
-                continue;
-            }
-            if let Err(err) = self.slots[i].sink.finish() {
-                self.fail(i, "finishing", err);
-            }
-        }
+        self.each("finishing", |sink| sink.finish());
         std::mem::take(&mut self.failures)
     }
 }
