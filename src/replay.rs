@@ -399,13 +399,7 @@ impl Feed {
                     let thread = std::thread::spawn(move || {
                         for message in from {
                             match message {
-                                ToSinks::Entries(batch, range) => {
-                                    for i in range {
-                                        if let (_, Ok(entry), text) = batch.get(i) {
-                                            fan.entry_read(entry, text);
-                                        }
-                                    }
-                                }
+                                ToSinks::Entries(batch, range) => feed(&mut fan, &batch, range),
                                 ToSinks::Flush => fan.flush(),
                             }
                             failed.store(fan.all_failed(), Ordering::Relaxed);
@@ -427,13 +421,7 @@ impl Feed {
             return;
         }
         match self {
-            Feed::Here(fan) => {
-                for i in range {
-                    if let (_, Ok(entry), text) = batch.get(i) {
-                        fan.entry_read(entry, text);
-                    }
-                }
-            }
+            Feed::Here(fan) => feed(fan, batch, range),
             Feed::Threads(threads) => {
                 for t in threads {
                     let _ = t.to.send(ToSinks::Entries(batch.clone(), range.clone()));
@@ -475,6 +463,15 @@ impl Feed {
                 }
                 failures
             }
+        }
+    }
+}
+
+/// Gives the entries of `range` of a batch to the sinks.
+fn feed(fan: &mut FanOut, batch: &ParsedBatch, range: std::ops::Range<usize>) {
+    for i in range {
+        if let (_, Ok(entry), text) = batch.get(i) {
+            fan.entry_read(entry, text);
         }
     }
 }
