@@ -489,15 +489,14 @@ fn replay_one(
     let mut entries: u64 = 0;
     loop {
         // Flush before waiting for input (a pipe from a live producer), so
-        // that downstream sees everything so far; reading a file, this is
-        // once per buffer of input, not per entry.
+        // that downstream sees everything so far.
         if unflushed && !source.ready() {
             fan.flush();
-            // `format big.log | head`: once every output has failed there is
-            // no one left to read the rest.
-            if fan.all_failed() {
-                return false;
-            }
+        }
+        // `format big.log | head`: once every output has failed there is no
+        // one left to read the rest.
+        if fan.all_failed() {
+            return false;
         }
         match source.next_batch() {
             Ok(None) => break,
