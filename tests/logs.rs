@@ -728,6 +728,37 @@ fn a_sink_failure_outranks_malformed_input() {
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(103), "{stderr}");
     assert!(stderr.contains("--log-raw /dev/full"), "{stderr}");
+
+    // Beside every other sink (written on threads of their own): they
+    // still write what they write without the failing one.
+    let (alone, beside) = (dir.path().join("alone"), dir.path().join("beside"));
+    for d in [&alone, &beside] {
+        std::fs::create_dir(d).unwrap();
+    }
+    let mut cmd = structlog();
+    cmd.args(["format", "--input", p(&bad)])
+        .args(sink_args(&alone));
+    let out = common::run(&mut cmd);
+    assert_eq!(out.status.code(), Some(104), "{}", text(&out.stderr));
+    let mut cmd = structlog();
+    cmd.args(["format", "--input", p(&bad), "--log-tbpl", "/dev/full"])
+        .args(sink_args(&beside));
+    let out = common::run(&mut cmd);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(103), "{stderr}");
+    assert_eq!(
+        stderr.matches("--log-tbpl /dev/full").count(),
+        1,
+        "{stderr}"
+    );
+    assert_complete_documents(&beside);
+    for (_, file) in SINKS {
+        let (a, b) = (alone.join(file), beside.join(file));
+        assert!(
+            std::fs::read(&a).unwrap() == std::fs::read(&b).unwrap(),
+            "{file} differs beside a failing sink"
+        );
+    }
 }
 
 #[test]
