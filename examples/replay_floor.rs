@@ -12,9 +12,10 @@
 //!   as `format` does: a 1 MiB buffer and a reused line buffer);
 //! * `value`: the same, plus a generic JSON parse of each line
 //!   (`serde_json::from_slice::<serde_json::Value>`);
-//! * `entry`: the tool's own reader, `LogReader`, which parses each line into
-//!   a mozlog entry (`Entry::from_json`): everything `format` does before
-//!   the sinks.
+//! * `entry`: the tool's own sequential reader, `LogReader`, which parses
+//!   each line into a mozlog entry (`Entry::from_json`): the work `format`
+//!   does before the sinks, on one thread (`format` spreads it over the
+//!   cores).
 //!
 //! Prints the number of lines (and of parsed entries) on stdout; exits 1 if
 //! any line failed to parse, so a benchmark cannot time a broken input.
