@@ -1,5 +1,7 @@
 //! Logs as data: `cargo structlog format` and `cargo structlog merge`, and
-//! [`LogReader`], the streaming reader of raw logs they (and `unstable`) share.
+//! the streaming readers of raw logs: [`LogReader`], sequential (`merge`,
+//! `unstable`), and [`ParallelReader`], which parses on every core and
+//! delivers the entries in order (`format`).
 //!
 //! # Input
 //!
@@ -24,6 +26,9 @@
 //! what the live run wrote. A log that ends without `suite_end` (a run cut
 //! short) is still formatted: each sink completes its document when it
 //! finishes, as after a live run that ended early, and a warning says so.
+//! A raw output writes each line as it was read. With several outputs and
+//! cores, the outputs are shared out over threads of their own, each given
+//! the same batches of entries.
 //!
 //! # `merge`
 //!
