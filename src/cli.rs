@@ -300,7 +300,7 @@ pub struct ControlArgs {
     /// Time the pre-kill hook may take before it is killed itself
     #[arg(long, value_name = "SECS", default_value = "30", value_parser = positive_secs)]
     pub pre_kill_hook_timeout: f64,
-    /// Where pre-kill samples are written [default: <target-dir>/structlog]
+    /// Where pre-kill samples are written [default: TARGET-DIR/structlog]
     #[arg(long, value_name = "DIR")]
     pub session_dir: Option<PathBuf>,
     /// Run one shard of the tests: count:K/N deals them out in turn,
