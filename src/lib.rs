@@ -14,6 +14,7 @@ pub mod error;
 pub mod expectations;
 pub mod flags;
 pub mod libtest;
+pub mod memory;
 pub mod model;
 pub mod partition;
 pub mod plan;

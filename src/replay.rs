@@ -773,6 +773,9 @@ fn merged_start(
 /// `cargo structlog merge`: merges shard logs into one run (see the module doc).
 pub fn merge(args: MergeArgs) -> Result<i32, Error> {
     use_small_pages();
+    // Every shard's suite_start is held until all are read (their union
+    // comes first): memory freed meanwhile goes back at once.
+    let _eager = crate::memory::EagerRelease::new();
     let paths: Vec<&Path> = args.logs.iter().map(PathBuf::as_path).collect();
     check_not_overwritten(&args.log, &paths)?;
     let labels: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();

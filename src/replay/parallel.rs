@@ -13,6 +13,7 @@
 //! parsed batch ahead.
 
 use super::{line_text, parse_owned, LineEntry, KEEP_LINE_CAPACITY};
+use crate::memory::EagerRelease;
 use crate::model::{Entry, ParseError};
 use std::io::{self, Read};
 use std::ops::Range;
@@ -32,6 +33,9 @@ struct Chunk {
     data: Vec<u8>,
     /// The number of the chunk's first line.
     first_line: u64,
+    /// For a line longer than a chunk: memory goes back at once until the
+    /// line is freed.
+    eager: Option<EagerRelease>,
 }
 
 /// What goes from the input reader to a parser, in the turn of chunks.
@@ -49,6 +53,9 @@ struct Batch {
     /// the line itself).
     spans: Vec<Range<usize>>,
     text: Vec<u8>,
+    /// The chunk's, let go once the entries are freed (it is the last
+    /// field: dropped last).
+    eager: Option<EagerRelease>,
 }
 
 impl Batch {
@@ -56,6 +63,7 @@ impl Batch {
         self.entries.clear();
         self.spans.clear();
         self.text.clear();
+        self.eager = None;
     }
 }
 
@@ -245,6 +253,8 @@ fn read_chunks(mut input: impl Read, parsers: Vec<SyncSender<ToParser>>, free: R
     // comes: joined then into one buffer of its size, a line of tens of
     // megabytes costs its size once, not twice as a growing buffer would.
     let mut long: Vec<Vec<u8>> = Vec::new();
+    // Held from a long line's first piece until its entry is freed.
+    let mut eager: Option<EagerRelease> = None;
     loop {
         // Read a chunk's worth, or up to the end, or what a pipe has for
         // now (that is parsed without waiting for more).
@@ -265,7 +275,7 @@ fn read_chunks(mut input: impl Read, parsers: Vec<SyncSender<ToParser>>, free: R
                     if long.is_empty() {
                         if let Some(i) = memchr::memrchr(b'\n', &buf[..filled]) {
                             buf.truncate(i + 1);
-                            send(&parsers, &mut turn, &mut next_line, buf);
+                            send(&parsers, &mut turn, &mut next_line, buf, None);
                         }
                     }
                     let _ = parsers[turn].send(ToParser::Failed(e, next_line - 1));
@@ -280,7 +290,7 @@ fn read_chunks(mut input: impl Read, parsers: Vec<SyncSender<ToParser>>, free: R
             }
             if filled > 0 {
                 buf.truncate(filled);
-                send(&parsers, &mut turn, &mut next_line, buf);
+                send(&parsers, &mut turn, &mut next_line, buf, eager.take());
             }
             return;
         }
@@ -288,7 +298,7 @@ fn read_chunks(mut input: impl Read, parsers: Vec<SyncSender<ToParser>>, free: R
             match memchr::memchr(b'\n', &buf[..filled]) {
                 Some(i) => {
                     let line = join(&mut long, &buf[..=i]);
-                    if !send(&parsers, &mut turn, &mut next_line, line) {
+                    if !send(&parsers, &mut turn, &mut next_line, line, eager.take()) {
                         return;
                     }
                     buf.copy_within(i + 1..filled, 0);
@@ -311,13 +321,14 @@ fn read_chunks(mut input: impl Read, parsers: Vec<SyncSender<ToParser>>, free: R
                 let rest = filled - cut;
                 next[..rest].copy_from_slice(&buf[cut..filled]);
                 buf.truncate(cut);
-                if !send(&parsers, &mut turn, &mut next_line, buf) {
+                if !send(&parsers, &mut turn, &mut next_line, buf, None) {
                     return;
                 }
                 buf = next;
                 filled = rest;
             }
             None if filled >= CHUNK => {
+                eager.get_or_insert_with(EagerRelease::new);
                 long.push(buf[..filled].to_vec());
                 filled = 0;
             }
@@ -344,6 +355,7 @@ fn send(
     turn: &mut usize,
     next_line: &mut u64,
     data: Vec<u8>,
+    eager: Option<EagerRelease>,
 ) -> bool {
     let lines = memchr::memchr_iter(b'\n', &data).count() as u64;
     let lines = if data.last() == Some(&b'\n') {
@@ -354,6 +366,7 @@ fn send(
     let chunk = Chunk {
         data,
         first_line: *next_line,
+        eager,
     };
     *next_line += lines;
     let ok = parsers[*turn].send(ToParser::Lines(chunk)).is_ok();
@@ -399,7 +412,12 @@ fn parse_chunks(
 /// Parses a chunk's lines into `batch`, which keeps the chunk's text;
 /// returns the number of its last line.
 fn parse_chunk(chunk: Chunk, batch: &mut Batch) -> u64 {
-    let Chunk { data, first_line } = chunk;
+    let Chunk {
+        data,
+        first_line,
+        eager,
+    } = chunk;
+    batch.eager = eager;
     let mut number = first_line;
     // A chunk that is one huge line (a large run's suite_start): the entry
     // keeps the chunk itself.
