@@ -230,12 +230,7 @@ fn the_stream_keeps_mozlogs_protocol() {
     assert_eq!(starts.len(), 1);
     assert_eq!(run.entries[0]["action"], "suite_start");
     assert_eq!(run.entries.last().unwrap()["action"], "suite_end");
-    let listed: Vec<&str> = starts[0]["tests"]
-        .as_object()
-        .unwrap()
-        .values()
-        .flat_map(|v| v.as_array().unwrap().iter().map(|t| t.as_str().unwrap()))
-        .collect();
+    let listed = listed(starts[0]);
     assert_eq!(listed.len(), EXPECTED.len());
     let mut count: BTreeMap<&str, (u32, u32)> = BTreeMap::new();
     for e in &run.entries {
@@ -252,7 +247,7 @@ fn the_stream_keeps_mozlogs_protocol() {
     }
     for id in &listed {
         assert_eq!(
-            count.get(id),
+            count.get(id.as_str()),
             Some(&(1, 1)),
             "{id} must start and end exactly once"
         );
@@ -264,7 +259,7 @@ fn the_stream_keeps_mozlogs_protocol() {
     assert_eq!(info["profile"], "dev");
     assert!(info["rustc"].as_str().unwrap().starts_with("rustc "));
     // The same test name in four binaries gives four ids; paths are relative to the workspace.
-    let shared: Vec<&&str> = listed
+    let shared: Vec<&String> = listed
         .iter()
         .filter(|t| t.ends_with("shared_name"))
         .collect();

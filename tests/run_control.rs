@@ -25,17 +25,7 @@ fn logs(entries: &[Value], level: &str) -> Vec<String> {
 
 /// Every test listed in suite_start has exactly one test_start and one test_end.
 fn assert_protocol(entries: &[Value]) {
-    let listed: Vec<String> = entries[0]["tests"]
-        .as_object()
-        .unwrap()
-        .values()
-        .flat_map(|v| {
-            v.as_array()
-                .unwrap()
-                .iter()
-                .map(|t| t.as_str().unwrap().to_string())
-        })
-        .collect();
+    let listed = listed(&entries[0]);
     for id in &listed {
         let n_start = entries
             .iter()

@@ -133,6 +133,21 @@ pub fn by_test(
         .collect()
 }
 
+/// The ids of the tests a `suite_start` entry lists, group after group.
+pub fn listed(suite_start: &serde_json::Value) -> Vec<String> {
+    suite_start["tests"]
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|v| {
+            v.as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t.as_str().unwrap().to_string())
+        })
+        .collect()
+}
+
 /// The ids of the tests that ended in a raw log.
 pub fn ended(raw: &Path) -> std::collections::BTreeSet<String> {
     by_test(&read_raw(raw), "test_end").into_keys().collect()
