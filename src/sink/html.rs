@@ -27,7 +27,7 @@
 //! written as `\uXXXX` escapes so no string can close the element.
 
 use super::xunit::{is_in_group, strip_group, IdIndex, Listing};
-use super::{Output, Sink};
+use super::{Names, Output, Sink};
 use crate::model::{Action, Crash, Entry, Level, Status, TestEnd, TestStatus, Tests};
 use crate::text::{millis_as_secs, strip_ansi};
 use serde_json::{Map, Value};
@@ -399,8 +399,7 @@ struct Report {
     saw_suite: bool,
     /// A suite started and did not end (yet).
     open_suite: bool,
-    groups: Vec<Box<str>>,
-    group_ids: HashMap<Box<str>, u32>,
+    groups: Names,
     tests: Vec<TestRec>,
     /// A test id's latest record.
     current: IdIndex<u32>,
@@ -560,16 +559,7 @@ impl Report {
     }
 
     fn group(&mut self, name: &str) -> u32 {
-        if let Some(&g) = self.group_ids.get(name) {
-            return g;
-        }
-        let g = u32::try_from(self.groups.len())
-            .ok()
-            .filter(|&g| g != NO_GROUP)
-            .expect("fewer than 2^32 - 1 groups");
-        self.groups.push(name.into());
-        self.group_ids.insert(name.into(), g);
-        g
+        self.groups.index(name)
     }
 
     /// Gives each test of a suite's listing that has no record yet a
@@ -605,7 +595,7 @@ impl Report {
                 // Known before this listing.
                 Some(_) => return,
             };
-            self.tests[here] = TestRec::new(id, Some(g), &self.groups);
+            self.tests[here] = TestRec::new(id, Some(g), self.groups.all());
             // Indexed before the old place is emptied: the index checks the
             // id of the record it points to.
             self.index(id, here);
@@ -619,7 +609,7 @@ impl Report {
                 continue;
             }
             if from != to {
-                let id = self.tests[from].id(&self.groups).into_owned();
+                let id = self.tests[from].id(self.groups.all()).into_owned();
                 // Indexed before the move, for the same reason.
                 self.index(&id, to);
                 self.tests.swap(from, to);
@@ -632,13 +622,13 @@ impl Report {
     /// Makes record `i` the latest of test `id`.
     fn index(&mut self, id: &str, i: usize) {
         let key = u32::try_from(i).expect("fewer than 2^32 test records");
-        let (tests, groups) = (&self.tests, &self.groups);
+        let (tests, groups) = (&self.tests, self.groups.all());
         self.current
             .insert(id, key, |i, id| tests[i as usize].is(id, groups));
     }
 
     fn lookup(&self, test: &str) -> Option<usize> {
-        let (tests, groups) = (&self.tests, &self.groups);
+        let (tests, groups) = (&self.tests, self.groups.all());
         self.current
             .get(test, |i, id| tests[i as usize].is(id, groups))
             .map(|i| i as usize)
@@ -646,7 +636,7 @@ impl Report {
 
     fn new_test(&mut self, id: &str, group: Option<u32>) -> usize {
         let i = self.tests.len();
-        self.tests.push(TestRec::new(id, group, &self.groups));
+        self.tests.push(TestRec::new(id, group, self.groups.all()));
         self.index(id, i);
         i
     }
@@ -1184,7 +1174,7 @@ impl Report {
     fn write_data(&self, out: &mut dyn Write) -> io::Result<()> {
         let mut b = String::with_capacity(64 * 1024);
         let _ = write!(b, "{{\"outputCap\":{OUTPUT_CAP},\n\"groups\":[");
-        for (i, g) in self.groups.iter().enumerate() {
+        for (i, g) in self.groups.all().iter().enumerate() {
             if i > 0 {
                 b.push(',');
             }
@@ -1192,7 +1182,7 @@ impl Report {
         }
         b.push_str("],\n\"tests\":[\n");
         for (i, t) in self.tests.iter().enumerate() {
-            test_json(&mut b, t, &self.groups);
+            test_json(&mut b, t, self.groups.all());
             b.push_str(if i + 1 < self.tests.len() {
                 ",\n"
             } else {

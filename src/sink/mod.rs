@@ -238,6 +238,36 @@ impl FanOut {
     }
 }
 
+/// Strings a sink's records refer to by a 32-bit index (a run's groups, its
+/// test files): each kept once, however many records name it. No index is
+/// `u32::MAX`, which a record may use for "none".
+#[derive(Debug, Default)]
+pub(crate) struct Names {
+    names: Vec<Box<str>>,
+    index: std::collections::HashMap<Box<str>, u32>,
+}
+
+impl Names {
+    /// The index of `name`, which is added if it is new.
+    pub(crate) fn index(&mut self, name: &str) -> u32 {
+        if let Some(&i) = self.index.get(name) {
+            return i;
+        }
+        let i = u32::try_from(self.names.len())
+            .ok()
+            .filter(|&i| i != u32::MAX)
+            .expect("fewer than 2^32 - 1 names");
+        self.names.push(name.into());
+        self.index.insert(name.into(), i);
+        i
+    }
+
+    /// Every name, at its index.
+    pub(crate) fn all(&self) -> &[Box<str>] {
+        &self.names
+    }
+}
+
 /// A sink's work per entry, roughly, relative to the others (from a
 /// replay of a large log), for [`FanOut::split`]; known by its label.
 fn cost(label: &str) -> u32 {

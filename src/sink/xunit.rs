@@ -84,7 +84,7 @@
 //! `skipped`, subtests folded into their test, output and skip reasons
 //! kept, known intermittents passing, and the xfail/xpass mapping above.
 
-use super::{Output, Sink};
+use super::{Names, Output, Sink};
 use crate::model::{Action, Entry, Level, Status, Tests};
 use crate::text::{millis_as_secs, strip_ansi};
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
@@ -674,9 +674,8 @@ struct Record {
     cases: IdIndex<(u32, u32)>,
     /// Process (pid as written in `process`) → suite, for output outside tests.
     processes: HashMap<String, usize>,
-    /// The `path`s of tests, each kept once, and their indexes.
-    paths: Vec<Box<str>>,
-    path_index: HashMap<Box<str>, u32>,
+    /// The `path`s of tests, each kept once.
+    paths: Names,
     harness_source: Option<String>,
     harness: Vec<HarnessError>,
 }
@@ -831,21 +830,12 @@ impl Record {
 
     /// The path of a case's test file.
     fn path_of(&self, case: &Case) -> Option<&str> {
-        (case.path != NO_PATH).then(|| &*self.paths[case.path as usize])
+        (case.path != NO_PATH).then(|| &*self.paths.all()[case.path as usize])
     }
 
     /// The index of a test file's path in `paths`.
     fn path(&mut self, path: &str) -> u32 {
-        if let Some(&i) = self.path_index.get(path) {
-            return i;
-        }
-        let i = u32::try_from(self.paths.len())
-            .ok()
-            .filter(|&i| i != NO_PATH)
-            .expect("fewer than 2^32 - 1 paths");
-        self.paths.push(path.into());
-        self.path_index.insert(path.into(), i);
-        i
+        self.paths.index(path)
     }
 }
 
