@@ -12,7 +12,9 @@ fn sample() -> String {
     fixture_manifest("sample").to_str().unwrap().to_string()
 }
 
-fn run_sample(dir: &Path, args: &[&str]) -> (Option<i32>, BTreeSet<String>) {
+/// Runs the tool on the sample workspace with `args`; its exit status and
+/// raw log's entries.
+fn run_sample_log(dir: &Path, args: &[&str]) -> (Option<i32>, Vec<Value>) {
     let raw = dir.join("run.log");
     let out = run(structlog()
         .args([
@@ -23,7 +25,13 @@ fn run_sample(dir: &Path, args: &[&str]) -> (Option<i32>, BTreeSet<String>) {
         ])
         .args(args));
     assert!(raw.exists(), "{}", String::from_utf8_lossy(&out.stderr));
-    (out.status.code(), ended(&raw))
+    (out.status.code(), read_raw(&raw))
+}
+
+/// As [`run_sample_log`], with the ids of the tests that ended.
+fn run_sample(dir: &Path, args: &[&str]) -> (Option<i32>, BTreeSet<String>) {
+    let (code, entries) = run_sample_log(dir, args);
+    (code, by_test(&entries, "test_end").into_keys().collect())
 }
 
 fn set(ids: &[&str]) -> BTreeSet<String> {
@@ -118,19 +126,9 @@ fn libtest_selection_flags_and_trailing_arguments() {
     assert!(ids.contains("alpha tests::passes"));
 
     // --ignored runs the ignored tests only, and they pass.
-    let raw = dir.path().join("ignored.log");
-    let out = run(structlog().args([
-        "--manifest-path",
-        &sample(),
-        "-p",
-        "alpha",
-        "--lib",
-        "--ignored",
-        "--log-raw",
-        raw.to_str().unwrap(),
-    ]));
-    assert_eq!(out.status.code(), Some(0));
-    let ends: Vec<Value> = read_raw(&raw)
+    let (code, entries) = run_sample_log(dir.path(), &["-p", "alpha", "--lib", "--ignored"]);
+    assert_eq!(code, Some(0));
+    let ends: Vec<Value> = entries
         .into_iter()
         .filter(|e| e["action"] == "test_end")
         .collect();
@@ -138,21 +136,11 @@ fn libtest_selection_flags_and_trailing_arguments() {
     assert!(ends.iter().all(|e| e["status"] == "PASS"));
 
     // --test-threads=1: the tests of a binary run one after the other.
-    let raw = dir.path().join("serial.log");
-    let out = run(structlog().args([
-        "--manifest-path",
-        &sample(),
-        "-p",
-        "alpha",
-        "--lib",
-        "--test-threads",
-        "1",
-        "--log-raw",
-        raw.to_str().unwrap(),
-    ]));
-    assert_eq!(out.status.code(), Some(101));
+    let (code, entries) =
+        run_sample_log(dir.path(), &["-p", "alpha", "--lib", "--test-threads", "1"]);
+    assert_eq!(code, Some(101));
     let mut running = 0;
-    for e in read_raw(&raw) {
+    for e in entries {
         match e["action"].as_str().unwrap() {
             "test_start" => {
                 running += 1;
