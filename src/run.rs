@@ -326,16 +326,8 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
             let _ = tx.send(Msg::Docs(discovered));
         });
     }
-    let discovered = discover_all(binaries, &flags, &root);
-    if signals.load(Ordering::SeqCst) > 0 {
-        failed_run(
-            &mut stream,
-            info,
-            suite_name,
-            "interrupted before the tests ran".into(),
-        );
-        return Ok(finish(stream, true, false));
-    }
+    let listings = binaries.len();
+    discover_all(binaries, &flags, &root, &tx);
 
     let c = &args.control;
     let config = RunConfig {
@@ -368,7 +360,7 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
         Box::new(SystemClock),
         &mut stream,
         (tx, rx),
-        discovered,
+        listings,
         docs_pending,
         suite_name,
         info,
@@ -410,30 +402,35 @@ fn has_doctests(metadata: &cargo_metadata::Metadata) -> bool {
         .any(|p| p.targets.iter().any(|t| t.doctest))
 }
 
-/// Discovers every binary's tests, several at a time.
-fn discover_all(binaries: Vec<TestBinary>, flags: &TestFlags, root: &Path) -> Vec<Discovered> {
+/// Discovers every binary's tests, several at a time and in the run's order,
+/// on threads of their own: each listing goes to the runner as it is done
+/// (`Msg::Listed`), so that the first binaries run while the rest are listed.
+fn discover_all(binaries: Vec<TestBinary>, flags: &TestFlags, root: &Path, tx: &SyncSender<Msg>) {
     let workers = std::thread::available_parallelism()
         .map_or(2, |n| n.get())
-        .clamp(2, 8);
-    let mut results: Vec<Option<Discovered>> = (0..binaries.len()).map(|_| None).collect();
-    for (chunk_idx, chunk) in binaries.chunks(workers).enumerate() {
-        std::thread::scope(|s| {
-            let handles: Vec<_> = chunk
-                .iter()
-                .map(|b| s.spawn(move || plan::discover(b, flags, root, None)))
-                .collect();
-            for (i, h) in handles.into_iter().enumerate() {
-                let tests = h
-                    .join()
-                    .unwrap_or_else(|_| Err("discovery panicked".to_string()));
-                results[chunk_idx * workers + i] = Some(Discovered {
-                    binary: chunk[i].clone(),
-                    tests,
-                });
+        .clamp(2, 8)
+        .min(binaries.len());
+    let binaries = Arc::new(binaries);
+    let next = Arc::new(AtomicUsize::new(0));
+    for _ in 0..workers {
+        let (binaries, next, tx) = (binaries.clone(), next.clone(), tx.clone());
+        let (flags, root) = (flags.clone(), root.to_path_buf());
+        std::thread::spawn(move || loop {
+            let place = next.fetch_add(1, Ordering::SeqCst);
+            let Some(binary) = binaries.get(place) else {
+                return;
+            };
+            let tests = std::panic::catch_unwind(|| plan::discover(binary, &flags, &root, None))
+                .unwrap_or_else(|_| Err("discovery panicked".to_string()));
+            let listed = Discovered {
+                binary: binary.clone(),
+                tests,
+            };
+            if tx.send(Msg::Listed(place, Box::new(listed))).is_err() {
+                return;
             }
         });
     }
-    results.into_iter().flatten().collect()
 }
 
 fn discover_doctests(

@@ -17,8 +17,10 @@
 //!   test processes, tests in flight end as ERROR "interrupted", and a log
 //!   entry names what did not run; a second signal kills at once.
 //!
-//! `suite_start` lists every test of the run, so entries are held until the
-//! doctests' listing (which runs alongside the first binaries) is in.
+//! `suite_start` lists every test of the run, so entries are held until
+//! every listing is in. Binaries are listed on threads of their own and each
+//! may start as soon as it and those before it are listed: the rest are
+//! listed (and the doctests, through cargo) while the first ones run.
 
 use crate::expectations::{Expectation, Expectations};
 use crate::flags::{Selection, TestFlags};
@@ -134,6 +136,9 @@ pub enum Msg {
     },
     /// A signal the tool received (SIGINT, SIGTERM).
     Signal(i32),
+    /// A binary's tests are listed: its place among the binaries, and what
+    /// was found.
+    Listed(usize, Box<Discovered>),
     /// The doctests' discovery is done.
     Docs(Vec<Discovered>),
 }
@@ -198,6 +203,13 @@ pub struct Runner<'a> {
     next_job: u64,
     start_time: u64,
     header: Option<Vec<Entry>>,
+    /// Listings that arrived ahead of a binary before them, by place.
+    listed: std::collections::BTreeMap<usize, Discovered>,
+    /// Binaries added so far, of `listings` to come through `Msg::Listed`.
+    next_listed: usize,
+    listings: usize,
+    /// The doctests, held until every binary is added (they run last).
+    docs: Option<Vec<Discovered>>,
     docs_pending: bool,
     run_info: Map<String, Value>,
     suite_name: Option<String>,
@@ -221,8 +233,8 @@ fn elapsed_secs(d: Duration) -> String {
 }
 
 impl<'a> Runner<'a> {
-    /// A runner for these discovered binaries; doctests may follow through
-    /// `Msg::Docs` when `docs_pending`.
+    /// A runner for `listings` binaries, whose tests come through
+    /// `Msg::Listed`; doctests follow through `Msg::Docs` when `docs_pending`.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         config: RunConfig,
@@ -230,7 +242,7 @@ impl<'a> Runner<'a> {
         clock: Box<dyn Clock>,
         out: &'a mut dyn Output,
         channel: (SyncSender<Msg>, Receiver<Msg>),
-        discovered: Vec<Discovered>,
+        listings: usize,
         docs_pending: bool,
         suite_name: Option<String>,
         run_info: Map<String, Value>,
@@ -249,6 +261,10 @@ impl<'a> Runner<'a> {
             next_job: 0,
             start_time,
             header: Some(Vec::new()),
+            listed: Default::default(),
+            next_listed: 0,
+            listings,
+            docs: None,
             docs_pending,
             run_info,
             suite_name,
@@ -263,8 +279,30 @@ impl<'a> Runner<'a> {
             r.expectations = x.entries.iter().cloned().map(Arc::new).collect();
             r.matched = vec![false; x.entries.len()];
         }
-        r.add_binaries(discovered);
         r
+    }
+
+    /// Whether `suite_start` still waits for a listing.
+    fn listing_pending(&self) -> bool {
+        self.interrupted.is_none() && (self.docs_pending || self.next_listed < self.listings)
+    }
+
+    /// Adds the binaries listed so far in their order (the run's order, and
+    /// the partition's), the doctests after them all; writes `suite_start`
+    /// once everything is in.
+    fn add_listed(&mut self) {
+        while let Some(d) = self.listed.remove(&self.next_listed) {
+            self.next_listed += 1;
+            self.add_binaries(vec![d]);
+        }
+        if self.next_listed == self.listings {
+            if let Some(docs) = self.docs.take() {
+                self.add_binaries(docs);
+            }
+        }
+        if !self.listing_pending() {
+            self.write_header();
+        }
     }
 
     fn add_binaries(&mut self, discovered: Vec<Discovered>) {
@@ -447,7 +485,7 @@ impl<'a> Runner<'a> {
 
     /// Runs everything to the end. The caller writes `suite_end`.
     pub fn run(mut self) -> RunEnd {
-        if !self.docs_pending {
+        if !self.listing_pending() {
             self.write_header();
         }
         loop {
@@ -456,7 +494,7 @@ impl<'a> Runner<'a> {
                 && (self.interrupted.is_some()
                     || self.refused.is_some()
                     || self.bins.iter().all(|b| b.queue.is_empty()))
-                && !self.docs_pending
+                && !self.listing_pending()
             {
                 break;
             }
@@ -772,12 +810,18 @@ impl<'a> Runner<'a> {
                 }
             }
             Msg::Signal(sig) => self.signal(sig),
+            Msg::Listed(place, discovered) => {
+                if self.interrupted.is_none() {
+                    self.listed.insert(place, *discovered);
+                    self.add_listed();
+                }
+            }
             Msg::Docs(discovered) => {
                 self.docs_pending = false;
                 if self.interrupted.is_none() {
-                    self.add_binaries(discovered);
+                    self.docs = Some(discovered);
+                    self.add_listed();
                 }
-                self.write_header();
             }
         }
     }
