@@ -331,7 +331,9 @@ def report(args):
         w("")
         w("Warm build; every command runs the whole workspace (build check, "
           "discovery, tests, doctests where the runner has them) in "
-          "`target/bench/ws-*`. Mean 1-min load during the section: %.2f." % med(s.loads("live")))
+          "`target/bench/ws-*`, typed as a user types it: `cargo ...` through "
+          "the same `cargo` on the PATH (rustup's proxy here). "
+          "Mean 1-min load during the section: %.2f." % med(s.loads("live")))
         w("")
         w("| command | median s | min s | max s | ratio to `cargo test` | ratio range |")
         w("| --- | --- | --- | --- | --- | --- |")
