@@ -91,7 +91,12 @@ pub enum Ansi {
 /// is shown as `\x1b`, so no character after it is lost.
 pub fn safe_text(s: &str, ansi: Ansi) -> Cow<'_, str> {
     let bad = |c: char| (c < ' ' && c != '\t' && c != '\n') || c == '\u{7f}';
-    if !s.chars().any(bad) {
+    // Every character shown otherwise is ASCII: the bytes say whether there
+    // is one (no byte of a longer character is below 0x80).
+    if !s
+        .bytes()
+        .any(|b| (b < b' ' && b != b'\t' && b != b'\n') || b == 0x7f)
+    {
         return Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len() + 16);

@@ -1358,6 +1358,13 @@ fn value_text(v: &Value) -> String {
 /// (`␀`, `␇`), C1 controls and noncharacters as U+FFFD.
 fn clean(s: &str) -> Cow<'_, str> {
     let s = strip_ansi(s);
+    // Printable ASCII, tabs and newlines (most text) need no look at each
+    // character.
+    if s.bytes()
+        .all(|b| (b' '..0x7f).contains(&b) || b == b'\n' || b == b'\t')
+    {
+        return s;
+    }
     let odd = |c: char| {
         let u = c as u32;
         (u < 0x20 && c != '\n' && c != '\t')
@@ -1444,7 +1451,14 @@ fn esc(out: &mut String, s: &str) {
 /// or `&` (no `</script>` or `<!--`), and no U+2028/U+2029.
 fn json_str(out: &mut String, s: &str) {
     out.push('"');
-    for c in s.chars() {
+    // Runs of characters that need no escape are copied whole: every
+    // character escaped is ASCII but U+2028 and U+2029, whose UTF-8
+    // starts with the byte 0xE2.
+    let special = |b: u8| matches!(b, b'"' | b'\\' | b'<' | b'>' | b'&' | 0x7f | 0xe2) || b < 0x20;
+    let mut rest = s;
+    while let Some(i) = rest.bytes().position(special) {
+        out.push_str(&rest[..i]);
+        let c = rest[i..].chars().next().expect("a character starts at i");
         match c {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
@@ -1461,7 +1475,9 @@ fn json_str(out: &mut String, s: &str) {
             }
             c => out.push(c),
         }
+        rest = &rest[i + c.len_utf8()..];
     }
+    out.push_str(rest);
     out.push('"');
 }
 
@@ -2063,6 +2079,27 @@ mod tests {
     use super::*;
     use crate::model::{Log, Origin, ProcessOutput, SuiteStart, TestStart};
     use crate::sink::testing::{render, stream};
+
+    #[test]
+    fn json_strings_read_back_as_written() {
+        for text in [
+            "",
+            "plain ascii",
+            "q\"uote \\ back <script>&amp;</script>",
+            "ctl \u{1}\u{1b}[31m\u{7f} tab\t nl\n cr\r",
+            "line sep \u{2028} para \u{2029} euro \u{20ac} dash \u{2014} \u{1f600}",
+            "\u{e2}\u{2028}",
+        ] {
+            let mut out = String::new();
+            json_str(&mut out, text);
+            assert!(
+                !out.contains(['<', '>', '&', '\u{2028}', '\u{2029}']),
+                "{out}"
+            );
+            let back: String = serde_json::from_str(&out).unwrap();
+            assert_eq!(back, text);
+        }
+    }
 
     fn page(name: &str, big: bool) -> String {
         render(&stream(name, big), Html::new)

@@ -91,6 +91,7 @@ use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::Writer;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::collections::{hash_map, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{self, Write};
@@ -185,7 +186,10 @@ fn is_xml_char(c: char) -> bool {
 /// removed (escaping is quick-xml's job).
 fn sanitize(s: &str) -> Cow<'_, str> {
     let stripped = strip_ansi(s);
-    if stripped.chars().all(is_xml_char) {
+    // ASCII is all XML but for control characters other than tab, newline
+    // and carriage return: most text needs no look at each character.
+    let plain = |b: u8| (b' '..0x80).contains(&b) || matches!(b, b'\t' | b'\n' | b'\r');
+    if stripped.bytes().all(plain) || stripped.chars().all(is_xml_char) {
         return stripped;
     }
     Cow::Owned(stripped.chars().filter(|&c| is_xml_char(c)).collect())
@@ -488,10 +492,26 @@ pub(super) fn is_in_group(id: &str, group: &str, rest: &str) -> bool {
 /// checked against the record found (`is(record, id)`: whether it is the
 /// record of a test `id`). The rare id whose hash is already another id's
 /// is kept whole, in a map of its own.
-#[derive(Debug)]
 pub(super) struct IdIndex<V> {
     by_hash: HashMap<u64, V, BuildHasherDefault<PreHashed>>,
     collided: HashMap<Box<str>, V>,
+    /// The latest ids found, with their hashes: a test's start, output and
+    /// result come close together in a log, and in a large run's table each
+    /// lookup is a cache miss. Emptied by every insert, so that what it
+    /// holds is what the table would say.
+    recent: Cell<[Option<(u64, V)>; RECENT]>,
+}
+
+/// The ids [`IdIndex`] keeps at hand: tests that run at once (a binary's
+/// test threads) interleave their entries.
+const RECENT: usize = 4;
+
+impl<V> std::fmt::Debug for IdIndex<V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IdIndex")
+            .field("ids", &(self.by_hash.len() + self.collided.len()))
+            .finish_non_exhaustive()
+    }
 }
 
 impl<V> Default for IdIndex<V> {
@@ -499,6 +519,7 @@ impl<V> Default for IdIndex<V> {
         IdIndex {
             by_hash: HashMap::default(),
             collided: HashMap::new(),
+            recent: Cell::new([const { None }; RECENT]),
         }
     }
 }
@@ -511,17 +532,31 @@ impl<V: Copy> IdIndex<V> {
 
     /// The record of `id`.
     pub(super) fn get(&self, id: &str, is: impl Fn(V, &str) -> bool) -> Option<V> {
-        let &v = self.by_hash.get(&hash_id(id))?;
-        if is(v, id) {
-            Some(v)
-        } else {
-            self.collided.get(id).copied()
+        let hash = hash_id(id);
+        let mut recent = self.recent.get();
+        let near = recent
+            .iter()
+            .flatten()
+            .find(|&&(h, v)| h == hash && is(v, id));
+        if let Some(&(_, v)) = near {
+            return Some(v);
         }
+        let &v = self.by_hash.get(&hash)?;
+        let v = if is(v, id) {
+            v
+        } else {
+            *self.collided.get(id)?
+        };
+        recent.rotate_right(1);
+        recent[0] = Some((hash, v));
+        self.recent.set(recent);
+        Some(v)
     }
 
     /// Makes `v` the record of `id` (records keep their ids, so an indexed
     /// record is still one of the id it was indexed by).
     pub(super) fn insert(&mut self, id: &str, v: V, is: impl Fn(V, &str) -> bool) {
+        self.recent.set([const { None }; RECENT]);
         match self.by_hash.entry(hash_id(id)) {
             hash_map::Entry::Vacant(slot) => {
                 slot.insert(v);
@@ -674,6 +709,9 @@ struct Record {
     cases: IdIndex<(u32, u32)>,
     /// Process (pid as written in `process`) → suite, for output outside tests.
     processes: HashMap<String, usize>,
+    /// The (pid, suite) last put in `processes` by a test_start: each test
+    /// of a process would put it again.
+    last_process: Option<(i64, usize)>,
     /// The `path`s of tests, each kept once.
     paths: Names,
     harness_source: Option<String>,
@@ -887,7 +925,10 @@ impl Sink for Xunit {
             Action::SuiteEnd(_) => rec.suite_ended = Some(e.time),
             Action::TestStart(t) => {
                 let (s, c) = rec.case_for_start(&t.test, t.group.as_deref());
-                rec.processes.insert(e.pid.to_string(), s);
+                if rec.last_process != Some((e.pid, s)) {
+                    rec.processes.insert(e.pid.to_string(), s);
+                    rec.last_process = Some((e.pid, s));
+                }
                 let path = t.path.as_deref().map_or(NO_PATH, |p| rec.path(p));
                 let case = &mut rec.suites[s].cases[c];
                 case.start = e.time;
@@ -1021,6 +1062,7 @@ impl Sink for Xunit {
                 // The runner names a binary's process entries after the binary.
                 if let Some(&s) = rec.suite_index.get(&e.thread) {
                     rec.processes.insert(p.process.clone(), s);
+                    rec.last_process = None;
                 }
             }
             Action::ProcessExit(_)
@@ -1805,6 +1847,28 @@ mod tests {
     use crate::model::{Origin, ProcessOutput};
     use crate::sink::testing::{render, stream, BIG_OUTPUT_PLACEHOLDER};
     use quick_xml::Reader;
+
+    #[test]
+    fn the_index_answers_with_each_ids_latest_value() {
+        // Values are (id, run); `is` checks the id, as the records do.
+        let ids = ["a", "b", "c", "d", "e", "f"];
+        let is = |v: (usize, u32), id: &str| ids[v.0] == id;
+        let mut index: IdIndex<(usize, u32)> = IdIndex::default();
+        for (i, id) in ids.iter().enumerate() {
+            index.insert(id, (i, 0), is);
+        }
+        // Found (and so kept at hand) again and again, then replaced.
+        for _ in 0..3 {
+            for (i, id) in ids.iter().enumerate() {
+                assert_eq!(index.get(id, is), Some((i, 0)));
+            }
+        }
+        assert_eq!(index.get("a", is), Some((0, 0)));
+        index.insert("a", (0, 1), is);
+        assert_eq!(index.get("a", is), Some((0, 1)));
+        assert_eq!(index.get("b", is), Some((1, 0)));
+        assert_eq!(index.get("zz", is), None);
+    }
 
     #[test]
     fn retried_tests_have_flaky_and_rerun_elements() {
