@@ -676,7 +676,9 @@ impl Sink for Mach {
     fn finish(&mut self) -> io::Result<()> {
         // Tests that never ended (the stream was cut short): show what was held.
         let mut held: Vec<Held> = self.held.drain().map(|(_, h)| h).collect();
-        held.sort_by_key(|h| h.start.as_ref().map(|s| s.0));
+        // By start, then by text: the map's order is random, and tests
+        // start in the same millisecond.
+        held.sort_by(|a, b| a.start.cmp(&b.start));
         for h in held {
             if let Some((time, text)) = h.start {
                 self.push_line(time, &text);
@@ -699,6 +701,40 @@ mod tests {
         render(&stream(name, false), |o| {
             Mach::new(o, MachOptions { verbose, color })
         })
+    }
+
+    #[test]
+    fn tests_cut_short_are_shown_in_a_fixed_order() {
+        use crate::model::{Origin, TestStart};
+        let o = Origin {
+            thread: "main".into(),
+            pid: 1,
+            source: "s".into(),
+        };
+        // Started in the same millisecond, in an order the output does not
+        // follow (the held tests are kept in a map).
+        let entries: Vec<Entry> = ["m", "z", "b", "a", "q", "c"]
+            .iter()
+            .map(|t| {
+                o.entry(
+                    5,
+                    Action::TestStart(TestStart {
+                        test: (*t).to_string(),
+                        path: None,
+                        subsuite: None,
+                        group: None,
+                    }),
+                )
+            })
+            .collect();
+        let first = render(&entries, |o| Mach::new(o, MachOptions::default()));
+        assert!(first.find("TEST_START: a").unwrap() < first.find("TEST_START: z").unwrap());
+        for _ in 0..10 {
+            assert_eq!(
+                render(&entries, |o| Mach::new(o, MachOptions::default())),
+                first
+            );
+        }
     }
 
     #[test]
