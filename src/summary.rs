@@ -6,7 +6,7 @@
 //! the log.
 
 use crate::model::{Action, Entry, Level, Log, Status, TestEnd, TestStatus};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 /// Counts for one kind of check (`test`, `subtest` or `assert`).
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -60,7 +60,7 @@ impl Noted {
 #[derive(Clone, Debug, Default)]
 pub struct ByTest {
     groups: Vec<(String, Vec<Noted>)>,
-    index: HashMap<String, usize>,
+    index: foldhash::HashMap<String, usize>,
 }
 
 impl ByTest {

@@ -80,11 +80,11 @@ pub struct ErrorSummary {
     /// Groups in the order mozlog first touches them.
     groups: Vec<Group>,
     /// Group name → index in `groups`.
-    group_index: HashMap<String, usize>,
+    group_index: foldhash::HashMap<String, usize>,
     /// The groups `suite_start` listed (mozlog's manifest groups).
     manifest_groups: Vec<String>,
     /// Manifest group name → index in `manifest_groups`.
-    manifest_index: HashMap<String, usize>,
+    manifest_index: foldhash::HashMap<String, usize>,
     /// Hash of a listed test id → index in `manifest_groups`. Hashes rather
     /// than ids, so a suite of a million tests costs megabytes, not tens.
     test_to_group: HashMap<u64, u32, BuildHasherDefault<PassHasher>>,
@@ -211,9 +211,9 @@ impl ErrorSummary {
             out,
             line: 0,
             groups: Vec::new(),
-            group_index: HashMap::new(),
+            group_index: Default::default(),
             manifest_groups: Vec::new(),
-            manifest_index: HashMap::new(),
+            manifest_index: Default::default(),
             test_to_group: HashMap::default(),
             running: Default::default(),
             test_time_divisor: 1,

@@ -415,7 +415,7 @@ struct Report {
     /// Commands of processes that are running, for their untested output.
     commands: HashMap<Box<str>, Box<str>>,
     other_output: Vec<ProcOutput>,
-    other_index: HashMap<Box<str>, usize>,
+    other_index: foldhash::HashMap<Box<str>, usize>,
     other_actions: BTreeMap<String, u64>,
 }
 

@@ -18,7 +18,6 @@ use super::{Output, Sink};
 use crate::model::{Action, Crash, Entry, Log, Status, TestEnd, TestStatus};
 use crate::summary::{Counts, Noted, Summary};
 use crate::text::{exit_status_text, safe_text, Ansi};
-use std::collections::HashSet;
 use std::io::{self, Write};
 
 /// Options of the mach format (`--log-mach-verbose`, colors).
@@ -85,7 +84,7 @@ pub struct Mach {
     opts: MachOptions,
     start_time: Option<u64>,
     summary: Summary,
-    known_pids: HashSet<String>,
+    known_pids: foldhash::HashSet<String>,
     subtests: foldhash::HashMap<String, SubtestCounts>,
     /// Lines of running tests, held until their result (not verbose): the
     /// `TEST_START` line (with its time) and the output.
@@ -100,7 +99,7 @@ impl Mach {
             opts,
             start_time: None,
             summary: Summary::new(),
-            known_pids: HashSet::new(),
+            known_pids: Default::default(),
             subtests: Default::default(),
             held: Default::default(),
             line: String::new(),

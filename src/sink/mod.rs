@@ -244,7 +244,7 @@ impl FanOut {
 #[derive(Debug, Default)]
 pub(crate) struct Names {
     names: Vec<Box<str>>,
-    index: std::collections::HashMap<Box<str>, u32>,
+    index: foldhash::HashMap<Box<str>, u32>,
 }
 
 impl Names {

@@ -54,7 +54,6 @@ use super::{Output, Sink};
 use crate::model::{Action, Entry, Level, Log, Status, TestEnd, TestStatus};
 use crate::text::{safe_text, Ansi};
 use serde_json::{Map, Value};
-use std::collections::HashMap;
 use std::io::{self, Write};
 
 /// Where a listed result goes in the summary.
@@ -90,7 +89,7 @@ pub struct Unittest {
     /// Something happened that the summary must report.
     open: bool,
     /// Tests running, with their start times (for a stream cut short).
-    running: HashMap<String, u64>,
+    running: foldhash::HashMap<String, u64>,
     /// Characters written on the current line.
     chars: bool,
     listed: Vec<Listed>,
@@ -136,7 +135,7 @@ impl Unittest {
             start_time: None,
             last_time: None,
             open: false,
-            running: HashMap::new(),
+            running: Default::default(),
             chars: false,
             listed: Vec::new(),
             counts: Counts::default(),

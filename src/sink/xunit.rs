@@ -704,11 +704,11 @@ struct Record {
     first_time: Option<u64>,
     last_time: u64,
     suites: Vec<Suite>,
-    suite_index: HashMap<String, usize>,
+    suite_index: foldhash::HashMap<String, usize>,
     /// Test id → (suite, case) of its latest run.
     cases: IdIndex<(u32, u32)>,
     /// Process (pid as written in `process`) → suite, for output outside tests.
-    processes: HashMap<String, usize>,
+    processes: foldhash::HashMap<String, usize>,
     /// The (pid, suite) last put in `processes` by a test_start: each test
     /// of a process would put it again.
     last_process: Option<(i64, usize)>,
