@@ -45,6 +45,7 @@ use crate::text::{exit_status_text, safe_text, Ansi};
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::collections::VecDeque;
+use std::fmt::Write as _;
 use std::io::{self, Write};
 
 /// How many expected subtest results compact mode keeps as context.
@@ -226,10 +227,10 @@ impl Tbpl {
                 self.dots(count, component);
             }
         }
-        let duration = self
+        let took = self
             .test_start_times
             .remove(&e.test)
-            .map(|start| format!("took {}ms", time.saturating_sub(start)));
+            .map(|start| time.saturating_sub(start));
         let screenshots = screenshots(e.extra.as_ref());
         // Earlier attempts (`--retries`) whose status differs from the final
         // one are known intermittents: log parsers do not count them as failures.
@@ -252,7 +253,7 @@ impl Tbpl {
                 ));
             }
         }
-        let line = match e.expected {
+        match e.expected {
             Some(exp) if !e.known_intermittent.contains(&e.status) => {
                 let mut message = e
                     .message
@@ -275,28 +276,35 @@ impl Tbpl {
                 if !matches!(exp, Status::Pass | Status::Ok) {
                     info.push(format!("expected {exp}"));
                 }
-                info.extend(duration);
+                info.extend(took.map(|ms| format!("took {ms}ms")));
                 if !info.is_empty() {
                     rv.push_str(&format!("TEST-INFO {}\n", info.join(" | ")));
                 }
-                rv
+                self.text.push_str(&rv);
             }
             _ => {
-                let mut sections = vec![expected_token(e.status, &e.expected), e.test.clone()];
+                // The common line, written in place.
+                let text = &mut self.text;
+                if e.expected.is_none() && !is_known_fail(e.status) {
+                    let _ = write!(text, "TEST-{}", e.status);
+                } else {
+                    text.push_str(&expected_token(e.status, &e.expected));
+                }
+                text.push_str(" | ");
+                text.push_str(&e.test);
                 if e.expected.is_none() && is_known_fail(e.status) && e.status != Status::Fail {
-                    sections.push(format!("expected {}", e.status));
+                    let _ = write!(text, " | expected {}", e.status);
                 }
-                sections.extend(duration);
-                let mut rv = sections.join(" | ");
-                rv.push('\n');
+                if let Some(ms) = took {
+                    let _ = write!(text, " | took {ms}ms");
+                }
+                text.push('\n');
                 if let Some(s) = &screenshots {
-                    rv.push_str(s);
-                    rv.push('\n');
+                    text.push_str(s);
+                    text.push('\n');
                 }
-                rv
             }
-        };
-        self.text.push_str(&line);
+        }
     }
 
     fn other(&mut self, action: &str, f: &Map<String, Value>, component: Option<&str>) {
@@ -422,7 +430,7 @@ impl Tbpl {
             Action::SuiteEnd(_) => self.suite_end(e.time),
             Action::TestStart(t) => {
                 self.test_start_times.insert(t.test.clone(), e.time);
-                self.text.push_str(&format!("TEST-START | {}\n", t.test));
+                let _ = writeln!(self.text, "TEST-START | {}", t.test);
             }
             Action::TestStatus(s) => self.test_status(s, component),
             Action::TestEnd(end) => self.test_end(end, e.time, component),
@@ -434,7 +442,7 @@ impl Tbpl {
                 } else {
                     Cow::Borrowed(p.process.as_str())
                 };
-                self.text.push_str(&format!("{pid} | {}\n", p.data));
+                let _ = writeln!(self.text, "{pid} | {}", p.data);
             }
             Action::Log(l) => self.log(l, component),
             Action::Crash(c) => self.crash(c, e.pid, component),
