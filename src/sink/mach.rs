@@ -83,6 +83,10 @@ pub struct Mach {
     out: Output,
     opts: MachOptions,
     start_time: Option<u64>,
+    /// The last time prefix written, and its time: most entries share
+    /// their millisecond with the one before, and the prefix's float
+    /// formatting is much of a line's cost.
+    prefix: Option<(u64, String)>,
     summary: Summary,
     known_pids: foldhash::HashSet<String>,
     subtests: foldhash::HashMap<String, SubtestCounts>,
@@ -98,6 +102,7 @@ impl Mach {
             out,
             opts,
             start_time: None,
+            prefix: None,
             summary: Summary::new(),
             known_pids: Default::default(),
             subtests: Default::default(),
@@ -635,8 +640,14 @@ impl Mach {
     /// terminal or a text file: control characters are shown as `\xNN`, and
     /// ANSI colors are kept only when colors are on.
     fn push_line(&mut self, time: u64, text: &str) {
-        let prefix = self.time_prefix(time);
-        self.line.push_str(&prefix);
+        match &self.prefix {
+            Some((at, prefix)) if *at == time => self.line.push_str(prefix),
+            _ => {
+                let prefix = self.time_prefix(time);
+                self.line.push_str(&prefix);
+                self.prefix = Some((time, prefix));
+            }
+        }
         self.line.push(' ');
         let ansi = if self.opts.color {
             Ansi::KeepColors
@@ -660,6 +671,7 @@ impl Sink for Mach {
     fn entry(&mut self, e: &Entry) -> io::Result<()> {
         if self.start_time.is_none() {
             self.start_time = Some(e.time);
+            self.prefix = None;
         }
         self.summary.entry(e);
         if let Some(text) = self.format(e) {
