@@ -532,6 +532,20 @@ impl<V: Copy> IdIndex<V> {
 
     /// The record of `id`.
     pub(super) fn get(&self, id: &str, is: impl Fn(V, &str) -> bool) -> Option<V> {
+        self.get_near(id, is, |_| None)
+    }
+
+    /// Like [`IdIndex::get`], but trying first the value `next` proposes
+    /// after each found last (the next test in a run that follows its
+    /// listing: memory close by, where the table's is far). For a caller
+    /// whose ids each have one value at most that `is` accepts, so that
+    /// such a value is the one the table holds.
+    pub(super) fn get_near(
+        &self,
+        id: &str,
+        is: impl Fn(V, &str) -> bool,
+        next: impl Fn(V) -> Option<V>,
+    ) -> Option<V> {
         let hash = hash_id(id);
         let mut recent = self.recent.get();
         let near = recent
@@ -541,11 +555,21 @@ impl<V: Copy> IdIndex<V> {
         if let Some(&(_, v)) = near {
             return Some(v);
         }
-        let &v = self.by_hash.get(&hash)?;
-        let v = if is(v, id) {
-            v
-        } else {
-            *self.collided.get(id)?
+        let guessed = recent
+            .iter()
+            .flatten()
+            .filter_map(|&(_, v)| next(v))
+            .find(|&v| is(v, id));
+        let v = match guessed {
+            Some(v) => v,
+            None => {
+                let &v = self.by_hash.get(&hash)?;
+                if is(v, id) {
+                    v
+                } else {
+                    *self.collided.get(id)?
+                }
+            }
         };
         recent.rotate_right(1);
         recent[0] = Some((hash, v));
@@ -707,6 +731,8 @@ struct Record {
     suite_index: foldhash::HashMap<String, usize>,
     /// Test id → (suite, case) of its latest run.
     cases: IdIndex<(u32, u32)>,
+    /// Whether a test has more than one case (it ran twice).
+    run_twice: bool,
     /// Process (pid as written in `process`) → suite, for output outside tests.
     processes: foldhash::HashMap<String, usize>,
     /// The (pid, suite) last put in `processes` by a test_start: each test
@@ -736,9 +762,18 @@ impl Record {
     /// (suite, case) of the latest run of `test`.
     fn find(&self, test: &str) -> Option<(usize, usize)> {
         let suites = &self.suites;
-        self.cases
-            .get(test, |at, id| is_case_of(suites, at, id))
-            .map(|(s, c)| (s as usize, c as usize))
+        let is = |at, id: &str| is_case_of(suites, at, id);
+        let found = if self.run_twice {
+            self.cases.get(test, is)
+        } else {
+            // Each test has one case: the next case of a suite is a fair
+            // guess (tests mostly run in the order they were listed).
+            let next = |(s, c): (u32, u32)| {
+                ((c as usize + 1) < suites[s as usize].cases.len()).then_some((s, c + 1))
+            };
+            self.cases.get_near(test, is, next)
+        };
+        found.map(|(s, c)| (s as usize, c as usize))
     }
 
     /// A new case of `test` at the end of suite `s`, now the test's latest.
@@ -841,7 +876,10 @@ impl Record {
     fn case_for_start(&mut self, test: &str, group: Option<&str>) -> (usize, usize) {
         match self.find(test) {
             Some((s, c)) if !self.suites[s].cases[c].started() => (s, c),
-            _ => self.new_case(test, group),
+            found => {
+                self.run_twice |= found.is_some();
+                self.new_case(test, group)
+            }
         }
     }
 
@@ -851,7 +889,10 @@ impl Record {
     fn case_for_end(&mut self, test: &str, group: Option<&str>) -> (usize, usize) {
         match self.find(test) {
             Some((s, c)) if !self.suites[s].cases[c].has_outcome() => (s, c),
-            _ => self.new_case(test, group),
+            found => {
+                self.run_twice |= found.is_some();
+                self.new_case(test, group)
+            }
         }
     }
 
