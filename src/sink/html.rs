@@ -403,8 +403,6 @@ struct Report {
     tests: Vec<TestRec>,
     /// A test id's latest record.
     current: IdIndex<u32>,
-    /// Whether a test has more than one record (it ran twice).
-    run_twice: bool,
     subtests: u64,
     subtests_unexpected: BTreeMap<Status, u64>,
     errors: Vec<LogRec>,
@@ -494,10 +492,7 @@ impl Report {
             Action::TestStart(t) => {
                 let i = match self.lookup(&t.test) {
                     Some(i) if !self.tests[i].began() && self.tests[i].status.is_none() => i,
-                    found => {
-                        self.run_twice |= found.is_some();
-                        self.new_test(&t.test, None)
-                    }
+                    _ => self.new_test(&t.test, None),
                 };
                 if let Some(g) = t.group.as_deref() {
                     self.tests[i].group = self.group(g);
@@ -634,16 +629,12 @@ impl Report {
 
     fn lookup(&self, test: &str) -> Option<usize> {
         let (tests, groups) = (&self.tests, self.groups.all());
-        let is = |i: u32, id: &str| tests[i as usize].is(id, groups);
-        let found = if self.run_twice {
-            self.current.get(test, is)
-        } else {
-            // Each test has one record: the next record is a fair guess
-            // (tests mostly run in the order they were listed).
-            let next = |i: u32| (i as usize + 1 < tests.len()).then_some(i + 1);
-            self.current.get_near(test, is, next)
-        };
-        found.map(|i| i as usize)
+        // The next record is a fair guess: tests mostly run in the order
+        // they were listed.
+        let next = |i: u32| (i as usize + 1 < tests.len()).then_some(i + 1);
+        self.current
+            .get(test, |i, id| tests[i as usize].is(id, groups), next)
+            .map(|i| i as usize)
     }
 
     fn new_test(&mut self, id: &str, group: Option<u32>) -> usize {
@@ -658,10 +649,7 @@ impl Report {
     fn open_record(&mut self, test: &str, group: Option<&str>) -> usize {
         let i = match self.lookup(test) {
             Some(i) if self.tests[i].status.is_none() => i,
-            found => {
-                self.run_twice |= found.is_some();
-                self.new_test(test, None)
-            }
+            _ => self.new_test(test, None),
         };
         if let Some(g) = group {
             self.tests[i].group = self.group(g);

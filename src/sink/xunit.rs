@@ -500,6 +500,9 @@ pub(super) struct IdIndex<V> {
     /// lookup is a cache miss. Emptied by every insert, so that what it
     /// holds is what the table would say.
     recent: Cell<[Option<(u64, V)>; RECENT]>,
+    /// Whether an id has been given a second value (a test that ran twice,
+    /// or a record moved): from then on, [`IdIndex::get`] guesses no more.
+    reindexed: bool,
 }
 
 /// The ids [`IdIndex`] keeps at hand: tests that run at once (a binary's
@@ -520,6 +523,7 @@ impl<V> Default for IdIndex<V> {
             by_hash: HashMap::default(),
             collided: HashMap::new(),
             recent: Cell::new([const { None }; RECENT]),
+            reindexed: false,
         }
     }
 }
@@ -530,17 +534,14 @@ impl<V: Copy> IdIndex<V> {
         self.by_hash.reserve(n);
     }
 
-    /// The record of `id`.
-    pub(super) fn get(&self, id: &str, is: impl Fn(V, &str) -> bool) -> Option<V> {
-        self.get_near(id, is, |_| None)
-    }
-
-    /// Like [`IdIndex::get`], but trying first the value `next` proposes
+    /// The record of `id`, trying first the value `next` proposes
     /// after each found last (the next test in a run that follows its
-    /// listing: memory close by, where the table's is far). For a caller
-    /// whose ids each have one value at most that `is` accepts, so that
-    /// such a value is the one the table holds.
-    pub(super) fn get_near(
+    /// listing: memory close by, where the table's is far). Guesses are
+    /// tried only while no id has been indexed twice: then the one record
+    /// `is` accepts for an id is the one the table holds, given that every
+    /// record is indexed when it is made (as xunit's cases and html's
+    /// records are).
+    pub(super) fn get(
         &self,
         id: &str,
         is: impl Fn(V, &str) -> bool,
@@ -555,11 +556,15 @@ impl<V: Copy> IdIndex<V> {
         if let Some(&(_, v)) = near {
             return Some(v);
         }
-        let guessed = recent
-            .iter()
-            .flatten()
-            .filter_map(|&(_, v)| next(v))
-            .find(|&v| is(v, id));
+        let guessed = if self.reindexed {
+            None
+        } else {
+            recent
+                .iter()
+                .flatten()
+                .filter_map(|&(_, v)| next(v))
+                .find(|&v| is(v, id))
+        };
         let v = match guessed {
             Some(v) => v,
             None => {
@@ -588,8 +593,9 @@ impl<V: Copy> IdIndex<V> {
             hash_map::Entry::Occupied(mut slot) => {
                 if is(*slot.get(), id) {
                     slot.insert(v);
-                } else {
-                    self.collided.insert(id.into(), v);
+                    self.reindexed = true;
+                } else if self.collided.insert(id.into(), v).is_some() {
+                    self.reindexed = true;
                 }
             }
         }
@@ -731,8 +737,6 @@ struct Record {
     suite_index: foldhash::HashMap<String, usize>,
     /// Test id → (suite, case) of its latest run.
     cases: IdIndex<(u32, u32)>,
-    /// Whether a test has more than one case (it ran twice).
-    run_twice: bool,
     /// Process (pid as written in `process`) → suite, for output outside tests.
     processes: foldhash::HashMap<String, usize>,
     /// The (pid, suite) last put in `processes` by a test_start: each test
@@ -762,18 +766,14 @@ impl Record {
     /// (suite, case) of the latest run of `test`.
     fn find(&self, test: &str) -> Option<(usize, usize)> {
         let suites = &self.suites;
-        let is = |at, id: &str| is_case_of(suites, at, id);
-        let found = if self.run_twice {
-            self.cases.get(test, is)
-        } else {
-            // Each test has one case: the next case of a suite is a fair
-            // guess (tests mostly run in the order they were listed).
-            let next = |(s, c): (u32, u32)| {
-                ((c as usize + 1) < suites[s as usize].cases.len()).then_some((s, c + 1))
-            };
-            self.cases.get_near(test, is, next)
+        // The next case of a suite is a fair guess: tests mostly run in the
+        // order they were listed.
+        let next = |(s, c): (u32, u32)| {
+            ((c as usize + 1) < suites[s as usize].cases.len()).then_some((s, c + 1))
         };
-        found.map(|(s, c)| (s as usize, c as usize))
+        self.cases
+            .get(test, |at, id| is_case_of(suites, at, id), next)
+            .map(|(s, c)| (s as usize, c as usize))
     }
 
     /// A new case of `test` at the end of suite `s`, now the test's latest.
@@ -876,10 +876,7 @@ impl Record {
     fn case_for_start(&mut self, test: &str, group: Option<&str>) -> (usize, usize) {
         match self.find(test) {
             Some((s, c)) if !self.suites[s].cases[c].started() => (s, c),
-            found => {
-                self.run_twice |= found.is_some();
-                self.new_case(test, group)
-            }
+            _ => self.new_case(test, group),
         }
     }
 
@@ -889,10 +886,7 @@ impl Record {
     fn case_for_end(&mut self, test: &str, group: Option<&str>) -> (usize, usize) {
         match self.find(test) {
             Some((s, c)) if !self.suites[s].cases[c].has_outcome() => (s, c),
-            found => {
-                self.run_twice |= found.is_some();
-                self.new_case(test, group)
-            }
+            _ => self.new_case(test, group),
         }
     }
 
@@ -1894,6 +1888,7 @@ mod tests {
         // Values are (id, run); `is` checks the id, as the records do.
         let ids = ["a", "b", "c", "d", "e", "f"];
         let is = |v: (usize, u32), id: &str| ids[v.0] == id;
+        let no_guess = |_| None;
         let mut index: IdIndex<(usize, u32)> = IdIndex::default();
         for (i, id) in ids.iter().enumerate() {
             index.insert(id, (i, 0), is);
@@ -1901,14 +1896,35 @@ mod tests {
         // Found (and so kept at hand) again and again, then replaced.
         for _ in 0..3 {
             for (i, id) in ids.iter().enumerate() {
-                assert_eq!(index.get(id, is), Some((i, 0)));
+                assert_eq!(index.get(id, is, no_guess), Some((i, 0)));
             }
         }
-        assert_eq!(index.get("a", is), Some((0, 0)));
+        assert_eq!(index.get("a", is, no_guess), Some((0, 0)));
         index.insert("a", (0, 1), is);
-        assert_eq!(index.get("a", is), Some((0, 1)));
-        assert_eq!(index.get("b", is), Some((1, 0)));
-        assert_eq!(index.get("zz", is), None);
+        assert_eq!(index.get("a", is, no_guess), Some((0, 1)));
+        assert_eq!(index.get("b", is, no_guess), Some((1, 0)));
+        assert_eq!(index.get("zz", is, no_guess), None);
+    }
+
+    #[test]
+    fn the_index_guesses_only_while_each_id_has_one_value() {
+        let ids = ["a", "b", "c", "d"];
+        let is = |v: (usize, u32), id: &str| ids[v.0] == id;
+        // The guess: the next id, same run.
+        let next = |(i, run): (usize, u32)| (i + 1 < ids.len()).then_some((i + 1, run));
+        let mut index: IdIndex<(usize, u32)> = IdIndex::default();
+        for (i, id) in ids.iter().enumerate() {
+            index.insert(id, (i, 0), is);
+        }
+        for (i, id) in ids.iter().enumerate() {
+            assert_eq!(index.get(id, is, next), Some((i, 0)));
+        }
+        // "c" runs again: (2, 0) is still a value of "c" and the guess after
+        // "b", but no longer its latest.
+        index.insert("c", (2, 1), is);
+        assert_eq!(index.get("b", is, next), Some((1, 0)));
+        assert_eq!(index.get("c", is, next), Some((2, 1)));
+        assert_eq!(index.get("d", is, next), Some((3, 0)));
     }
 
     #[test]
