@@ -210,6 +210,9 @@ pub struct Runner<'a> {
     listings: usize,
     /// The doctests, held until every binary is added (they run last).
     docs: Option<Vec<Discovered>>,
+    /// Whether doctests were to be listed, and whether they were added.
+    docs_expected: bool,
+    docs_added: bool,
     docs_pending: bool,
     run_info: Map<String, Value>,
     suite_name: Option<String>,
@@ -265,6 +268,8 @@ impl<'a> Runner<'a> {
             next_listed: 0,
             listings,
             docs: None,
+            docs_expected: docs_pending,
+            docs_added: false,
             docs_pending,
             run_info,
             suite_name,
@@ -298,6 +303,7 @@ impl<'a> Runner<'a> {
         if self.next_listed == self.listings {
             if let Some(docs) = self.docs.take() {
                 self.add_binaries(docs);
+                self.docs_added = true;
             }
         }
         if !self.listing_pending() {
@@ -548,7 +554,7 @@ impl<'a> Runner<'a> {
                 .iter()
                 .flat_map(|b| b.state.pending().into_iter().map(|n| b.state.test_id(&n)))
                 .collect();
-            let message = if not_run.is_empty() {
+            let mut message = if not_run.is_empty() {
                 "interrupted: every test had started".to_string()
             } else {
                 const SHOWN: usize = 50;
@@ -567,6 +573,17 @@ impl<'a> Runner<'a> {
                 }
                 m
             };
+            // Interrupted while listing: what was not listed is not named.
+            let unlisted = self.listings - self.next_listed;
+            if unlisted > 0 {
+                message.push_str(&format!(
+                    "; {unlisted} of {} test binaries were not listed",
+                    self.listings
+                ));
+            }
+            if self.docs_expected && !self.docs_added {
+                message.push_str("; the doctests were not listed");
+            }
             self.log(Level::Warning, message);
         }
         RunEnd {
@@ -1523,6 +1540,100 @@ fn run_hook(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::mpsc::sync_channel;
+
+    struct Collect(Vec<Entry>);
+
+    impl Output for Collect {
+        fn entry(&mut self, e: &Entry) {
+            self.0.push(e.clone());
+        }
+        fn flush(&mut self) {}
+    }
+
+    /// A binary whose listing failed (so that nothing is started).
+    fn unlisted_binary(id: &str) -> Discovered {
+        Discovered {
+            binary: TestBinary {
+                id: id.to_string(),
+                package: "p".into(),
+                harness: Harness::Libtest,
+                launch: crate::plan::Launch {
+                    program: "/nonexistent".into(),
+                    base_args: Vec::new(),
+                    cwd: ".".into(),
+                    env: Vec::new(),
+                    clear_env: false,
+                    via_test_args: false,
+                    bootstrap: None,
+                },
+                src_path: None,
+                order: ("p".into(), 0, id.to_string()),
+            },
+            tests: Err("listing its tests failed".into()),
+        }
+    }
+
+    #[test]
+    fn an_interrupt_while_listing_says_what_was_not_listed() {
+        let config = RunConfig {
+            parallel: 1,
+            flags: TestFlags::default(),
+            timeout: None,
+            hook: Hook::None,
+            hook_timeout: Duration::from_secs(1),
+            session_dir: std::env::temp_dir(),
+            kill_grace: Duration::from_secs(1),
+            interrupt_grace: Duration::from_secs(1),
+            partition: None,
+            expectations: None,
+            strict_expectations: false,
+            retries: 0,
+        };
+        let origin = Origin {
+            thread: "main".into(),
+            pid: 1,
+            source: "s".into(),
+        };
+        let (tx, rx) = sync_channel(16);
+        // One of three binaries listed, then Ctrl-C; the doctests never come.
+        tx.send(Msg::Listed(0, Box::new(unlisted_binary("p::a"))))
+            .unwrap();
+        tx.send(Msg::Signal(2)).unwrap();
+        let mut out = Collect(Vec::new());
+        let end = Runner::new(
+            config,
+            origin,
+            Box::new(SystemClock),
+            &mut out,
+            (tx, rx),
+            3,
+            true,
+            None,
+            Map::new(),
+        )
+        .run();
+        assert!(end.interrupted);
+        let Action::SuiteStart(start) = &out.0[0].action else {
+            panic!("suite_start first: {:?}", out.0[0]);
+        };
+        assert_eq!(start.tests.groups().keys().collect::<Vec<_>>(), ["p::a"]);
+        let warnings: Vec<&str> = out
+            .0
+            .iter()
+            .filter_map(|e| match &e.action {
+                Action::Log(l) if l.level == Level::Warning => Some(l.message.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            warnings,
+            [
+                "interrupted: every test had started; 2 of 3 test binaries were not listed; \
+              the doctests were not listed"
+            ]
+        );
+    }
 
     #[test]
     fn long_lines_are_cut_not_kept_whole() {
