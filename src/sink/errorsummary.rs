@@ -46,12 +46,12 @@
 //!   listed test id (for its group) are kept, not the durations of every test.
 
 use super::tbpl::unfinished;
-use super::{Output, Sink};
+use super::{hash_id, Output, PreHashed, Sink};
 use crate::model::{Action, Crash, Entry, Level, Log, Status, TestEnd, TestStatus};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::BuildHasherDefault;
 use std::io::{self, Write};
 
 /// What mozlog keeps for a group.
@@ -86,8 +86,10 @@ pub struct ErrorSummary {
     /// Manifest group name → index in `manifest_groups`.
     manifest_index: foldhash::HashMap<String, usize>,
     /// Hash of a listed test id → index in `manifest_groups`. Hashes rather
-    /// than ids, so a suite of a million tests costs megabytes, not tens.
-    test_to_group: HashMap<u64, u32, BuildHasherDefault<PassHasher>>,
+    /// than ids, so a suite of a million tests costs megabytes, not tens
+    /// (two listed ids sharing a hash are too unlikely to matter, and would
+    /// only mislabel a group for a result without its own `group`).
+    test_to_group: HashMap<u64, u32, BuildHasherDefault<PreHashed>>,
     running: foldhash::HashMap<String, Running>,
     test_time_divisor: u64,
     test_time_divisor_group: Option<String>,
@@ -171,33 +173,6 @@ struct Lint<'a> {
 
 static EMPTY: Value = Value::String(String::new());
 static NULL: Value = Value::Null;
-
-/// A test id's 64-bit hash. The hasher has fixed keys, so an id always maps
-/// to the same hash; two listed ids sharing one is too unlikely to matter
-/// (and would only mislabel a group for a result without its own `group`).
-fn hash_id(test: &str) -> u64 {
-    use std::hash::BuildHasher;
-    foldhash::fast::FixedState::with_seed(0x05ee_d1d5).hash_one(test)
-}
-
-/// The hasher of a map keyed by [`hash_id`]s: they are hashes already.
-#[derive(Default)]
-struct PassHasher(u64);
-
-impl Hasher for PassHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        // Only u64 keys are hashed here; any other input still hashes.
-        for b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
 
 /// mozlog's `_clean_test_name`, for ids that may contain spaces.
 fn clean_test_name(test: &str) -> &str {

@@ -74,9 +74,7 @@ impl<S: Sink> LevelFilter<S> {
     pub fn new(inner: S, level: Level) -> Self {
         LevelFilter { inner, level }
     }
-}
 
-impl<S: Sink> LevelFilter<S> {
     fn passes(&self, e: &Entry) -> bool {
         match &e.action {
             // Level is ordered from CRITICAL (most severe) to DEBUG.
@@ -265,6 +263,36 @@ impl Names {
     /// Every name, at its index.
     pub(crate) fn all(&self) -> &[Box<str>] {
         &self.names
+    }
+}
+
+/// A test id's 64-bit hash, for the tables sinks key by hash: foldhash with
+/// a fixed seed (an id always maps to the same hash), whose bits are evenly
+/// spread even for ids that differ in a character or two, as such a table
+/// needs (it takes the hash as it is), at a fraction of SipHash's cost.
+pub(crate) fn hash_id(id: &str) -> u64 {
+    use std::hash::BuildHasher;
+    foldhash::fast::FixedState::with_seed(0x05ee_d1d5).hash_one(id)
+}
+
+/// The hasher of tables keyed by [`hash_id`]s, which are hashes already.
+#[derive(Debug, Default)]
+pub(crate) struct PreHashed(u64);
+
+impl std::hash::Hasher for PreHashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only u64 keys are hashed here; any other input still hashes.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
     }
 }
 

@@ -84,7 +84,7 @@
 //! `skipped`, subtests folded into their test, output and skip reasons
 //! kept, known intermittents passing, and the xfail/xpass mapping above.
 
-use super::{Names, Output, Sink};
+use super::{hash_id, Names, Output, PreHashed, Sink};
 use crate::model::{Action, Entry, Level, Status, Tests};
 use crate::text::{millis_as_secs, strip_ansi};
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
@@ -93,7 +93,7 @@ use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::cell::Cell;
 use std::collections::{hash_map, HashMap};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::BuildHasherDefault;
 use std::io::{self, Write};
 
 /// Which schema the document follows (`--log-xunit-flavor`).
@@ -599,35 +599,6 @@ impl<V: Copy> IdIndex<V> {
                 }
             }
         }
-    }
-}
-
-/// The index's hash of a test id: foldhash with a fixed seed, whose bits
-/// are evenly spread even for ids that differ in a character or two, as the
-/// index's table needs (it takes the hash as it is), at a fraction of
-/// SipHash's cost.
-fn hash_id(id: &str) -> u64 {
-    use std::hash::BuildHasher;
-    foldhash::fast::FixedState::with_seed(0x05ee_d1d5).hash_one(id)
-}
-
-/// The hasher of [`IdIndex`]'s keys, which are hashes already.
-#[derive(Debug, Default)]
-pub(super) struct PreHashed(u64);
-
-impl Hasher for PreHashed {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
     }
 }
 
