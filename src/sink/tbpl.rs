@@ -285,11 +285,7 @@ impl Tbpl {
             _ => {
                 // The common line, written in place.
                 let text = &mut self.text;
-                if e.expected.is_none() && !is_known_fail(e.status) {
-                    let _ = write!(text, "TEST-{}", e.status);
-                } else {
-                    text.push_str(&expected_token(e.status, &e.expected));
-                }
+                push_expected_token(text, e.status, &e.expected);
                 text.push_str(" | ");
                 text.push_str(&e.test);
                 if e.expected.is_none() && is_known_fail(e.status) && e.status != Status::Fail {
@@ -492,15 +488,15 @@ impl Tbpl {
     }
 }
 
-/// The `TEST-<...>` token of a result that is not unexpected.
-fn expected_token(status: Status, expected: &Option<Status>) -> String {
+/// Writes the `TEST-<...>` token of a result that is not unexpected.
+fn push_expected_token(out: &mut String, status: Status, expected: &Option<Status>) {
     if expected.is_some() {
         // Only known intermittents get here with `expected` set.
-        format!("TEST-KNOWN-INTERMITTENT-{status}")
+        let _ = write!(out, "TEST-KNOWN-INTERMITTENT-{status}");
     } else if is_known_fail(status) {
-        "TEST-KNOWN-FAIL".to_string()
+        out.push_str("TEST-KNOWN-FAIL");
     } else {
-        format!("TEST-{status}")
+        let _ = write!(out, "TEST-{status}");
     }
 }
 
@@ -547,11 +543,9 @@ fn format_status(text: &mut String, s: &TestStatus) {
         subtest_msg.push_str(" - ");
         subtest_msg.push_str(&message);
     }
-    let mut sections = vec![
-        expected_token(s.status, &s.expected),
-        s.test.clone(),
-        subtest_msg,
-    ];
+    let mut token = String::new();
+    push_expected_token(&mut token, s.status, &s.expected);
+    let mut sections = vec![token, s.test.clone(), subtest_msg];
     if s.expected.is_none() && is_known_fail(s.status) && s.status != Status::Fail {
         sections.push(format!("expected {}", s.status));
     }
