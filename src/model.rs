@@ -17,6 +17,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::io;
 
+mod scan;
+
 /// A test result status (mozlog's `Status` and `SubStatus` enums together).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -219,8 +221,17 @@ impl Tests {
     /// Keeps mozlog's `TestList` JSON (a dict of lists of test ids by group,
     /// or one list) after checking its shape and counting the tests, without
     /// taking it apart.
-    fn from_json(text: String, range: std::ops::Range<usize>) -> Result<Tests, serde_json::Error> {
-        let count = serde_json::from_str::<CountTests>(&text[range.clone()])?.0;
+    /// `count` is the number of tests when already known (the list was
+    /// checked as it was counted).
+    fn from_json(
+        text: String,
+        range: std::ops::Range<usize>,
+        count: Option<usize>,
+    ) -> Result<Tests, serde_json::Error> {
+        let count = match count {
+            Some(n) => n,
+            None => serde_json::from_str::<CountTests>(&text[range.clone()])?.0,
+        };
         Ok(Tests(TestsRepr::Json { text, range, count }))
     }
 }
@@ -639,8 +650,10 @@ impl Entry {
         // does not check each string it reads again.
         let text =
             std::str::from_utf8(line).map_err(|e| ParseError::Json(format!("not UTF-8: {e}")))?;
-        let fields: Fields =
-            serde_json::from_str(text).map_err(|e| ParseError::Json(e.to_string()))?;
+        let fields = match scan::fields(text) {
+            Some(fields) => fields,
+            None => serde_json::from_str(text).map_err(|e| ParseError::Json(e.to_string()))?,
+        };
         fields.into_entry(line, None)
     }
 
@@ -650,18 +663,20 @@ impl Entry {
     pub fn from_json_owned(line: Vec<u8>) -> Result<Entry, ParseError> {
         let text = String::from_utf8(line)
             .map_err(|e| ParseError::Json(format!("not UTF-8: {}", e.utf8_error())))?;
-        let (entry, range) = {
-            let fields: Fields =
-                serde_json::from_str(&text).map_err(|e| ParseError::Json(e.to_string()))?;
-            let range = fields.tests.map(|raw| {
-                let start = raw.get().as_ptr() as usize - text.as_ptr() as usize;
-                start..start + raw.get().len()
+        let (entry, list) = {
+            let fields = match scan::fields(&text) {
+                Some(fields) => fields,
+                None => serde_json::from_str(&text).map_err(|e| ParseError::Json(e.to_string()))?,
+            };
+            let list = fields.tests.as_ref().map(|list| {
+                let start = list.json.as_ptr() as usize - text.as_ptr() as usize;
+                (start..start + list.json.len(), list.count)
             });
-            (fields.into_entry(text.as_bytes(), Some(())), range)
+            (fields.into_entry(text.as_bytes(), Some(())), list)
         };
         let mut entry = entry?;
-        if let (Action::SuiteStart(s), Some(range)) = (&mut entry.action, range) {
-            s.tests = Tests::from_json(text, range)
+        if let (Action::SuiteStart(s), Some((range, count))) = (&mut entry.action, list) {
+            s.tests = Tests::from_json(text, range, count)
                 .map_err(|e| ParseError::Json(format!("tests: {e}")))?;
         }
         Ok(entry)
@@ -827,10 +842,42 @@ impl<'de> serde::de::Visitor<'de> for EachId<'_, '_> {
         f.write_str("a list of test ids")
     }
     fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while let Some(id) = seq.next_element::<TestId>()? {
+        while let Some(id) = seq.next_element::<IdText>()? {
             (self.1)(self.0, Some(&id.0));
         }
         Ok(())
+    }
+}
+
+/// A test id as [`TestId`] reads it, borrowed from the text when it can be.
+struct IdText<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for IdText<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = IdText<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a test id (a string, or a list of strings)")
+            }
+            fn visit_borrowed_str<E: serde::de::Error>(
+                self,
+                v: &'de str,
+            ) -> Result<IdText<'de>, E> {
+                Ok(IdText(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<IdText<'de>, E> {
+                Ok(IdText(Cow::Owned(v.to_owned())))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                seq: A,
+            ) -> Result<IdText<'de>, A::Error> {
+                TestId::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))
+                    .map(|id| IdText(Cow::Owned(id.0)))
+            }
+        }
+        d.deserialize_any(V)
     }
 }
 
@@ -954,11 +1001,28 @@ impl<'de> Deserialize<'de> for ProcessId {
     }
 }
 
+/// A suite's test list as it stands in the line, and its number of tests
+/// when it was counted as it was read.
+struct TestsText<'a> {
+    json: &'a str,
+    count: Option<usize>,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for TestsText<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = <&serde_json::value::RawValue>::deserialize(d)?;
+        Ok(TestsText {
+            json: raw.get(),
+            count: None,
+        })
+    }
+}
+
 /// Every field any action may carry, all optional: one pass of serde over the
 /// line whatever the key order, then [`Fields::into_entry`] checks what the
 /// action requires. Short enumerated values, and a suite's test list, are
 /// borrowed from the line.
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 struct Fields<'a> {
     #[serde(borrow)]
     action: Cow<'a, str>,
@@ -968,7 +1032,7 @@ struct Fields<'a> {
     source: Option<String>,
     component: Option<String>,
     #[serde(borrow)]
-    tests: Option<&'a serde_json::value::RawValue>,
+    tests: Option<TestsText<'a>>,
     name: Option<String>,
     run_info: Option<Map<String, Value>>,
     version_info: Option<Map<String, Value>>,
@@ -1025,11 +1089,11 @@ impl Fields<'_> {
         let action = match &*action_name {
             "suite_start" => Action::SuiteStart(SuiteStart {
                 tests: {
-                    let raw = self.tests.ok_or_else(|| missing("tests"))?;
+                    let list = self.tests.ok_or_else(|| missing("tests"))?;
                     if deferred.is_some() {
                         Tests::default()
                     } else {
-                        Tests::from_json(raw.get().to_string(), 0..raw.get().len())
+                        Tests::from_json(list.json.to_string(), 0..list.json.len(), list.count)
                             .map_err(|e| ParseError::Json(format!("tests: {e}")))?
                     }
                 },
