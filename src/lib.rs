@@ -13,6 +13,7 @@ pub mod cli;
 pub mod error;
 pub mod expectations;
 pub mod flags;
+mod json;
 pub mod libtest;
 pub mod memory;
 pub mod model;

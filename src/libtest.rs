@@ -21,6 +21,7 @@
 //! stream (a test's direct writes, child processes, non-UTF-8 bytes) is not an
 //! event: [`parse_line`] returns `None` and the caller keeps it as output.
 
+use crate::json::Scanner;
 use serde::Deserialize;
 
 /// One event from libtest's JSON stream.
@@ -79,7 +80,8 @@ pub struct Discovered {
     pub start_line: Option<u32>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[cfg_attr(test, derive(Debug, PartialEq))]
 struct Raw {
     #[serde(rename = "type")]
     kind: String,
@@ -103,7 +105,11 @@ pub fn parse_line(line: &[u8]) -> Option<Event> {
     if !(trimmed.starts_with(b"{") && trimmed.ends_with(b"}")) {
         return None;
     }
-    let raw: Raw = serde_json::from_slice(trimmed).ok()?;
+    let quick = std::str::from_utf8(trimmed).ok().and_then(read_quickly);
+    let raw: Raw = match quick {
+        Some(raw) => raw,
+        None => serde_json::from_slice(trimmed).ok()?,
+    };
     let event = raw.event.as_deref();
     Some(match (raw.kind.as_str(), event) {
         ("suite", Some("started")) => Event::SuiteStarted {
@@ -136,6 +142,74 @@ pub fn parse_line(line: &[u8]) -> Option<Event> {
         ("bench" | "report", _) => Event::Other,
         _ => return None,
     })
+}
+
+/// An event line read without serde's visitors (most of a run's lines
+/// are short flat objects); `None` for anything it does not read exactly
+/// as serde would, which serde then reads (see [`crate::json`]).
+fn read_quickly(text: &str) -> Option<Raw> {
+    let mut raw = Raw::default();
+    let mut seen = 0u32;
+    let mut s = Scanner::new(text);
+    s.object(|s, key| {
+        // A known key twice is serde's "duplicate field" error.
+        let mut once = |bit: u32| (seen & bit == 0).then(|| seen |= bit);
+        match key {
+            "type" => {
+                once(1)?;
+                raw.kind = s.string()?.into_owned();
+            }
+            "event" => {
+                once(2)?;
+                raw.event = s.opt_string()?;
+            }
+            "name" => {
+                once(4)?;
+                raw.name = s.opt_string()?;
+            }
+            "test_count" => {
+                once(8)?;
+                raw.test_count = s.opt(|s| s.uint())?;
+            }
+            "exec_time" => {
+                once(16)?;
+                raw.exec_time = s.opt(|s| s.number())?;
+            }
+            "stdout" => {
+                once(32)?;
+                raw.stdout = s.opt_string()?;
+            }
+            "message" => {
+                once(64)?;
+                raw.message = s.opt_string()?;
+            }
+            "reason" => {
+                once(128)?;
+                raw.reason = s.opt_string()?;
+            }
+            "ignore" => {
+                once(256)?;
+                raw.ignore = s.opt(|s| s.boolean())?;
+            }
+            "ignore_message" => {
+                once(512)?;
+                raw.ignore_message = s.opt_string()?;
+            }
+            "source_path" => {
+                once(1024)?;
+                raw.source_path = s.opt_string()?;
+            }
+            "start_line" => {
+                once(2048)?;
+                raw.start_line = s.opt(|s| u32::try_from(s.uint()?).ok())?;
+            }
+            _ => s.skip_scalar()?,
+        }
+        Some(())
+    })?;
+    s.end()?;
+    // `type` is the one field serde requires.
+    (seen & 1 != 0).then_some(raw)
 }
 
 /// Reads the start of a result line too long to keep whole (a test that
@@ -378,6 +452,90 @@ mod tests {
         assert_eq!(
             find_returned_error("Error: \"returned an Err value\"\n").as_deref(),
             Some("Error: \"returned an Err value\"")
+        );
+    }
+
+    /// libtest's lines as they come, and some it never writes.
+    const LINES: &[&str] = &[
+        r#"{ "type": "suite", "event": "started", "test_count": 11 }"#,
+        r#"{ "type": "test", "event": "started", "name": "tests::passes" }"#,
+        r#"{ "type": "test", "name": "tests::passes", "event": "ok", "exec_time": 0.000123456 }"#,
+        r#"{ "type": "test", "name": "tests::fails", "event": "failed", "exec_time": 1.5e-3, "stdout": "line\nthread 'x' panicked at src/lib.rs:3:5:\n\"quoted\" \u00e9\n" }"#,
+        r#"{ "type": "test", "name": "tests::skips", "event": "ignored", "message": "needs a network" }"#,
+        r#"{ "type": "test", "event": "timeout", "name": "tests::slow" }"#,
+        r#"{ "type": "suite", "event": "failed", "passed": 3, "failed": 1, "ignored": 2, "measured": 0, "filtered_out": 0, "exec_time": 2 }"#,
+        r#"{ "type": "suite", "event": "discovery" }"#,
+        r#"{ "type": "test", "event": "discovered", "name": "m00::case_0000", "ignore": false, "ignore_message": "", "source_path": "bench/tests/bin_02.rs", "start_line": 9, "start_col": 8, "end_line": 9, "end_col": 17 }"#,
+        r#"{ "type": "test", "event": "discovered", "name": "t", "ignore": true, "ignore_message": "slow", "source_path": "src/lib.rs", "start_line": 4294967295 }"#,
+        r#"{ "type": "suite", "event": "completed", "tests": 2, "benchmarks": 0, "total": 2, "ignored": 1 }"#,
+        r#"{ "type": "bench", "name": "b", "median": 10, "deviation": 0, "mib_per_second": 5 }"#,
+        r#"{ "type": "report", "total_time": 0.5, "compilation_time": 0.1 }"#,
+        r#"{"type":"test","event":null,"name":null,"exec_time":null,"start_line":null,"ignore":null}"#,
+    ];
+
+    /// Whatever the quick reading takes, from these lines or from them
+    /// damaged at random, serde reads the same; what it leaves, serde
+    /// reads (or rejects) alone.
+    #[test]
+    fn event_lines_read_quickly_read_as_serde_reads_them() {
+        let check = |text: &str| -> bool {
+            let serde = serde_json::from_str::<Raw>(text).ok();
+            match read_quickly(text) {
+                Some(raw) => {
+                    assert_eq!(Some(raw), serde, "{text}");
+                    true
+                }
+                None => false,
+            }
+        };
+        for text in LINES {
+            assert!(check(text), "not read quickly: {text}");
+        }
+        for text in [
+            r#"{ "type": "test", "type": "test", "event": "ok" }"#,
+            r#"{ "type": "test", "start_line": 4294967296 }"#,
+            r#"{ "type": "test", "start_line": -1 }"#,
+            r#"{ "type": "test", "test_count": 1.0 }"#,
+            r#"{ "event": "ok" }"#,
+            r#"{ "type": null }"#,
+            r#"{ "type": "test", "other": [1] }"#,
+            r#"{ "type": "test", "exec_time": "1" }"#,
+            r#"{ "type": "test" } trailing"#,
+        ] {
+            assert!(!check(text), "read quickly: {text}");
+        }
+        const ALPHABET: &[u8] = b"{}[]\":,\\ 0123456789-+.eEnultrfasu\x01";
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut random = |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        let (mut read, mut tried) = (0, 0);
+        for round in 0..20_000 {
+            let mut line = LINES[round % LINES.len()].as_bytes().to_vec();
+            for _ in 0..1 + random(3) {
+                let at = random(line.len() + 1);
+                let byte = ALPHABET[random(ALPHABET.len())];
+                match random(3) {
+                    0 if at < line.len() => line[at] = byte,
+                    1 => line.insert(at, byte),
+                    _ if at < line.len() => drop(line.remove(at)),
+                    _ => line.push(byte),
+                }
+            }
+            let Ok(text) = std::str::from_utf8(&line) else {
+                continue;
+            };
+            tried += 1;
+            if check(text) {
+                read += 1;
+            }
+        }
+        assert!(
+            read > tried / 10 && read < tried,
+            "{read} of {tried} read quickly"
         );
     }
 }
