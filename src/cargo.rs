@@ -12,6 +12,7 @@ use crate::cli::CargoArgs;
 use crate::error::Error;
 use cargo_metadata::{Message, Metadata, MetadataCommand, Package, PackageId};
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::ffi::{OsStr, OsString};
 use std::io::{self, BufRead, BufReader, Write};
@@ -321,25 +322,143 @@ impl Rustc {
 /// Asks rustc (`$RUSTC` or `rustc`, run from the workspace so that a
 /// `rust-toolchain.toml` applies) for its version, host and sysroot, in one
 /// call (`-vV` prints the version, `--print sysroot` the sysroot after it).
+/// The answer is kept in the user's cache directory for the next run, keyed
+/// by the rustc executable (see [`rustc_cache_key`]): starting rustc costs
+/// tens of milliseconds, and a run's start waits for it.
 pub fn rustc_info(dir: &Path) -> Rustc {
     let rustc = toolchain_tool("rustc", "RUSTC");
-    let mut info = Rustc::default();
-    if let Ok(out) = Command::new(&rustc)
+    rustc_info_cached(&rustc, dir, user_cache_dir().as_deref())
+}
+
+/// `$XDG_CACHE_HOME/cargo-structlog`, else `~/.cache/cargo-structlog`.
+fn user_cache_dir() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|d| Path::new(d).is_absolute())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache")))?;
+    Some(base.join("cargo-structlog"))
+}
+
+/// The file of remembered rustc answers in a cache directory.
+const RUSTC_CACHE_FILE: &str = "rustc-info.json";
+
+/// At most this many rustc executables are remembered.
+const RUSTC_CACHE_ENTRIES: usize = 16;
+
+/// [`rustc_info`] with the program and cache directory given.
+fn rustc_info_cached(rustc: &OsStr, dir: &Path, cache: Option<&Path>) -> Rustc {
+    rustc_info_keyed(rustc, dir, cache.zip(rustc_cache_key(rustc)))
+}
+
+/// [`rustc_info`] with the cache directory and the executable's key given.
+fn rustc_info_keyed(rustc: &OsStr, dir: &Path, cache: Option<(&Path, String)>) -> Rustc {
+    let (file, key) = cache.map(|(c, k)| (c.join(RUSTC_CACHE_FILE), k)).unzip();
+    let mut known: Map<String, Value> = file
+        .as_deref()
+        .and_then(|f| std::fs::read(f).ok())
+        .and_then(|text| serde_json::from_slice(&text).ok())
+        .unwrap_or_default();
+    if let Some(Value::String(text)) = key.as_ref().and_then(|k| known.get(k)) {
+        return parse_rustc_info(text);
+    }
+    let Ok(out) = Command::new(rustc)
         .args(["-vV", "--print", "sysroot"])
         .current_dir(dir)
         .output()
+    else {
+        return Rustc::default();
+    };
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let info = parse_rustc_info(&text);
+    if let (true, Some(key), Some(file)) =
+        (out.status.success() && !info.host.is_empty(), key, file)
     {
-        let text = String::from_utf8_lossy(&out.stdout);
-        for line in text.lines() {
-            if line.starts_with("rustc ") && info.version.is_empty() {
-                info.version = line.to_string();
-            } else if let Some(h) = line.strip_prefix("host: ") {
-                info.host = h.to_string();
-            } else if let Some(r) = line.strip_prefix("release: ") {
-                info.release = r.to_string();
-            } else if line.starts_with('/') || line.contains(":\\") {
-                info.sysroot = Some(PathBuf::from(line.trim()));
-            }
+        while known.len() >= RUSTC_CACHE_ENTRIES {
+            let oldest = known.keys().next().cloned().expect("not empty");
+            known.remove(&oldest);
+        }
+        known.insert(key, Value::String(text));
+        // A cache that cannot be written is no cache: nothing else changes.
+        let _ = write_atomically(&file, &serde_json::to_vec(&known).unwrap_or_default());
+    }
+    info
+}
+
+/// What identifies a rustc executable's answers: its path and the size and
+/// modification time of its file. `None` (no caching) when it cannot be
+/// found, when it is rustup's proxy, whose answer depends on the directory
+/// it runs in (a `rust-toolchain.toml`) and on the environment, or when it
+/// is a script (a shim that may pick a toolchain as it likes).
+fn rustc_cache_key(rustc: &OsStr) -> Option<String> {
+    let path = if Path::new(rustc).components().count() > 1 {
+        PathBuf::from(rustc)
+    } else {
+        std::env::split_paths(&std::env::var_os("PATH")?)
+            .map(|dir| dir.join(rustc))
+            .find(|p| p.is_file())?
+    };
+    let path = path.canonicalize().ok()?;
+    if path
+        .file_stem()
+        .is_some_and(|stem| stem == "rustup" || stem == "rustup-init")
+    {
+        return None;
+    }
+    let mut start = [0u8; 2];
+    io::Read::read_exact(&mut std::fs::File::open(&path).ok()?, &mut start).ok()?;
+    if start == *b"#!" {
+        return None;
+    }
+    let meta = path.metadata().ok()?;
+    let on_path_rustup = std::env::var_os("PATH").and_then(|p| {
+        std::env::split_paths(&p)
+            .map(|dir| dir.join("rustup"))
+            .find(|p| p.is_file())
+    });
+    if let Some(rustup) = on_path_rustup.and_then(|r| r.metadata().ok()) {
+        if rustup.len() == meta.len() {
+            return None;
+        }
+    }
+    file_key(&path)
+}
+
+/// A file's path, size and modification time, as one string.
+fn file_key(path: &Path) -> Option<String> {
+    let meta = path.metadata().ok()?;
+    let modified = meta
+        .modified()
+        .ok()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_nanos();
+    Some(format!("{} {} {modified}", path.display(), meta.len()))
+}
+
+/// Writes `file` whole or not at all (a file beside it, renamed over it),
+/// creating its directory.
+fn write_atomically(file: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = file.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(".{}.{}", RUSTC_CACHE_FILE, std::process::id()));
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, file).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
+}
+
+/// Reads the output of `rustc -vV --print sysroot`.
+fn parse_rustc_info(text: &str) -> Rustc {
+    let mut info = Rustc::default();
+    for line in text.lines() {
+        if line.starts_with("rustc ") && info.version.is_empty() {
+            info.version = line.to_string();
+        } else if let Some(h) = line.strip_prefix("host: ") {
+            info.host = h.to_string();
+        } else if let Some(r) = line.strip_prefix("release: ") {
+            info.release = r.to_string();
+        } else if line.starts_with('/') || line.contains(":\\") {
+            info.sysroot = Some(PathBuf::from(line.trim()));
         }
     }
     info
@@ -821,6 +940,96 @@ mod tests {
         assert_eq!(
             harness_false_targets(&m),
             vec![("lib".into(), "".into()), ("test".into(), "a".into())]
+        );
+    }
+
+    /// A stand-in rustc that counts its calls in `calls`.
+    fn fake_rustc(dir: &Path, release: &str, exit: i32) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let path = dir.join("rustc");
+        let calls = dir.join("calls");
+        std::fs::write(
+            &path,
+            format!(
+                "#!/bin/sh\necho >> '{}'\necho 'rustc {release} (0000 2020-01-01)'\n\
+                 echo 'binary: rustc'\necho 'host: x86_64-fake-linux'\n\
+                 echo 'release: {release}'\necho /fake/sysroot\nexit {exit}\n",
+                calls.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    }
+
+    fn calls(dir: &Path) -> usize {
+        std::fs::read_to_string(dir.join("calls")).map_or(0, |s| s.lines().count())
+    }
+
+    #[test]
+    fn rustc_answers_are_remembered_per_executable() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = dir.path().join("cache");
+        let rustc = fake_rustc(dir.path(), "1.2.3", 0);
+        // The stand-in is a script, which is never cached as such: keyed
+        // here as a compiled rustc is.
+        let ask = || {
+            let key = file_key(&rustc).unwrap();
+            rustc_info_keyed(rustc.as_os_str(), dir.path(), Some((&cache, key)))
+        };
+        let first = ask();
+        assert_eq!(
+            (first.release.as_str(), first.host.as_str()),
+            ("1.2.3", "x86_64-fake-linux")
+        );
+        assert_eq!(first.sysroot.as_deref(), Some(Path::new("/fake/sysroot")));
+        let second = ask();
+        assert_eq!((second.version, calls(dir.path())), (first.version, 1));
+        // Another rustc at the same path (an update): asked again.
+        fake_rustc(dir.path(), "1.20.0", 0);
+        assert_eq!(
+            (ask().release, calls(dir.path())),
+            ("1.20.0".to_string(), 2)
+        );
+        assert_eq!(
+            (ask().release, calls(dir.path())),
+            ("1.20.0".to_string(), 2)
+        );
+    }
+
+    #[test]
+    fn rustc_answers_are_not_remembered_when_they_cannot_be() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = dir.path().join("cache");
+        let ask = |rustc: &Path, cache: &Path| {
+            let key = file_key(rustc).unwrap();
+            rustc_info_keyed(rustc.as_os_str(), dir.path(), Some((cache, key)))
+        };
+        // A failing rustc: asked each time.
+        let rustc = fake_rustc(dir.path(), "1.2.3", 1);
+        ask(&rustc, &cache);
+        ask(&rustc, &cache);
+        assert_eq!(calls(dir.path()), 2);
+        // A cache directory that cannot be made: the answer all the same.
+        let rustc = fake_rustc(dir.path(), "1.2.4", 0);
+        let blocked = dir.path().join("file");
+        std::fs::write(&blocked, "").unwrap();
+        let info = ask(&rustc, &blocked.join("c"));
+        assert_eq!((info.release.as_str(), calls(dir.path())), ("1.2.4", 3));
+        // A damaged cache file is read as empty, and replaced.
+        std::fs::create_dir_all(&cache).unwrap();
+        std::fs::write(cache.join(RUSTC_CACHE_FILE), "{not json").unwrap();
+        ask(&rustc, &cache);
+        ask(&rustc, &cache);
+        assert_eq!(calls(dir.path()), 4);
+        // A script (a shim) is not keyed at all, so never remembered.
+        assert_eq!(rustc_cache_key(rustc.as_os_str()), None);
+        rustc_info_cached(rustc.as_os_str(), dir.path(), Some(&cache));
+        assert_eq!(calls(dir.path()), 5);
+        // A compiled program is.
+        let sh = Path::new("/bin/sh").canonicalize().unwrap();
+        assert!(
+            rustc_cache_key(sh.as_os_str()).is_some_and(|k| k.starts_with(&*sh.to_string_lossy()))
         );
     }
 }
