@@ -310,9 +310,11 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
     };
     let binaries = plan::binaries(&ctx);
 
-    // Doctests are listed by cargo alongside the first binaries' run.
+    // Doctests are listed by cargo alongside the first binaries' run, once
+    // the first binary is listed: that listing, which the run waits for,
+    // does not share the CPUs with cargo's start.
     let docs_pending = want_docs && has_doctests(&metadata);
-    if docs_pending {
+    let list_docs = docs_pending.then(|| {
         let mut cmd = cargo::cargo_command("test", &args.cargo);
         cmd.current_dir(&cwd);
         let list_args = flags.list_args(crate::translate::Harness::Rustdoc);
@@ -321,13 +323,20 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
         let rustc = rustc.clone();
         let root = root.clone();
         let tx = tx.clone();
-        std::thread::spawn(move || {
-            let discovered = discover_doctests(cmd, &list_args, bootstrap, &flags, &rustc, &root);
-            let _ = tx.send(Msg::Docs(discovered));
-        });
-    }
+        move || {
+            std::thread::spawn(move || {
+                let discovered =
+                    discover_doctests(cmd, &list_args, bootstrap, &flags, &rustc, &root);
+                let _ = tx.send(Msg::Docs(discovered));
+            });
+        }
+    });
     let listings = binaries.len();
-    discover_all(binaries, &flags, &root, &tx);
+    discover_all(binaries, &flags, &root, &tx, move || {
+        if let Some(list_docs) = list_docs {
+            list_docs();
+        }
+    });
 
     let c = &args.control;
     let config = RunConfig {
@@ -402,35 +411,48 @@ fn has_doctests(metadata: &cargo_metadata::Metadata) -> bool {
         .any(|p| p.targets.iter().any(|t| t.doctest))
 }
 
-/// Discovers every binary's tests, several at a time and in the run's order,
-/// on threads of their own: each listing goes to the runner as it is done
-/// (`Msg::Listed`), so that the first binaries run while the rest are listed.
-fn discover_all(binaries: Vec<TestBinary>, flags: &TestFlags, root: &Path, tx: &SyncSender<Msg>) {
+/// Discovers every binary's tests in the run's order, on threads of their
+/// own: each listing goes to the runner as it is done (`Msg::Listed`), so
+/// that the first binaries run while the rest are listed. The first binary,
+/// which the run waits for, is listed alone; then `after_first` is called,
+/// and the others are listed several at a time.
+fn discover_all(
+    binaries: Vec<TestBinary>,
+    flags: &TestFlags,
+    root: &Path,
+    tx: &SyncSender<Msg>,
+    after_first: impl FnOnce() + Send + 'static,
+) {
     let workers = std::thread::available_parallelism()
         .map_or(2, |n| n.get())
         .clamp(2, 8)
-        .min(binaries.len());
+        .min(binaries.len().saturating_sub(1));
     let binaries = Arc::new(binaries);
-    let next = Arc::new(AtomicUsize::new(0));
-    for _ in 0..workers {
-        let (binaries, next, tx) = (binaries.clone(), next.clone(), tx.clone());
-        let (flags, root) = (flags.clone(), root.to_path_buf());
-        std::thread::spawn(move || loop {
-            let place = next.fetch_add(1, Ordering::SeqCst);
-            let Some(binary) = binaries.get(place) else {
-                return;
-            };
-            let tests = std::panic::catch_unwind(|| plan::discover(binary, &flags, &root, None))
-                .unwrap_or_else(|_| Err("discovery panicked".to_string()));
-            let listed = Discovered {
-                binary: binary.clone(),
-                tests,
-            };
-            if tx.send(Msg::Listed(place, Box::new(listed))).is_err() {
-                return;
-            }
-        });
-    }
+    let (flags, root, tx) = (flags.clone(), root.to_path_buf(), tx.clone());
+    let list = move |binaries: &[TestBinary], place: usize, tx: &SyncSender<Msg>| -> bool {
+        let Some(binary) = binaries.get(place) else {
+            return false;
+        };
+        let tests = std::panic::catch_unwind(|| plan::discover(binary, &flags, &root, None))
+            .unwrap_or_else(|_| Err("discovery panicked".to_string()));
+        let listed = Discovered {
+            binary: binary.clone(),
+            tests,
+        };
+        tx.send(Msg::Listed(place, Box::new(listed))).is_ok()
+    };
+    std::thread::spawn(move || {
+        list(&binaries, 0, &tx);
+        after_first();
+        let next = Arc::new(AtomicUsize::new(1));
+        for _ in 0..workers {
+            let (binaries, next, tx, list) =
+                (binaries.clone(), next.clone(), tx.clone(), list.clone());
+            std::thread::spawn(
+                move || while list(&binaries, next.fetch_add(1, Ordering::SeqCst), &tx) {},
+            );
+        }
+    });
 }
 
 fn discover_doctests(
