@@ -395,9 +395,72 @@ pub fn open(
                     ));
                 }
             }
-            let f = std::fs::File::create(path)?;
-            Ok(Box::new(io::BufWriter::with_capacity(64 * 1024, f)))
+            let f = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                // Emptied below, off the run's way.
+                .truncate(false)
+                .open(path)?;
+            Ok(Box::new(io::BufWriter::with_capacity(
+                64 * 1024,
+                Emptied::new(f)?,
+            )))
         }
+    }
+}
+
+/// A file opened for writing from its start, whose earlier content (an
+/// earlier run's output) is dropped on a thread of its own, before anything
+/// is written to it: truncating a file of a few megabytes costs the kernel
+/// a millisecond or more of freeing its pages, which need not hold up the
+/// start of a run. Opening without truncating still finds an unwritable
+/// path at once.
+struct Emptied {
+    file: std::fs::File,
+    emptying: Option<std::thread::JoinHandle<io::Result<()>>>,
+}
+
+impl Emptied {
+    fn new(file: std::fs::File) -> io::Result<Emptied> {
+        let meta = file.metadata()?;
+        // Only a regular file holds anything to drop (a device, a pipe or a
+        // fifo would refuse to be cut).
+        let emptying = if meta.is_file() && meta.len() > 0 {
+            let other = file.try_clone()?;
+            Some(std::thread::spawn(move || other.set_len(0)))
+        } else {
+            None
+        };
+        Ok(Emptied { file, emptying })
+    }
+
+    /// Waits until the earlier content is gone.
+    fn emptied(&mut self) -> io::Result<()> {
+        match self.emptying.take() {
+            None => Ok(()),
+            Some(thread) => thread
+                .join()
+                .unwrap_or_else(|_| Err(io::Error::other("emptying the file failed"))),
+        }
+    }
+}
+
+impl Write for Emptied {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.emptied()?;
+        self.file.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.emptied()?;
+        self.file.flush()
+    }
+}
+
+impl Drop for Emptied {
+    fn drop(&mut self) {
+        // A file nothing was written to is left empty all the same.
+        let _ = self.emptied();
     }
 }
 
@@ -778,6 +841,31 @@ pub(crate) mod testing {
 mod tests {
     use super::*;
     use crate::model::{Log, Origin};
+
+    #[test]
+    fn a_file_keeps_nothing_of_what_it_held_before() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.log");
+        let dest = Destination::File(path.clone());
+        let open = || open(&dest, Duration::from_secs(1), || unreachable!()).unwrap();
+        std::fs::write(&path, "an earlier run's output, longer than this one's\n").unwrap();
+        let mut out = open();
+        out.write_all(b"new\n").unwrap();
+        drop(out);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "new\n");
+        // Opened and never written: emptied all the same.
+        drop(open());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "");
+        // Devices are written as they are.
+        let mut null = super::open(
+            &Destination::File("/dev/null".into()),
+            Duration::from_secs(1),
+            || unreachable!(),
+        )
+        .unwrap();
+        null.write_all(b"x").unwrap();
+        null.flush().unwrap();
+    }
 
     struct Failing;
     impl Sink for Failing {
