@@ -115,6 +115,9 @@ struct Slot {
     label: String,
     sink: Box<dyn Sink>,
     failed: bool,
+    /// It writes where no other sink does (a file, a socket, a command),
+    /// so it may finish on a thread of its own.
+    own_output: bool,
 }
 
 /// Feeds every sink the same entries in the same order.
@@ -135,7 +138,17 @@ impl FanOut {
             label: label.into(),
             sink,
             failed: false,
+            own_output: false,
         });
+    }
+
+    /// Adds a sink that writes where no other does (a file, a socket, a
+    /// command): it finishes alongside the others rather than after them.
+    pub fn add_own(&mut self, label: impl Into<String>, sink: Box<dyn Sink>) {
+        self.add(label, sink);
+        if let Some(slot) = self.slots.last_mut() {
+            slot.own_output = true;
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -229,9 +242,46 @@ impl FanOut {
         self.each("writing", |sink| sink.flush());
     }
 
-    /// Finishes every sink; returns the failures of the whole run.
+    /// Finishes every sink; returns the failures of the whole run. The
+    /// sinks that complete a document at the end (xunit, html) take a few
+    /// milliseconds each: those with outputs of their own finish on threads
+    /// of their own, the others (stdout, the progress bar on the terminal)
+    /// one after the other, in their order. Failures are reported in the
+    /// sinks' order.
     pub fn finish(&mut self) -> Vec<String> {
-        self.each("finishing", |sink| sink.finish());
+        // One sink alone finishes here.
+        let spread = self.slots.iter().filter(|s| !s.failed).count() > 1;
+        let mut results: Vec<(usize, io::Result<()>)> = std::thread::scope(|scope| {
+            let mut own = Vec::new();
+            let mut shared = Vec::new();
+            for (i, slot) in self.slots.iter_mut().enumerate() {
+                if slot.failed {
+                    continue;
+                }
+                if slot.own_output && spread {
+                    own.push((i, scope.spawn(move || slot.sink.finish())));
+                } else {
+                    shared.push((i, slot));
+                }
+            }
+            let mut results: Vec<_> = shared
+                .into_iter()
+                .map(|(i, slot)| (i, slot.sink.finish()))
+                .collect();
+            results.extend(own.into_iter().map(|(i, thread)| {
+                let done = thread
+                    .join()
+                    .unwrap_or_else(|_| Err(io::Error::other("finishing panicked")));
+                (i, done)
+            }));
+            results
+        });
+        results.sort_by_key(|(i, _)| *i);
+        for (i, result) in results {
+            if let Err(err) = result {
+                self.fail(i, "finishing", err);
+            }
+        }
         std::mem::take(&mut self.failures)
     }
 }
@@ -752,7 +802,11 @@ pub fn setup(log: &LogArgs, color: Option<&str>) -> Result<FanOut, Error> {
             use_color(color, is_tty),
             &mut summary,
         );
-        fan.add(label, sink);
+        if destination == Destination::Stdout {
+            fan.add(label, sink);
+        } else {
+            fan.add_own(label, sink);
+        }
     }
     let mut commands = Vec::new();
     for cmd in &log.log_exec {
@@ -765,7 +819,7 @@ pub fn setup(log: &LogArgs, color: Option<&str>) -> Result<FanOut, Error> {
     for (cmd, mut sink) in commands {
         sink.check_started(until)
             .map_err(|e| Error::Setup(format!("--log-exec {cmd}: cannot start: {e}")))?;
-        fan.add(format!("--log-exec {cmd}"), Box::new(sink));
+        fan.add_own(format!("--log-exec {cmd}"), Box::new(sink));
     }
     Ok(fan)
 }
@@ -865,6 +919,55 @@ mod tests {
         .unwrap();
         null.write_all(b"x").unwrap();
         null.flush().unwrap();
+    }
+
+    /// A sink whose finish waits until another has started finishing.
+    struct Meeting {
+        arrived: std::sync::mpsc::Sender<()>,
+        other: std::sync::mpsc::Receiver<()>,
+        fail: bool,
+    }
+    impl Sink for Meeting {
+        fn entry(&mut self, _: &Entry) -> io::Result<()> {
+            Ok(())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+        fn finish(&mut self) -> io::Result<()> {
+            let _ = self.arrived.send(());
+            self.other
+                .recv_timeout(Duration::from_secs(10))
+                .map_err(|_| io::Error::other("finished alone"))?;
+            if self.fail {
+                return Err(io::Error::other("disk full"));
+            }
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn sinks_with_outputs_of_their_own_finish_together() {
+        let (a_tx, a_rx) = std::sync::mpsc::channel();
+        let (b_tx, b_rx) = std::sync::mpsc::channel();
+        let mut fan = FanOut::new();
+        let meeting = |arrived, other| Meeting {
+            arrived,
+            other,
+            fail: true,
+        };
+        fan.add_own("--log-xunit a.xml", Box::new(meeting(a_tx, b_rx)));
+        fan.add_own("--log-html b.html", Box::new(meeting(b_tx, a_rx)));
+        // Both finished at once (each waited for the other), and their
+        // failures come in the sinks' order.
+        let failures = fan.finish();
+        assert_eq!(
+            failures,
+            [
+                "--log-xunit a.xml: finishing failed: disk full",
+                "--log-html b.html: finishing failed: disk full"
+            ]
+        );
     }
 
     struct Failing;
