@@ -704,10 +704,17 @@ impl<'a> Runner<'a> {
         let tx = self.tx.clone();
         let stdout = child.stdout.take().expect("piped");
         let stderr = child.stderr.take().expect("piped");
-        spawn_reader(job_id, false, stdout, tx.clone());
-        spawn_reader(job_id, true, stderr, tx.clone());
+        // The readers pause between reads; the process's exit ends their
+        // pauses (the senders are dropped), so that its last lines and the
+        // end of its streams come at once.
+        let (stdout_exit, stdout_exited) = std::sync::mpsc::channel::<()>();
+        let (stderr_exit, stderr_exited) = std::sync::mpsc::channel::<()>();
+        spawn_reader(job_id, false, stdout, stdout_exited, tx.clone());
+        spawn_reader(job_id, true, stderr, stderr_exited, tx.clone());
         std::thread::spawn(move || {
-            if let Ok(status) = child.wait() {
+            let waited = child.wait();
+            drop((stdout_exit, stderr_exit));
+            if let Ok(status) = waited {
                 let _ = tx.send(Msg::Exited {
                     job: job_id,
                     status,
@@ -1332,8 +1339,19 @@ const COALESCE_BELOW: usize = 16 * 1024;
 /// Reads a test process's stream on a thread of its own. The lines that
 /// have arrived go together, as soon as no complete line is left to read:
 /// one message, one wake-up of the coordinator, for a burst of lines.
-fn spawn_reader(job: u64, stderr: bool, pipe: impl Read + Send + 'static, tx: SyncSender<Msg>) {
+/// `exited` is disconnected when the process exits: from then on the rest
+/// is read without pauses, so the end of the stream is seen at once (the
+/// next binary waits for it).
+fn spawn_reader(
+    job: u64,
+    stderr: bool,
+    pipe: impl Read + Send + 'static,
+    exited: std::sync::mpsc::Receiver<()>,
+    tx: SyncSender<Msg>,
+) {
     std::thread::spawn(move || {
+        // Once the process has exited, the rest is read without pausing.
+        let mut pausing = true;
         let mut r = BufReader::with_capacity(64 * 1024, pipe);
         let mut line = Vec::new();
         loop {
@@ -1365,8 +1383,13 @@ fn spawn_reader(job: u64, stderr: bool, pipe: impl Read + Send + 'static, tx: Sy
             // each would cost two wake-ups (this thread's and the
             // coordinator's). A short pause lets the next ones gather in
             // the pipe, unless lines come faster than a pause could hold.
-            if bytes < COALESCE_BELOW {
-                std::thread::sleep(COALESCE);
+            if pausing && bytes < COALESCE_BELOW {
+                // Nothing is ever sent: this waits out the pause, or ends
+                // it when the process exits (its sender is dropped).
+                pausing = matches!(
+                    exited.recv_timeout(COALESCE),
+                    Err(std::sync::mpsc::RecvTimeoutError::Timeout)
+                );
             }
         }
     });
