@@ -331,6 +331,10 @@ mod tests {
         r#"{"action":"suite_start","time":1,"tests":{"g":null}}"#,
         r#"{"action":"suite_start","time":1,"tests":"all"}"#,
         r#"{"action":"suite_start","time":1,"tests":{"g":[["a",1]]}}"#,
+        // An escape of a character that cannot be escaped, before a
+        // character of several bytes.
+        r#"{"action":"log","time":1,"level":"INFO","message":"a\é"}"#,
+        r#"{"action":"suite_end","time":1,"extra":{"k":"a\é"}}"#,
         r#"{"time":1}"#,
         r#"{"action":5,"time":1}"#,
         r#"{}"#,
