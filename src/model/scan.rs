@@ -205,6 +205,48 @@ fn tests<'a>(s: &mut Scanner<'a>) -> Option<TestsText<'a>> {
     })
 }
 
+/// Walks a suite's test list as [`super::Tests::each`] does: `f(group,
+/// None)` for each group, then `f(group, Some(id))` for each of its ids (a
+/// list of strings joined into one id). `None` if the text is not such a
+/// list (or has a key with escapes, which this reader leaves to serde).
+pub(super) fn each_test(json: &str, f: &mut dyn FnMut(&str, Option<&str>)) -> Option<()> {
+    let mut s = Scanner::new(json);
+    let mut joined = String::new();
+    if s.peek()? == b'[' {
+        f("default", None);
+        each_id(&mut s, "default", &mut joined, f)?;
+    } else {
+        s.object(|s, group| {
+            f(group, None);
+            each_id(s, group, &mut joined, f)
+        })?;
+    }
+    s.end()
+}
+
+/// The ids of one group, for [`each_test`].
+fn each_id(
+    s: &mut Scanner,
+    group: &str,
+    joined: &mut String,
+    f: &mut dyn FnMut(&str, Option<&str>),
+) -> Option<()> {
+    s.list(|s| {
+        if s.peek()? == b'[' {
+            joined.clear();
+            s.list(|s| {
+                joined.push_str(&s.string()?);
+                Some(())
+            })?;
+            f(group, Some(joined));
+        } else {
+            f(group, Some(&s.string()?));
+        }
+        Some(())
+    })
+    .map(drop)
+}
+
 /// A list of test ids, each a string or a list of strings: how many.
 fn ids(s: &mut Scanner) -> Option<usize> {
     s.list(|s| {
@@ -368,6 +410,34 @@ mod tests {
             "]".repeat(200)
         );
         assert!(!agrees(&deep));
+    }
+
+    #[test]
+    fn test_lists_are_walked_as_serde_walks_them() {
+        let walk = |json: &str, quick: bool| {
+            let mut seen = Vec::new();
+            let mut f = |g: &str, id: Option<&str>| seen.push(format!("{g}/{id:?}"));
+            if quick {
+                each_test(json, &mut f).unwrap();
+            } else {
+                let mut de = serde_json::Deserializer::from_str(json);
+                serde::Deserializer::deserialize_any(&mut de, super::super::EachTest(&mut f))
+                    .unwrap();
+            }
+            seen
+        };
+        for json in [
+            r#"{"g":["a","b",["c","d"]],"h":[],"i":["é 😀"]}"#,
+            r#" { "g" : [ "a" , [ ] , [ "x" ] ] } "#,
+            r#"["a",["b","c"],"d"]"#,
+            r#"[]"#,
+            r#"{}"#,
+            r#"{"g":["a"],"g":["b"]}"#,
+        ] {
+            let serde = walk(json, false);
+            assert!(!serde.is_empty() || json.trim() == "{}");
+            assert_eq!(walk(json, true), serde, "{json}");
+        }
     }
 
     /// Lines damaged at random (bytes replaced, inserted, removed, copied):
