@@ -380,7 +380,36 @@ fn doctest_location(info: &mut TestInfo) {
 /// Source files read for should_panic detection, each read once.
 struct SourceCache<'a> {
     root: &'a Path,
-    files: HashMap<String, Option<Vec<String>>>,
+    files: HashMap<String, Option<SourceLines>>,
+}
+
+/// A file's text and where each of its lines is (as `str::lines` cuts
+/// them), without a string per line.
+struct SourceLines {
+    text: String,
+    spans: Vec<(usize, usize)>,
+}
+
+impl SourceLines {
+    fn new(text: String) -> SourceLines {
+        let base = text.as_ptr() as usize;
+        let spans = text
+            .lines()
+            .map(|l| {
+                let start = l.as_ptr() as usize - base;
+                (start, start + l.len())
+            })
+            .collect();
+        SourceLines { text, spans }
+    }
+
+    fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    fn get(&self, i: usize) -> Option<&str> {
+        self.spans.get(i).map(|&(a, b)| &self.text[a..b])
+    }
 }
 
 impl<'a> SourceCache<'a> {
@@ -391,17 +420,14 @@ impl<'a> SourceCache<'a> {
         }
     }
 
-    fn lines(&mut self, path: &str) -> Option<&Vec<String>> {
+    fn lines(&mut self, path: &str) -> Option<&SourceLines> {
         let root = self.root;
-        self.files
-            .entry(path.to_string())
-            .or_insert_with(|| {
-                let p = root.join(path);
-                std::fs::read_to_string(p)
-                    .ok()
-                    .map(|t| t.lines().map(str::to_string).collect())
-            })
-            .as_ref()
+        if !self.files.contains_key(path) {
+            let text = std::fs::read_to_string(root.join(path)).ok();
+            self.files
+                .insert(path.to_string(), text.map(SourceLines::new));
+        }
+        self.files.get(path)?.as_ref()
     }
 
     /// Looks at the attributes above the test function's name for
@@ -419,13 +445,13 @@ impl<'a> SourceCache<'a> {
         if idx >= lines.len() {
             return false;
         }
-        let fn_line = &lines[idx];
+        let fn_line = lines.get(idx).unwrap_or_default();
         if let Some(before) = fn_line.split("fn ").next() {
             if before.contains("should_panic") {
                 return true;
             }
         }
-        for l in lines[..idx].iter().rev() {
+        for l in (0..idx).rev().filter_map(|i| lines.get(i)) {
             let t = l.trim();
             if t.ends_with('}') || t.ends_with(';') || t.ends_with('{') {
                 break;
