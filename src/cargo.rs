@@ -373,9 +373,10 @@ fn rustc_info_keyed(rustc: &OsStr, dir: &Path, cache: Option<(&Path, String)>) -
     if let (true, Some(key), Some(file)) =
         (out.status.success() && !info.host.is_empty(), key, file)
     {
+        // Past the limit, any one goes (the map is kept in key order).
         while known.len() >= RUSTC_CACHE_ENTRIES {
-            let oldest = known.keys().next().cloned().expect("not empty");
-            known.remove(&oldest);
+            let first = known.keys().next().cloned().expect("not empty");
+            known.remove(&first);
         }
         known.insert(key, Value::String(text));
         // A cache that cannot be written is no cache: nothing else changes.

@@ -134,7 +134,10 @@ impl<'a> Scanner<'a> {
     /// Whether `word` comes next (taken if so).
     #[inline]
     pub(crate) fn word(&mut self, word: &[u8]) -> bool {
-        let found = self.b.get(self.i..).is_some_and(|rest| rest.starts_with(word));
+        let found = self
+            .b
+            .get(self.i..)
+            .is_some_and(|rest| rest.starts_with(word));
         if found {
             self.i += word.len();
         }

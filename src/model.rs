@@ -717,10 +717,10 @@ impl Entry {
         // does not check each string it reads again.
         let text =
             std::str::from_utf8(line).map_err(|e| ParseError::Json(format!("not UTF-8: {e}")))?;
-        let fields = match scan::fields(text) {
-            Some(fields) => fields,
-            None => serde_json::from_str(text).map_err(|e| ParseError::Json(e.to_string()))?,
-        };
+        let mut fields = Fields::default();
+        if scan::fill(text, &mut fields).is_none() {
+            fields = serde_json::from_str(text).map_err(|e| ParseError::Json(e.to_string()))?;
+        }
         fields.into_entry(line, None)
     }
 

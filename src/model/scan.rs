@@ -25,6 +25,14 @@ use crate::json::Scanner;
 /// The line's fields, or `None` to read it with serde.
 pub(super) fn fields(text: &str) -> Option<Fields<'_>> {
     let mut f = Fields::default();
+    fill(text, &mut f)?;
+    Some(f)
+}
+
+/// [`fields`] into a [`Fields`] of the caller's, all `None` to begin with
+/// (it is large: filled where it is, it is not copied on its way); on
+/// `None` it holds some of the line's fields, to be dropped.
+pub(super) fn fill<'a>(text: &'a str, f: &mut Fields<'a>) -> Option<()> {
     let mut seen = 0u64;
     let mut s = Scanner::new(text);
     s.object(|s, key| match Key::of(key) {
@@ -36,12 +44,12 @@ pub(super) fn fields(text: &str) -> Option<Fields<'_>> {
                 return None;
             }
             seen |= bit;
-            value(s, key, &mut f)
+            value(s, key, f)
         }
     })?;
     s.end()?;
     // `action` is the one field serde requires.
-    (seen & (1 << Key::Action as u32) != 0).then_some(f)
+    (seen & (1 << Key::Action as u32) != 0).then_some(())
 }
 
 /// The keys of [`Fields`].

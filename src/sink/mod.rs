@@ -802,10 +802,17 @@ pub fn setup(log: &LogArgs, color: Option<&str>) -> Result<FanOut, Error> {
             use_color(color, is_tty),
             &mut summary,
         );
-        if destination == Destination::Stdout {
-            fan.add(label, sink);
-        } else {
+        // A regular file or a socket is this sink's own; stdout, and a
+        // device such as /dev/stdout or a terminal, may be another's too.
+        let own = match &destination {
+            Destination::Stdout => false,
+            Destination::File(path) => std::fs::metadata(path).is_ok_and(|m| m.is_file()),
+            Destination::Tcp(_) | Destination::Unix(_) => true,
+        };
+        if own {
             fan.add_own(label, sink);
+        } else {
+            fan.add(label, sink);
         }
     }
     let mut commands = Vec::new();
