@@ -945,21 +945,39 @@ mod tests {
     }
 
     /// A stand-in rustc that counts its calls in `calls`.
+    /// A stand-in rustc that counts its calls in `calls` (not counting
+    /// `--probe`). Written beside its place and renamed over it, then run
+    /// until the kernel lets it run: another test's process, forked while
+    /// the file was open for writing, can hold it busy for a moment (ETXTBSY).
     fn fake_rustc(dir: &Path, release: &str, exit: i32) -> PathBuf {
         use std::os::unix::fs::PermissionsExt;
         let path = dir.join("rustc");
+        let new = dir.join(".rustc.new");
         let calls = dir.join("calls");
         std::fs::write(
-            &path,
+            &new,
             format!(
-                "#!/bin/sh\necho >> '{}'\necho 'rustc {release} (0000 2020-01-01)'\n\
+                "#!/bin/sh\n[ \"$1\" = --probe ] && exit 0\necho >> '{}'\n\
+                 echo 'rustc {release} (0000 2020-01-01)'\n\
                  echo 'binary: rustc'\necho 'host: x86_64-fake-linux'\n\
                  echo 'release: {release}'\necho /fake/sysroot\nexit {exit}\n",
                 calls.display()
             ),
         )
         .unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::set_permissions(&new, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::rename(&new, &path).unwrap();
+        for _ in 0..500 {
+            match Command::new(&path).arg("--probe").status() {
+                Err(e) if e.raw_os_error() == Some(26) => {
+                    std::thread::sleep(std::time::Duration::from_millis(10))
+                }
+                other => {
+                    other.unwrap();
+                    break;
+                }
+            }
+        }
         path
     }
 
