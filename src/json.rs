@@ -375,3 +375,42 @@ impl<'a> Scanner<'a> {
         }
     }
 }
+
+/// Lines damaged at random, for checking a quick reading against serde's:
+/// each of `rounds` lines is one of `seeds` with one to three bytes
+/// replaced, inserted or removed, or a few copied elsewhere (the same lines
+/// each time for a given `seed`); those no longer UTF-8 are left out.
+#[cfg(test)]
+pub(crate) fn damaged_lines(seeds: &[String], rounds: usize, seed: u64) -> Vec<String> {
+    const ALPHABET: &[u8] = b"{}[]\":,\\ \t0123456789-+.eEnultrfasu\x01x";
+    let mut state = seed;
+    let mut random = |n: usize| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % n as u64) as usize
+    };
+    let mut out = Vec::new();
+    for round in 0..rounds {
+        let mut line = seeds[round % seeds.len()].clone().into_bytes();
+        for _ in 0..1 + random(3) {
+            let at = random(line.len() + 1);
+            let byte = ALPHABET[random(ALPHABET.len())];
+            match random(4) {
+                0 if at < line.len() => line[at] = byte,
+                1 => line.insert(at, byte),
+                2 if at < line.len() => drop(line.remove(at)),
+                _ => {
+                    let end = (at + random(12)).min(line.len());
+                    let copy = line[at..end].to_vec();
+                    let to = random(line.len() + 1);
+                    line.splice(to..to, copy);
+                }
+            }
+        }
+        if let Ok(text) = String::from_utf8(line) {
+            out.push(text);
+        }
+    }
+    out
+}

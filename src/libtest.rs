@@ -504,32 +504,11 @@ mod tests {
         ] {
             assert!(!check(text), "read quickly: {text}");
         }
-        const ALPHABET: &[u8] = b"{}[]\":,\\ 0123456789-+.eEnultrfasu\x01";
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let mut random = |n: usize| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state % n as u64) as usize
-        };
+        let seeds: Vec<String> = LINES.iter().map(|l| l.to_string()).collect();
         let (mut read, mut tried) = (0, 0);
-        for round in 0..20_000 {
-            let mut line = LINES[round % LINES.len()].as_bytes().to_vec();
-            for _ in 0..1 + random(3) {
-                let at = random(line.len() + 1);
-                let byte = ALPHABET[random(ALPHABET.len())];
-                match random(3) {
-                    0 if at < line.len() => line[at] = byte,
-                    1 => line.insert(at, byte),
-                    _ if at < line.len() => drop(line.remove(at)),
-                    _ => line.push(byte),
-                }
-            }
-            let Ok(text) = std::str::from_utf8(&line) else {
-                continue;
-            };
+        for text in crate::json::damaged_lines(&seeds, 20_000, 0x2545_f491_4f6c_dd1d) {
             tried += 1;
-            if check(text) {
+            if check(&text) {
                 read += 1;
             }
         }
