@@ -245,6 +245,123 @@ pub fn doctest_binary(inv: &RustdocInvocation, package: &str, rustc: &Rustc) -> 
     }
 }
 
+/// Listings of libtest binaries, remembered between runs (in the target
+/// directory, `structlog/listings/`). A libtest binary's tests are compiled
+/// into it: the same executable file, listed with the same arguments, lists
+/// the same tests. The file is known by its path, size, modification and
+/// change times, device and inode, taken before it is listed; a rebuild
+/// changes them, and the binary is listed again. Only binaries started
+/// directly (no target runner) with libtest's own harness are remembered:
+/// libtest-mimic, `tester` and custom harnesses may build their lists at run
+/// time. Anything unreadable is a miss; anything unwritable is skipped.
+#[derive(Clone, Debug)]
+pub struct ListingCache {
+    dir: PathBuf,
+}
+
+impl ListingCache {
+    pub fn new(dir: PathBuf) -> Self {
+        Self { dir }
+    }
+
+    /// What identifies a listing: the format, the executable file as it is
+    /// now, and the arguments. The file it is kept in depends on the path
+    /// and arguments alone, so that a rebuilt binary's listing replaces the
+    /// one before.
+    fn key(program: &Path, args: &[String]) -> Option<Key> {
+        let meta = std::fs::metadata(program).ok()?;
+        if !meta.is_file() {
+            return None;
+        }
+        #[cfg(unix)]
+        let file = {
+            use std::os::unix::fs::MetadataExt;
+            format!(
+                "{} {}.{:09} {}.{:09} {} {}",
+                meta.len(),
+                meta.mtime(),
+                meta.mtime_nsec(),
+                meta.ctime(),
+                meta.ctime_nsec(),
+                meta.dev(),
+                meta.ino()
+            )
+        };
+        #[cfg(not(unix))]
+        let file = format!("{} {:?}", meta.len(), meta.modified().ok()?);
+        let args = serde_json::to_string(args).ok()?;
+        let text = format!("listing 1\n{}\n{file}\n{args}", program.display());
+        let slot = {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            (program, &args).hash(&mut h);
+            let name = program
+                .file_name()
+                .map_or_else(|| "binary".into(), |n| n.to_string_lossy());
+            format!("{name}-{:016x}", h.finish())
+        };
+        Some(Key { text, slot })
+    }
+
+    /// The remembered listing for this key, if there is one.
+    fn get(&self, key: &Key) -> Option<Vec<u8>> {
+        let mut bytes = std::fs::read(self.dir.join(&key.slot)).ok()?;
+        let newline = bytes.iter().position(|b| *b == b'\n')?;
+        let len: usize = std::str::from_utf8(&bytes[..newline]).ok()?.parse().ok()?;
+        let start = newline + 1;
+        let stored = bytes.get(start..start.checked_add(len)?)?;
+        if stored != key.text.as_bytes() {
+            return None;
+        }
+        bytes.drain(..start + len);
+        Some(bytes)
+    }
+
+    /// Remembers a listing; written aside and renamed, so that a reader sees
+    /// a whole file or none.
+    fn put(&self, key: &Key, output: &[u8]) {
+        let path = self.dir.join(&key.slot);
+        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+        let mut bytes = Vec::with_capacity(key.text.len() + output.len() + 24);
+        bytes.extend_from_slice(format!("{}\n", key.text.len()).as_bytes());
+        bytes.extend_from_slice(key.text.as_bytes());
+        bytes.extend_from_slice(output);
+        let written = std::fs::create_dir_all(&self.dir)
+            .and_then(|()| std::fs::write(&tmp, &bytes))
+            .and_then(|()| std::fs::rename(&tmp, &path));
+        if written.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+    }
+}
+
+/// A listing's identity, and the file it is kept in.
+struct Key {
+    text: String,
+    slot: String,
+}
+
+/// A libtest binary's JSON listing: remembered when it can be, else run.
+fn libtest_listing(
+    binary: &TestBinary,
+    args: &[String],
+    cache: Option<&ListingCache>,
+) -> Result<Vec<u8>, String> {
+    let launch = &binary.launch;
+    let cache = cache.filter(|_| binary.harness == Harness::Libtest && launch.base_args.is_empty());
+    let key = cache.and_then(|_| ListingCache::key(&launch.program, args));
+    if let (Some(cache), Some(key)) = (cache, &key) {
+        if let Some(output) = cache.get(key) {
+            return Ok(output);
+        }
+    }
+    let output = run_listing(launch.command(args))?;
+    if let (Some(cache), Some(key)) = (cache, &key) {
+        cache.put(key, &output);
+    }
+    Ok(output)
+}
+
 /// Runs a listing command and returns its stdout, or why it failed.
 fn run_listing(mut cmd: Command) -> Result<Vec<u8>, String> {
     cmd.stdin(Stdio::null())
@@ -292,6 +409,7 @@ pub fn discover(
     flags: &TestFlags,
     root: &Path,
     doc_lines: Option<&[Vec<u8>]>,
+    cache: Option<&ListingCache>,
 ) -> Result<Vec<TestInfo>, String> {
     let mut sources = SourceCache::new(root);
     match binary.harness {
@@ -319,7 +437,7 @@ pub fn discover(
             let lines: Vec<&[u8]> = match doc_lines {
                 Some(lines) => lines.iter().map(Vec::as_slice).collect(),
                 None => {
-                    owned = run_listing(binary.launch.command(&flags.list_args(binary.harness)))?;
+                    owned = libtest_listing(binary, &flags.list_args(binary.harness), cache)?;
                     owned.split(|b| *b == b'\n').collect()
                 }
             };

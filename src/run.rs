@@ -332,7 +332,14 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
         }
     });
     let listings = binaries.len();
-    discover_all(binaries, &flags, &root, &tx, move || {
+    let cache = plan::ListingCache::new(
+        metadata
+            .target_directory
+            .as_std_path()
+            .join("structlog")
+            .join("listings"),
+    );
+    discover_all(binaries, &flags, &root, cache, &tx, move || {
         if let Some(list_docs) = list_docs {
             list_docs();
         }
@@ -415,11 +422,13 @@ fn has_doctests(metadata: &cargo_metadata::Metadata) -> bool {
 /// own: each listing goes to the runner as it is done (`Msg::Listed`), so
 /// that the first binaries run while the rest are listed. The first binary,
 /// which the run waits for, is listed alone; then `after_first` is called,
-/// and the others are listed several at a time.
+/// and the others are listed several at a time. Listings of libtest
+/// binaries are remembered in `cache`.
 fn discover_all(
     binaries: Vec<TestBinary>,
     flags: &TestFlags,
     root: &Path,
+    cache: plan::ListingCache,
     tx: &SyncSender<Msg>,
     after_first: impl FnOnce() + Send + 'static,
 ) {
@@ -433,8 +442,9 @@ fn discover_all(
         let Some(binary) = binaries.get(place) else {
             return false;
         };
-        let tests = std::panic::catch_unwind(|| plan::discover(binary, &flags, &root, None))
-            .unwrap_or_else(|_| Err("discovery panicked".to_string()));
+        let tests =
+            std::panic::catch_unwind(|| plan::discover(binary, &flags, &root, None, Some(&cache)))
+                .unwrap_or_else(|_| Err("discovery panicked".to_string()));
         let listed = Discovered {
             binary: binary.clone(),
             tests,
@@ -473,7 +483,7 @@ fn discover_doctests(
     for (inv, lines) in &listing.invocations {
         let package = package_of(inv);
         let binary = plan::doctest_binary(inv, &package, rustc);
-        let tests = plan::discover(&binary, flags, root, Some(lines));
+        let tests = plan::discover(&binary, flags, root, Some(lines), None);
         out.push(Discovered { binary, tests });
     }
     if !listing.success && !listing.stderr.contains("no library targets found") {

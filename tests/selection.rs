@@ -217,3 +217,74 @@ fn no_workspace_is_a_setup_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("Cargo.toml"));
 }
+
+/// The remembered listing files (`target/structlog/listings/`) whose
+/// listing arguments hold `probe`, with their contents.
+fn remembered_listings(probe: &str) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let dir = fixture_manifest("sample")
+        .parent()
+        .unwrap()
+        .join("target/structlog/listings");
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        if String::from_utf8_lossy(&bytes).contains(probe) {
+            found.push((path, bytes));
+        }
+    }
+    found
+}
+
+#[test]
+fn a_binarys_listing_is_remembered_until_it_is_rebuilt() {
+    // A --skip of a name no test has makes these listings this test's own.
+    let probe = "listing_cache_probe_4f1d";
+    let args = ["-p", "beta", "--lib", "--skip", probe];
+    let listed = |dir: &Path| -> BTreeSet<String> {
+        let (_, entries) = run_sample_log(dir, &args);
+        let start = entries.iter().find(|e| e["action"] == "suite_start");
+        listed(start.expect("a suite_start")).into_iter().collect()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let first = listed(dir.path());
+    assert!(first.contains("beta tests::unicode_output"), "{first:?}");
+
+    // The listing is remembered: one file, keyed by the executable and the
+    // arguments, holding libtest's own output.
+    let files = remembered_listings(probe);
+    assert_eq!(files.len(), 1, "{files:?}");
+    let (file, bytes) = &files[0];
+    let text = String::from_utf8_lossy(bytes).into_owned();
+    let binary = text
+        .lines()
+        .nth(2)
+        .expect("the executable's path")
+        .to_string();
+    assert!(Path::new(&binary).is_file(), "{binary}");
+    let line = text
+        .lines()
+        .find(|l| l.contains("\"discovered\"") && l.contains("unicode_output"))
+        .expect("libtest's line for unicode_output");
+
+    // A remembered listing is what the next run uses: one that names a test
+    // the binary does not have shows it.
+    let planted = line.replace("unicode_output", "only_in_the_remembered_listing");
+    std::fs::write(file, format!("{text}{planted}\n")).unwrap();
+    let second = listed(dir.path());
+    assert!(
+        second.contains("beta tests::only_in_the_remembered_listing"),
+        "{second:?}"
+    );
+
+    // A rebuilt executable (here: only its modification time changes) is
+    // listed again, and what is remembered is libtest's again.
+    let exe = std::fs::File::options().write(true).open(&binary).unwrap();
+    exe.set_modified(std::time::SystemTime::now()).unwrap();
+    drop(exe);
+    let third = listed(dir.path());
+    assert_eq!(third, first);
+    let files = remembered_listings(probe);
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert!(!String::from_utf8_lossy(&files[0].1).contains("only_in_the_remembered"));
+}
