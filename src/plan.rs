@@ -253,7 +253,8 @@ pub fn doctest_binary(inv: &RustdocInvocation, package: &str, rustc: &Rustc) -> 
 /// changes them, and the binary is listed again. Only binaries started
 /// directly (no target runner) with libtest's own harness are remembered:
 /// libtest-mimic, `tester` and custom harnesses may build their lists at run
-/// time. Anything unreadable is a miss; anything unwritable is skipped.
+/// time. Anything unreadable is a miss; anything unwritable is skipped. At
+/// most [`MAX_LISTINGS`] are kept: past that, the least recently written go.
 #[derive(Clone, Debug)]
 pub struct ListingCache {
     dir: PathBuf,
@@ -331,9 +332,35 @@ impl ListingCache {
             .and_then(|()| std::fs::rename(&tmp, &path));
         if written.is_err() {
             let _ = std::fs::remove_file(&tmp);
+            return;
+        }
+        self.prune();
+    }
+
+    /// Keeps at most [`MAX_LISTINGS`] files: past that, the least recently
+    /// written half goes (a listing is only written when it was not found).
+    fn prune(&self) {
+        let Ok(dir) = std::fs::read_dir(&self.dir) else {
+            return;
+        };
+        let mut files: Vec<(std::time::SystemTime, PathBuf)> = dir
+            .filter_map(|e| {
+                let e = e.ok()?;
+                Some((e.metadata().ok()?.modified().ok()?, e.path()))
+            })
+            .collect();
+        if files.len() <= MAX_LISTINGS {
+            return;
+        }
+        files.sort();
+        for (_, path) in &files[..files.len() - MAX_LISTINGS / 2] {
+            let _ = std::fs::remove_file(path);
         }
     }
 }
+
+/// The most listings kept (one per executable and arguments listed).
+pub const MAX_LISTINGS: usize = 256;
 
 /// A listing's identity, and the file it is kept in.
 struct Key {
@@ -612,6 +639,50 @@ impl<'a> SourceCache<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn remembered_listings_are_kept_to_a_bound() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = ListingCache::new(dir.path().join("listings"));
+        let key = |i: usize| Key {
+            text: format!("listing 1\nbinary {i}"),
+            slot: format!("binary-{i}"),
+        };
+        let an_hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        for i in 0..MAX_LISTINGS {
+            cache.put(&key(i), format!("tests of {i}\n").as_bytes());
+            // Older the lower the number; the files' times would otherwise
+            // tie at the clock's granularity.
+            let file = std::fs::File::options()
+                .write(true)
+                .open(dir.path().join("listings").join(&key(i).slot))
+                .unwrap();
+            file.set_modified(an_hour_ago + std::time::Duration::from_secs(i as u64))
+                .unwrap();
+        }
+        assert_eq!(cache.get(&key(0)).as_deref(), Some(&b"tests of 0\n"[..]));
+        // A key that differs in any way is a miss.
+        let mut other = key(0);
+        other.text.push(' ');
+        assert_eq!(cache.get(&other), None);
+        let count = || {
+            std::fs::read_dir(dir.path().join("listings"))
+                .unwrap()
+                .count()
+        };
+        assert_eq!(count(), MAX_LISTINGS);
+
+        // One more: the least recently written half goes, the newest stay.
+        cache.put(&key(MAX_LISTINGS), b"tests of the last\n");
+        assert_eq!(count(), MAX_LISTINGS / 2);
+        assert_eq!(cache.get(&key(0)), None);
+        assert_eq!(cache.get(&key(MAX_LISTINGS / 2)), None);
+        assert!(cache.get(&key(MAX_LISTINGS / 2 + 1)).is_some());
+        assert_eq!(
+            cache.get(&key(MAX_LISTINGS)).as_deref(),
+            Some(&b"tests of the last\n"[..])
+        );
+    }
 
     #[test]
     fn ids_follow_nextest() {
