@@ -3,8 +3,10 @@
 # inputs, measures and writes target/bench/results.md.
 #
 #   1. Live run: `cargo test --no-fail-fast` against `cargo structlog
-#      --log-raw FILE`, `cargo structlog` with six sinks, and `cargo nextest
-#      run --no-fail-fast` (when installed), on a generated workspace.
+#      --log-raw FILE` and `cargo structlog` with six sinks, on a generated
+#      workspace; then, in rounds of its own (it would disturb the close
+#      comparison), `cargo nextest run --no-fail-fast` against `cargo test`
+#      (when nextest is installed).
 #   2. Replay: `cargo structlog format` of a generated raw log into each sink
 #      alone and into all at once, against a JSON-parse floor
 #      (examples/replay_floor.rs) and against mozlog's own Python
@@ -197,14 +199,27 @@ plan=$bench/plan-live.tsv
     --log-raw "$out/live-all.raw" --log-mach "$out/live-all.mach" \
     --log-xunit "$out/live-all.xml" --log-tbpl "$out/live-all.tbpl" \
     --log-errorsummary "$out/live-all.errorsummary" --log-html "$out/live-all.html"
-  if [ -n "$nextest_version" ]; then
-    plan_line nextest 100 "$ws" /dev/null cargo nextest run --no-fail-fast
-  fi
 } > "$plan"
 python3 scripts/bench_lib.py alternate --section live --plan "$plan" --rounds "$live_rounds" \
   --samples "$samples" --logs "$logs" "${time_args[@]}"
 # The run's raw log must have every test: a quick sanity check of what was timed.
 grep -c '"action":"test_end"' "$out/live-all.raw" | sed 's/^/test_end entries in the last run: /'
+
+# nextest runs in rounds of its own, against cargo test again: a nextest run
+# (5,000 processes) leaves the machine slower for whatever runs next, and
+# among the close comparison above it would slow some commands more than
+# others.
+if [ -n "$nextest_version" ]; then
+  nextest_rounds=$(( live_rounds < 3 ? live_rounds : 3 ))
+  step "1b. live run, cargo-nextest: $nextest_rounds rounds against cargo test"
+  plan=$bench/plan-live-nextest.tsv
+  {
+    plan_line cargo_test 101 "$ws" /dev/null cargo test --no-fail-fast
+    plan_line nextest 100 "$ws" /dev/null cargo nextest run --no-fail-fast
+  } > "$plan"
+  python3 scripts/bench_lib.py alternate --section live_nextest --plan "$plan" \
+    --rounds "$nextest_rounds" --samples "$samples" --logs "$logs" "${time_args[@]}"
+fi
 
 step "2. replay: generate raw logs of $entries and $py_entries entries"
 sinks=(raw mach tbpl errorsummary unittest grouped xunit html)
