@@ -343,17 +343,18 @@ impl ListingCache {
         let Ok(dir) = std::fs::read_dir(&self.dir) else {
             return;
         };
-        let mut files: Vec<(std::time::SystemTime, PathBuf)> = dir
-            .filter_map(|e| {
-                let e = e.ok()?;
-                Some((e.metadata().ok()?.modified().ok()?, e.path()))
-            })
-            .collect();
-        if files.len() <= MAX_LISTINGS {
+        // Counted first: the files' times are read only when some must go.
+        let paths: Vec<PathBuf> = dir.filter_map(|e| Some(e.ok()?.path())).collect();
+        if paths.len() <= MAX_LISTINGS {
             return;
         }
+        let mut files: Vec<(std::time::SystemTime, PathBuf)> = paths
+            .into_iter()
+            .filter_map(|p| Some((p.metadata().ok()?.modified().ok()?, p)))
+            .collect();
         files.sort();
-        for (_, path) in &files[..files.len() - MAX_LISTINGS / 2] {
+        let excess = files.len().saturating_sub(MAX_LISTINGS / 2);
+        for (_, path) in &files[..excess] {
             let _ = std::fs::remove_file(path);
         }
     }
