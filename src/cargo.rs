@@ -424,24 +424,44 @@ fn rustc_cache_key(rustc: &OsStr) -> Option<String> {
     file_key(&path)
 }
 
-/// A file's path, size and modification time, as one string.
+/// A file's path and [`file_stamp`], as one string.
 fn file_key(path: &Path) -> Option<String> {
     let meta = path.metadata().ok()?;
+    Some(format!("{} {}", path.display(), file_stamp(&meta)?))
+}
+
+/// What changes when a file is written or replaced: its size, modification
+/// and change times, and (on Unix) device and inode, as one string.
+pub(crate) fn file_stamp(meta: &std::fs::Metadata) -> Option<String> {
     let modified = meta
         .modified()
         .ok()?
         .duration_since(std::time::UNIX_EPOCH)
         .ok()?
         .as_nanos();
-    Some(format!("{} {} {modified}", path.display(), meta.len()))
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        Some(format!(
+            "{} {modified} {}.{:09} {} {}",
+            meta.len(),
+            meta.ctime(),
+            meta.ctime_nsec(),
+            meta.dev(),
+            meta.ino()
+        ))
+    }
+    #[cfg(not(unix))]
+    Some(format!("{} {modified}", meta.len()))
 }
 
-/// Writes `file` whole or not at all (a file beside it, renamed over it),
-/// creating its directory.
-fn write_atomically(file: &Path, bytes: &[u8]) -> io::Result<()> {
+/// Writes `file` whole or not at all (a file beside it, named after it and
+/// this process, renamed over it), creating its directory.
+pub(crate) fn write_atomically(file: &Path, bytes: &[u8]) -> io::Result<()> {
     let dir = file.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!(".{}.{}", RUSTC_CACHE_FILE, std::process::id()));
+    let name = file.file_name().unwrap_or_default().to_string_lossy();
+    let tmp = dir.join(format!(".{name}.{}", std::process::id()));
     std::fs::write(&tmp, bytes)?;
     std::fs::rename(&tmp, file).inspect_err(|_| {
         let _ = std::fs::remove_file(&tmp);

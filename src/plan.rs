@@ -274,22 +274,7 @@ impl ListingCache {
         if !meta.is_file() {
             return None;
         }
-        #[cfg(unix)]
-        let file = {
-            use std::os::unix::fs::MetadataExt;
-            format!(
-                "{} {}.{:09} {}.{:09} {} {}",
-                meta.len(),
-                meta.mtime(),
-                meta.mtime_nsec(),
-                meta.ctime(),
-                meta.ctime_nsec(),
-                meta.dev(),
-                meta.ino()
-            )
-        };
-        #[cfg(not(unix))]
-        let file = format!("{} {:?}", meta.len(), meta.modified().ok()?);
+        let file = cargo::file_stamp(&meta)?;
         let args = serde_json::to_string(args).ok()?;
         let text = format!("listing 1\n{}\n{file}\n{args}", program.display());
         let slot = {
@@ -321,20 +306,13 @@ impl ListingCache {
     /// Remembers a listing; written aside and renamed, so that a reader sees
     /// a whole file or none.
     fn put(&self, key: &Key, output: &[u8]) {
-        let path = self.dir.join(&key.slot);
-        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
         let mut bytes = Vec::with_capacity(key.text.len() + output.len() + 24);
         bytes.extend_from_slice(format!("{}\n", key.text.len()).as_bytes());
         bytes.extend_from_slice(key.text.as_bytes());
         bytes.extend_from_slice(output);
-        let written = std::fs::create_dir_all(&self.dir)
-            .and_then(|()| std::fs::write(&tmp, &bytes))
-            .and_then(|()| std::fs::rename(&tmp, &path));
-        if written.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-            return;
+        if cargo::write_atomically(&self.dir.join(&key.slot), &bytes).is_ok() {
+            self.prune();
         }
-        self.prune();
     }
 
     /// Keeps at most [`MAX_LISTINGS`] files: past that, the least recently

@@ -230,9 +230,10 @@ fn remembered_listings(probe: &str) -> Vec<(std::path::PathBuf, Vec<u8>)> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
+        // A file being written is a hidden one beside its place.
         if path
-            .extension()
-            .is_some_and(|e| e.to_string_lossy().starts_with("tmp"))
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with('.'))
         {
             continue;
         }
