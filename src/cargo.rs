@@ -13,7 +13,7 @@ use crate::error::Error;
 use cargo_metadata::{Message, Metadata, MetadataCommand, Package, PackageId};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ffi::{OsStr, OsString};
 use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -184,6 +184,9 @@ pub struct Build {
     pub success: bool,
     pub artifacts: Vec<TestArtifact>,
     pub build_scripts: HashMap<PackageId, BuildScript>,
+    /// Every file of every artifact cargo reported (built or found fresh):
+    /// what this build vouches for as up to date.
+    pub outputs: HashSet<PathBuf>,
     /// The first lines of the errors cargo reported, for the log.
     pub errors: Vec<String>,
 }
@@ -237,6 +240,8 @@ pub fn build(cmd: &mut Command, color: Option<&str>) -> Result<Build, Error> {
         let message = message.map_err(|e| Error::Setup(format!("reading cargo's output: {e}")))?;
         match message {
             Message::CompilerArtifact(a) => {
+                out.outputs
+                    .extend(a.filenames.iter().map(|f| f.as_std_path().to_path_buf()));
                 let Some(exe) = a.executable else { continue };
                 if !a.profile.test {
                     continue;
@@ -608,28 +613,7 @@ pub fn test_env(
 /// strings or `{ value, force, relative }` tables. Forced entries override
 /// the environment; the others only fill gaps (the caller checks).
 pub fn config_env(cwd: &Path) -> Vec<(String, String)> {
-    let mut files = Vec::new();
-    for dir in cwd.ancestors() {
-        for name in ["config.toml", "config"] {
-            let f = dir.join(".cargo").join(name);
-            if f.is_file() {
-                files.push(f);
-                break;
-            }
-        }
-    }
-    let cargo_home = std::env::var_os("CARGO_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
-    if let Some(home) = cargo_home {
-        for name in ["config.toml", "config"] {
-            let f = home.join(name);
-            if f.is_file() && !files.contains(&f) {
-                files.push(f);
-                break;
-            }
-        }
-    }
+    let files = config_files(cwd);
     let mut out: BTreeMap<String, String> = BTreeMap::new();
     // Farthest first, so closer files overwrite.
     for file in files.iter().rev() {
@@ -671,6 +655,35 @@ pub fn config_env(cwd: &Path) -> Vec<(String, String)> {
         }
     }
     out.into_iter().collect()
+}
+
+/// Cargo's configuration files for a run in `cwd`, closest first:
+/// `.cargo/config.toml` (or `.cargo/config`) in `cwd` and every ancestor,
+/// then `$CARGO_HOME/config.toml` (or `config`).
+pub fn config_files(cwd: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for dir in cwd.ancestors() {
+        for name in ["config.toml", "config"] {
+            let f = dir.join(".cargo").join(name);
+            if f.is_file() {
+                files.push(f);
+                break;
+            }
+        }
+    }
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
+    if let Some(home) = cargo_home {
+        for name in ["config.toml", "config"] {
+            let f = home.join(name);
+            if f.is_file() && !files.contains(&f) {
+                files.push(f);
+                break;
+            }
+        }
+    }
+    files
 }
 
 /// A target runner from `CARGO_TARGET_<TRIPLE>_RUNNER` (cargo runs test

@@ -10,6 +10,7 @@
 
 pub mod cargo;
 pub mod cli;
+pub mod doccache;
 pub mod error;
 pub mod expectations;
 pub mod flags;

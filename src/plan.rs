@@ -311,30 +311,31 @@ impl ListingCache {
         bytes.extend_from_slice(key.text.as_bytes());
         bytes.extend_from_slice(output);
         if cargo::write_atomically(&self.dir.join(&key.slot), &bytes).is_ok() {
-            self.prune();
+            prune_listings(&self.dir);
         }
     }
+}
 
-    /// Keeps at most [`MAX_LISTINGS`] files: past that, the least recently
-    /// written half goes (a listing is only written when it was not found).
-    fn prune(&self) {
-        let Ok(dir) = std::fs::read_dir(&self.dir) else {
-            return;
-        };
-        // Counted first: the files' times are read only when some must go.
-        let paths: Vec<PathBuf> = dir.filter_map(|e| Some(e.ok()?.path())).collect();
-        if paths.len() <= MAX_LISTINGS {
-            return;
-        }
-        let mut files: Vec<(std::time::SystemTime, PathBuf)> = paths
-            .into_iter()
-            .filter_map(|p| Some((p.metadata().ok()?.modified().ok()?, p)))
-            .collect();
-        files.sort();
-        let excess = files.len().saturating_sub(MAX_LISTINGS / 2);
-        for (_, path) in &files[..excess] {
-            let _ = std::fs::remove_file(path);
-        }
+/// Keeps at most [`MAX_LISTINGS`] files in the listings directory: past
+/// that, the least recently written half goes (a listing is only written
+/// when it was not found).
+pub(crate) fn prune_listings(dir: &Path) {
+    let Ok(dir) = std::fs::read_dir(dir) else {
+        return;
+    };
+    // Counted first: the files' times are read only when some must go.
+    let paths: Vec<PathBuf> = dir.filter_map(|e| Some(e.ok()?.path())).collect();
+    if paths.len() <= MAX_LISTINGS {
+        return;
+    }
+    let mut files: Vec<(std::time::SystemTime, PathBuf)> = paths
+        .into_iter()
+        .filter_map(|p| Some((p.metadata().ok()?.modified().ok()?, p)))
+        .collect();
+    files.sort();
+    let excess = files.len().saturating_sub(MAX_LISTINGS / 2);
+    for (_, path) in &files[..excess] {
+        let _ = std::fs::remove_file(path);
     }
 }
 

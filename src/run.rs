@@ -2,6 +2,7 @@
 
 use crate::cargo::{self, Rustc};
 use crate::cli::{RunArgs, TargetArgs};
+use crate::doccache::{Context as DocContext, DocCache};
 use crate::error::{exit, Error};
 use crate::expectations::Expectations;
 use crate::flags::TestFlags;
@@ -11,7 +12,8 @@ use crate::runner::{Hook, Msg, RunConfig, Runner, SystemClock};
 use crate::sink::{self, FanOut};
 use crate::summary::Summary;
 use serde_json::{Map, Value};
-use std::path::Path;
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, SyncSender};
 use std::sync::Arc;
@@ -268,7 +270,7 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
     let root = metadata.workspace_root.as_std_path().to_path_buf();
     let info = run_info(&root, &args, &rustc);
     let suite_name = root.file_name().map(|n| n.to_string_lossy().into_owned());
-    let build = build?;
+    let mut build = build?;
     if expectations.is_none() && !args.expect.no_expectations {
         let default = root.join("structlog.toml");
         if default.is_file() {
@@ -313,6 +315,11 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
     // Doctests are listed by cargo alongside the first binaries' run, once
     // the first binary is listed: that listing, which the run waits for,
     // does not share the CPUs with cargo's start.
+    let listings_dir = metadata
+        .target_directory
+        .as_std_path()
+        .join("structlog")
+        .join("listings");
     let docs_pending = want_docs && has_doctests(&metadata);
     let list_docs = docs_pending.then(|| {
         let mut cmd = cargo::cargo_command("test", &args.cargo);
@@ -323,22 +330,41 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
         let rustc = rustc.clone();
         let root = root.clone();
         let tx = tx.clone();
+        // A remembered listing is trusted against this run's build: `--doc`
+        // alone builds nothing before listing, so it always lists.
+        let remember = (!doc_only).then(|| {
+            let manifests: Vec<PathBuf> = metadata
+                .workspace_packages()
+                .iter()
+                .map(|p| p.manifest_path.as_std_path().to_path_buf())
+                .collect();
+            (
+                manifests,
+                std::mem::take(&mut build.outputs),
+                listings_dir.clone(),
+            )
+        });
         move || {
             std::thread::spawn(move || {
+                let cache = remember.map(|(manifests, outputs, dir)| {
+                    let cx = DocContext {
+                        command: &cmd,
+                        list_args: &list_args,
+                        bootstrap,
+                        rustc: &rustc,
+                        manifests,
+                        workspace_root: &root,
+                    };
+                    (DocCache::new(&dir, &cx), outputs)
+                });
                 let discovered =
-                    discover_doctests(cmd, &list_args, bootstrap, &flags, &rustc, &root);
+                    discover_doctests(cmd, &list_args, bootstrap, &flags, &rustc, &root, cache);
                 let _ = tx.send(Msg::Docs(discovered));
             });
         }
     });
     let listings = binaries.len();
-    let cache = plan::ListingCache::new(
-        metadata
-            .target_directory
-            .as_std_path()
-            .join("structlog")
-            .join("listings"),
-    );
+    let cache = plan::ListingCache::new(listings_dir);
     discover_all(binaries, &flags, &root, cache, &tx, move || {
         if let Some(list_docs) = list_docs {
             list_docs();
@@ -472,12 +498,22 @@ fn discover_doctests(
     flags: &TestFlags,
     rustc: &Rustc,
     root: &Path,
+    cache: Option<(DocCache, HashSet<PathBuf>)>,
 ) -> Vec<Discovered> {
-    let listing = match cargo::list_doctests(cmd, list_args, bootstrap) {
-        Ok(l) => l,
-        Err(e) => {
-            return vec![failed_doc_listing(e.to_string())];
-        }
+    let remembered = cache.as_ref().and_then(|(c, outputs)| c.get(outputs));
+    let listing = match remembered {
+        Some(l) => l,
+        None => match cargo::list_doctests(cmd, list_args, bootstrap) {
+            Ok(l) => {
+                if let Some((c, _)) = &cache {
+                    c.put(&l);
+                }
+                l
+            }
+            Err(e) => {
+                return vec![failed_doc_listing(e.to_string())];
+            }
+        },
     };
     let mut out = Vec::new();
     for (inv, lines) in &listing.invocations {

@@ -299,3 +299,125 @@ fn a_binarys_listing_is_remembered_until_it_is_rebuilt() {
     assert_eq!(files.len(), 1, "{files:?}");
     assert!(!String::from_utf8_lossy(&files[0].1).contains("only_in_the_remembered"));
 }
+
+/// Writes a one-library workspace (its own target directory) in `dir`.
+fn write_library(dir: &Path, lib: &str, readme: &str) {
+    std::fs::create_dir_all(dir.join("src")).unwrap();
+    std::fs::write(
+        dir.join("Cargo.toml"),
+        "[package]\nname = \"docprobe\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("src/lib.rs"), lib).unwrap();
+    std::fs::write(dir.join("README.md"), readme).unwrap();
+}
+
+/// Runs the tool on the library in `dir` (every target, as `cargo test`);
+/// the doctests its suite_start lists.
+fn doctests_listed(dir: &Path, rustdocflags: Option<&str>) -> BTreeSet<String> {
+    let raw = dir.join("run.log");
+    let mut cmd = structlog();
+    cmd.arg("--manifest-path")
+        .arg(dir.join("Cargo.toml"))
+        .arg("--log-raw")
+        .arg(&raw)
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("RUSTDOCFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTDOCFLAGS");
+    if let Some(flags) = rustdocflags {
+        cmd.env("RUSTDOCFLAGS", flags);
+    }
+    let out = run(&mut cmd);
+    assert!(raw.exists(), "{}", String::from_utf8_lossy(&out.stderr));
+    let entries = read_raw(&raw);
+    let start = entries.iter().find(|e| e["action"] == "suite_start");
+    listed(start.expect("a suite_start"))
+        .into_iter()
+        .filter(|t| t.starts_with("docprobe::doc "))
+        .collect()
+}
+
+/// The remembered doctest listings of the library in `dir`.
+fn remembered_doctests(dir: &Path) -> Vec<std::path::PathBuf> {
+    let listings = dir.join("target/structlog/listings");
+    let Ok(entries) = std::fs::read_dir(listings) else {
+        return Vec::new();
+    };
+    entries
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("doctests-")
+        })
+        .collect()
+}
+
+fn with(names: &BTreeSet<String>, part: &str) -> usize {
+    names.iter().filter(|n| n.contains(part)).count()
+}
+
+#[test]
+fn a_doctest_listing_is_remembered_while_what_it_depends_on_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let one = "/// ```\n/// assert_eq!(docprobe::one(), 1);\n/// ```\npub fn one() -> u32 {\n    1\n}\n\n\
+               #[cfg_attr(docprobe_extra, doc = \"```\\nassert!(true);\\n```\")]\npub fn extra() {}\n";
+    write_library(dir, one, "");
+    let first = doctests_listed(dir, None);
+    assert_eq!(with(&first, " - one (line"), 1, "{first:?}");
+    assert_eq!(first.len(), 1, "{first:?}");
+
+    // What cargo ran and rustdoc listed is remembered; the next run uses
+    // it: a test planted in it is listed.
+    let files = remembered_doctests(dir);
+    assert_eq!(files.len(), 1, "{files:?}");
+    let mut stored: Value = serde_json::from_slice(&std::fs::read(&files[0]).unwrap()).unwrap();
+    let lines = stored["invocations"][0]["lines"].as_array_mut().unwrap();
+    let line = lines
+        .iter()
+        .find(|l| l.as_str().unwrap().contains(" - one (line"))
+        .expect("rustdoc's line for one")
+        .as_str()
+        .unwrap()
+        .replace(" - one (line", " - planted (line");
+    lines.push(line.into());
+    std::fs::write(&files[0], serde_json::to_vec(&stored).unwrap()).unwrap();
+    let second = doctests_listed(dir, None);
+    assert_eq!(with(&second, " - planted (line"), 1, "{second:?}");
+
+    // RUSTDOCFLAGS change what rustdoc sees, and nothing cargo builds: the
+    // listing is made again.
+    let flagged = doctests_listed(dir, Some("--cfg docprobe_extra"));
+    assert_eq!(with(&flagged, " - extra (line"), 1, "{flagged:?}");
+    assert_eq!(with(&flagged, " - planted (line"), 0, "{flagged:?}");
+
+    // An edited source rebuilds the library: listed again.
+    let two =
+        "/// ```\n/// assert_eq!(docprobe::two(), 2);\n/// ```\npub fn two() -> u32 {\n    2\n}\n";
+    write_library(dir, &format!("{one}\n{two}"), "");
+    let third = doctests_listed(dir, None);
+    assert_eq!(with(&third, " - two (line"), 1, "{third:?}");
+    assert_eq!(third.len(), 2, "{third:?}");
+    assert_eq!(remembered_doctests(dir).len(), 1);
+
+    // Doctests from a file only rustdoc reads (under cfg(doctest)): the
+    // library's build does not change when it does, so such a listing is
+    // never remembered, and an edit to the file shows in the next run.
+    let readme_lib = format!(
+        "{one}\n#[cfg(doctest)]\n#[doc = include_str!(\"../README.md\")]\npub struct ReadmeDoctests;\n"
+    );
+    let example = "```\nassert_eq!(docprobe::one(), 1);\n```\n";
+    write_library(dir, &readme_lib, example);
+    let fourth = doctests_listed(dir, None);
+    assert_eq!(with(&fourth, " - ReadmeDoctests (line"), 1, "{fourth:?}");
+    assert!(remembered_doctests(dir).is_empty());
+    std::fs::write(
+        dir.join("README.md"),
+        format!("{example}\nMore:\n\n{example}"),
+    )
+    .unwrap();
+    let fifth = doctests_listed(dir, None);
+    assert_eq!(with(&fifth, " - ReadmeDoctests (line"), 2, "{fifth:?}");
+}
