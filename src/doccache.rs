@@ -14,7 +14,9 @@
 //! - the files that command reads: rustdoc, and every `--extern` crate
 //!   (the library itself among them), each of which this run's build must
 //!   have reported as up to date. The library is rebuilt when any of its
-//!   sources changes, so its file stands for them.
+//!   sources changes, so its file stands for them. Their stamps are taken
+//!   after the listing, so a listing is remembered only when they were
+//!   written a while ([`SETTLED`]) before it started.
 //!
 //! A library's doctests can come from files its own build does not read:
 //! `#[cfg(doctest)]` is set for rustdoc alone (as in
@@ -26,6 +28,7 @@ use crate::cargo::{self, DocListing, Rustc, RustdocInvocation};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 /// The format of a remembered doctest listing; part of its key.
 const FORMAT: &str = "doctests 1";
@@ -179,11 +182,13 @@ impl DocCache {
         })
     }
 
-    /// Remembers a listing cargo just made, when it can be: a successful
-    /// one, of libraries none of whose sources use `cfg(doctest)`. Else
-    /// what was remembered goes.
-    pub fn put(&self, listing: &DocListing) {
-        match self.stored(listing) {
+    /// Remembers a listing cargo just made (started at `started`), when it
+    /// can be: a successful one, of libraries none of whose sources use
+    /// `cfg(doctest)`, none of whose files changed shortly before or while
+    /// it was made (their stamps, taken now, must be of what was listed).
+    /// Else what was remembered goes.
+    pub fn put(&self, listing: &DocListing, started: SystemTime) {
+        match self.stored(listing, started) {
             Some(stored) => {
                 let Ok(bytes) = serde_json::to_vec(&stored) else {
                     return;
@@ -200,7 +205,10 @@ impl DocCache {
         }
     }
 
-    fn stored(&self, listing: &DocListing) -> Option<Stored> {
+    fn stored(&self, listing: &DocListing, started: SystemTime) -> Option<Stored> {
+        // Files whose times are this close to the listing's start may have
+        // changed during it (file times can be coarse, or whole seconds).
+        let settled = started.checked_sub(SETTLED)?;
         if !listing.success || listing.invocations.is_empty() {
             return None;
         }
@@ -212,11 +220,11 @@ impl DocCache {
                 return None;
             }
             for path in std::iter::once(Path::new(&inv.program)).chain(externs(&inv.args)) {
-                let s = stamp(path);
-                if s == MISSING {
+                let meta = std::fs::metadata(path).ok()?;
+                if meta.modified().ok()? > settled {
                     return None;
                 }
-                files.push((path.to_path_buf(), s));
+                files.push((path.to_path_buf(), cargo::file_stamp(&meta)?));
             }
             let theirs: BTreeMap<&str, &str> = inv
                 .env
@@ -256,6 +264,10 @@ impl DocCache {
 }
 
 const MISSING: &str = "missing";
+
+/// How long before a listing its files must have been written last for it
+/// to be remembered.
+const SETTLED: Duration = Duration::from_secs(2);
 
 /// A file's stamp (size, times, device, inode), or `missing`.
 fn stamp(path: &Path) -> String {

@@ -501,12 +501,13 @@ fn discover_doctests(
     cache: Option<(DocCache, HashSet<PathBuf>)>,
 ) -> Vec<Discovered> {
     let remembered = cache.as_ref().and_then(|(c, outputs)| c.get(outputs));
+    let started = std::time::SystemTime::now();
     let listing = match remembered {
         Some(l) => l,
         None => match cargo::list_doctests(cmd, list_args, bootstrap) {
             Ok(l) => {
                 if let Some((c, _)) = &cache {
-                    c.put(&l);
+                    c.put(&l, started);
                 }
                 l
             }

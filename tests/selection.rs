@@ -354,6 +354,10 @@ fn remembered_doctests(dir: &Path) -> Vec<std::path::PathBuf> {
         .collect()
 }
 
+/// How long after its library was built a doctest listing is remembered
+/// (and a little more).
+const SETTLED: std::time::Duration = std::time::Duration::from_millis(2100);
+
 fn with(names: &BTreeSet<String>, part: &str) -> usize {
     names.iter().filter(|n| n.contains(part)).count()
 }
@@ -368,6 +372,12 @@ fn a_doctest_listing_is_remembered_while_what_it_depends_on_holds() {
     let first = doctests_listed(dir, None);
     assert_eq!(with(&first, " - one (line"), 1, "{first:?}");
     assert_eq!(first.len(), 1, "{first:?}");
+    // A library built moments before its listing is not remembered (it
+    // might have changed while it was listed)...
+    assert!(remembered_doctests(dir).is_empty());
+    std::thread::sleep(SETTLED);
+    // ... one built a while before is.
+    assert_eq!(doctests_listed(dir, None), first);
 
     // What cargo ran and rustdoc listed is remembered; the next run uses
     // it: a test planted in it is listed.
@@ -400,7 +410,7 @@ fn a_doctest_listing_is_remembered_while_what_it_depends_on_holds() {
     let third = doctests_listed(dir, None);
     assert_eq!(with(&third, " - two (line"), 1, "{third:?}");
     assert_eq!(third.len(), 2, "{third:?}");
-    assert_eq!(remembered_doctests(dir).len(), 1);
+    assert!(remembered_doctests(dir).is_empty());
 
     // Doctests from a file only rustdoc reads (under cfg(doctest)): the
     // library's build does not change when it does, so such a listing is
@@ -412,6 +422,8 @@ fn a_doctest_listing_is_remembered_while_what_it_depends_on_holds() {
     write_library(dir, &readme_lib, example);
     let fourth = doctests_listed(dir, None);
     assert_eq!(with(&fourth, " - ReadmeDoctests (line"), 1, "{fourth:?}");
+    std::thread::sleep(SETTLED);
+    assert_eq!(doctests_listed(dir, None), fourth);
     assert!(remembered_doctests(dir).is_empty());
     std::fs::write(
         dir.join("README.md"),
