@@ -37,8 +37,8 @@ impl crate::runner::Output for Stream {
         Stream::entry(self, e);
     }
 
-    fn flush(&mut self) {
-        self.fanout.flush();
+    fn flush(&mut self) -> Option<std::time::Instant> {
+        self.fanout.flush_live()
     }
 }
 

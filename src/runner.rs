@@ -56,8 +56,9 @@ pub trait Output {
     /// One entry of the stream.
     fn entry(&mut self, e: &Entry);
     /// Written after each batch of events, so that sinks show tests live
-    /// without a write per entry.
-    fn flush(&mut self);
+    /// without a write per entry. Returns when to call again (to write out
+    /// what is held back) if no other event comes first.
+    fn flush(&mut self) -> Option<Instant>;
 }
 
 /// Milliseconds since the epoch: the clock entries are stamped with.
@@ -218,6 +219,8 @@ pub struct Runner<'a> {
     suite_name: Option<String>,
     interrupted: Option<Instant>,
     killed_all: bool,
+    /// When the output is to be written out again (what it holds back).
+    flush_due: Option<Instant>,
     /// Tests seen so far, in the run's order, for `--partition count:K/N`.
     partition_index: u64,
     /// The expectations, shared by the tests they match, and which matched.
@@ -275,6 +278,7 @@ impl<'a> Runner<'a> {
             suite_name,
             interrupted: None,
             killed_all: false,
+            flush_due: None,
             partition_index: 0,
             expectations: Vec::new(),
             matched: Vec::new(),
@@ -525,7 +529,7 @@ impl<'a> Runner<'a> {
                 }
             }
             self.check_deadlines();
-            self.out.flush();
+            self.flush_due = self.out.flush();
         }
         self.write_header();
         let interrupted = self.interrupted.is_some();
@@ -1157,6 +1161,9 @@ impl<'a> Runner<'a> {
                 consider(at + self.config.interrupt_grace);
             }
         }
+        if let Some(at) = self.flush_due {
+            consider(at);
+        }
         d
     }
 
@@ -1571,7 +1578,9 @@ mod tests {
         fn entry(&mut self, e: &Entry) {
             self.0.push(e.clone());
         }
-        fn flush(&mut self) {}
+        fn flush(&mut self) -> Option<Instant> {
+            None
+        }
     }
 
     /// A binary whose listing failed (so that nothing is started).

@@ -462,3 +462,57 @@ fn binaries_in_parallel_give_the_serial_results() {
         "each binary is its own process: {processes}"
     );
 }
+
+#[test]
+fn a_log_file_shows_a_hanging_test_while_it_hangs() {
+    // Files are written out at a pace, not on every event: what is held
+    // back must still reach the file when nothing else happens.
+    let dir = tempfile::tempdir().unwrap();
+    let raw = dir.path().join("run.log");
+    let mut child = structlog()
+        .args([
+            "--manifest-path",
+            &crashes(),
+            "--test",
+            "hang",
+            "--exact",
+            "hangs",
+            "--timeout",
+            "120",
+            "--pre-kill-hook",
+            "none",
+            "--log-raw",
+            raw.to_str().unwrap(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let shows = |what: &str| {
+        std::fs::read_to_string(&raw)
+            .unwrap_or_default()
+            .contains(what)
+    };
+    let mut seen_start = None;
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while Instant::now() < deadline {
+        if seen_start.is_none() && shows(r#""action":"suite_start""#) {
+            seen_start = Some(Instant::now());
+        }
+        if shows(r#""action":"test_start""#) {
+            break;
+        }
+        if seen_start.is_some_and(|t| t.elapsed() > Duration::from_secs(10)) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let started = shows(r#""action":"test_start""#) && shows(r#""test":"crashy::hang hangs""#);
+    sigint(&child);
+    let code = wait_for(&mut child, Duration::from_secs(60));
+    assert!(seen_start.is_some(), "no suite_start in {}", raw.display());
+    assert!(started, "the hanging test's start never reached the file");
+    assert_eq!(code, Some(130));
+    let entries = read_raw(&raw);
+    assert_eq!(entries.last().unwrap()["action"], "suite_end");
+}
