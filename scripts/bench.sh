@@ -25,8 +25,9 @@
 #
 #   --smoke          one round of everything at a tiny size (a CI check)
 #   --rounds N       rounds of the replay and latency sections (default 7)
-#   --live-rounds N  rounds of the live run (default 15: a run takes about
-#                    half a second, and the target there is a 5% difference)
+#   --live-rounds N  rounds of the live run (default 30: a run takes about
+#                    half a second, the target there is a 5% difference, and
+#                    per-round ratios on a shared machine spread over +-30%)
 #   --binaries N, --tests N   the generated workspace (default 10 x 500)
 #   --entries N      the replayed log (default 1,000,000 entries)
 #   --py-entries N   the log on which mozlog and cargo-structlog are compared
@@ -51,7 +52,7 @@ cd "$root"
 
 mode=full
 rounds=7
-live_rounds=15
+live_rounds=30
 binaries=10
 tests=500
 entries=1000000
