@@ -16,7 +16,7 @@
 //!   have reported as up to date. The library is rebuilt when any of its
 //!   sources changes, so its file stands for them. Their stamps are taken
 //!   after the listing, so a listing is remembered only when they were
-//!   written a while ([`SETTLED`]) before it started.
+//!   written a while (`SETTLED`, two seconds) before it started.
 //!
 //! A library's doctests can come from files its own build does not read:
 //! `#[cfg(doctest)]` is set for rustdoc alone (as in
