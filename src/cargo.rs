@@ -328,7 +328,7 @@ impl Rustc {
 /// `rust-toolchain.toml` applies) for its version, host and sysroot, in one
 /// call (`-vV` prints the version, `--print sysroot` the sysroot after it).
 /// The answer is kept in the user's cache directory for the next run, keyed
-/// by the rustc executable (see [`rustc_cache_key`]): starting rustc costs
+/// by the rustc executable (see `rustc_cache_key`): starting rustc costs
 /// tens of milliseconds, and a run's start waits for it.
 pub fn rustc_info(dir: &Path) -> Rustc {
     let rustc = toolchain_tool("rustc", "RUSTC");
