@@ -307,8 +307,8 @@ fn relevant_env(
     .collect()
 }
 
-/// The paths of a rustdoc command line's `--extern name=path` crates.
-fn externs(args: &[String]) -> impl Iterator<Item = &Path> {
+/// A rustdoc command line's `--extern name=path` crates, as `(name, path)`.
+fn extern_crates(args: &[String]) -> impl Iterator<Item = (&str, &Path)> {
     let mut it = args.iter();
     std::iter::from_fn(move || loop {
         let a = it.next()?;
@@ -319,10 +319,15 @@ fn externs(args: &[String]) -> impl Iterator<Item = &Path> {
         } else {
             continue;
         };
-        if let Some((_, path)) = spec.split_once('=') {
-            return Some(Path::new(path));
+        if let Some((name, path)) = spec.split_once('=') {
+            return Some((name, Path::new(path)));
         }
     })
+}
+
+/// The paths of a rustdoc command line's `--extern` crates.
+fn externs(args: &[String]) -> impl Iterator<Item = &Path> {
+    extern_crates(args).map(|(_, path)| path)
 }
 
 /// Whether the invocation's own library has sources (by its build's
@@ -348,22 +353,9 @@ fn sources_are_plain(inv: &RustdocInvocation) -> Option<bool> {
 
 /// The path of the `--extern` crate called `name`.
 fn externs_named<'a>(args: &'a [String], name: &str) -> Option<&'a Path> {
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        let spec = if a == "--extern" {
-            it.next()?.as_str()
-        } else if let Some(s) = a.strip_prefix("--extern=") {
-            s
-        } else {
-            continue;
-        };
-        if let Some((n, path)) = spec.split_once('=') {
-            if n == name {
-                return Some(Path::new(path));
-            }
-        }
-    }
-    None
+    extern_crates(args)
+        .find(|(n, _)| *n == name)
+        .map(|(_, path)| path)
 }
 
 /// The files a rustc dep-info (Makefile) file names as dependencies.
