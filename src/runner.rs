@@ -715,7 +715,7 @@ impl<'a> Runner<'a> {
         let (stderr_exit, stderr_exited) = std::sync::mpsc::channel::<()>();
         spawn_reader(job_id, false, stdout, stdout_exited, tx.clone());
         spawn_reader(job_id, true, stderr, stderr_exited, tx.clone());
-        std::thread::spawn(move || {
+        crate::pool::spawn(move || {
             let waited = child.wait();
             drop((stdout_exit, stderr_exit));
             if let Ok(status) = waited {
@@ -1227,7 +1227,7 @@ impl<'a> Runner<'a> {
             .session_dir
             .join(format!("{}-{pid}.sample", sanitize(&test_id)));
         let tx = self.tx.clone();
-        std::thread::spawn(move || {
+        crate::pool::spawn(move || {
             let (sample, error) =
                 run_hook(&hook, pid, &test_id, &binary_id, &program, &path, limit);
             let _ = tx.send(Msg::Hook {
@@ -1356,7 +1356,7 @@ fn spawn_reader(
     exited: std::sync::mpsc::Receiver<()>,
     tx: SyncSender<Msg>,
 ) {
-    std::thread::spawn(move || {
+    crate::pool::spawn(move || {
         // Once the process has exited, the rest is read without pausing.
         let mut pausing = true;
         let mut r = BufReader::with_capacity(64 * 1024, pipe);
