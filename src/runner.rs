@@ -1334,18 +1334,20 @@ fn kill_group(pid: u32, sig: Signal) {
 }
 
 /// How long a stream's reader waits after passing lines on, so that the
-/// lines written meanwhile go together: a millisecond more before a line
-/// reaches the sinks, and on a suite of tiny tests a tenth of the
-/// context switches.
-const COALESCE: Duration = Duration::from_millis(1);
+/// lines written meanwhile go together: a few milliseconds more before a
+/// line reaches the sinks (a person at a terminal notices a delay from
+/// about ten times that), and on a suite of tiny tests a batch of a few
+/// dozen results for each wake-up of the reader and of the coordinator.
+const COALESCE: Duration = Duration::from_millis(5);
 
 /// A burst of at least this many bytes is read on without a pause: the
 /// output is coming faster than the pipe could hold it over a pause.
 const COALESCE_BELOW: usize = 16 * 1024;
 
-/// Reads a test process's stream on a thread of its own. The lines that
-/// have arrived go together, as soon as no complete line is left to read:
-/// one message, one wake-up of the coordinator, for a burst of lines.
+/// Reads a test process's stream on a thread of its own (taken from
+/// [`crate::pool`]). The lines that have arrived go together, as soon as no
+/// complete line is left to read: one message, one wake-up of the
+/// coordinator, for a burst of lines.
 /// `exited` is disconnected when the process exits: from then on the rest
 /// is read without pauses, so the end of the stream is seen at once (the
 /// next binary waits for it).
