@@ -210,18 +210,9 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
         Some(path) => Some(Arc::new(Expectations::load(path)?)),
         None => None,
     };
-    let mut fanout = sink::setup(&args.log, args.cargo.color.as_deref())?;
-    if crate::progress::wanted() {
-        fanout.add("progress bar", Box::new(crate::progress::Progress::new()));
-    }
-    let mut stream = Stream {
-        fanout,
-        summary: Summary::new(),
-    };
-    let (tx, rx) = sync_channel::<Msg>(4096);
-    let signals = watch_signals(tx.clone())?;
-
-    // The workspace and the toolchain are learned while cargo builds.
+    // The workspace and the toolchain are learned while the outputs are
+    // opened and cargo builds. These only ask: an output that cannot be
+    // opened still stops the run before anything is built.
     let cargo_args = args.cargo.clone();
     let metadata = std::thread::spawn(move || cargo::metadata(&cargo_args));
     let cwd =
@@ -235,6 +226,16 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
         .unwrap_or_else(|| cwd.clone());
     let rustc_dir = manifest_dir.clone();
     let rustc = std::thread::spawn(move || cargo::rustc_info(&rustc_dir));
+    let mut fanout = sink::setup(&args.log, args.cargo.color.as_deref())?;
+    if crate::progress::wanted() {
+        fanout.add("progress bar", Box::new(crate::progress::Progress::new()));
+    }
+    let mut stream = Stream {
+        fanout,
+        summary: Summary::new(),
+    };
+    let (tx, rx) = sync_channel::<Msg>(4096);
+    let signals = watch_signals(tx.clone())?;
 
     let doc_only = args.targets.doc;
     let want_docs = doc_only || !args.targets.any_selected();
