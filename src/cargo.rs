@@ -194,6 +194,15 @@ pub struct Build {
 /// Builds the tests: `cargo test --no-run --message-format=json-render-diagnostics`.
 /// Cargo's own progress goes to the user's stderr, and so do the rendered
 /// compiler diagnostics, as cargo itself would show them.
+///
+/// A successful build returns once cargo has said so (`build-finished`) and
+/// its stderr has shown its last status line (`Finished ...`), without
+/// waiting for cargo to exit: ending takes it a few milliseconds more (its
+/// caches written, its state dropped), during which the first tests can
+/// already run. Cargo is then waited for on another thread, anything it
+/// still prints still reaches the user's stderr, and its exit status is not
+/// looked at: it has reported success. A failed build, or a cargo that
+/// prints no status line (`--quiet`), is waited for as before.
 pub fn build(cmd: &mut Command, color: Option<&str>) -> Result<Build, Error> {
     // Cargo renders the compiler's diagnostics itself, on its stderr, which
     // passes through here on its way to ours, so that the errors can be
@@ -212,6 +221,8 @@ pub fn build(cmd: &mut Command, color: Option<&str>) -> Result<Build, Error> {
         .map_err(|e| Error::Setup(format!("cannot run cargo: {e}")))?;
     let stdout = child.stdout.take().expect("piped");
     let mut cargo_stderr = child.stderr.take().expect("piped");
+    // Told when cargo's status line is through (or its stderr ends).
+    let (status_line, status_shown) = std::sync::mpsc::channel::<()>();
     let errors = std::thread::spawn(move || {
         let mut errors = Vec::new();
         let mut reader = BufReader::new(&mut cargo_stderr);
@@ -221,6 +232,9 @@ pub fn build(cmd: &mut Command, color: Option<&str>) -> Result<Build, Error> {
             let _ = io::stderr().lock().write_all(&line);
             let text = String::from_utf8_lossy(&line);
             let plain = crate::text::strip_ansi(text.trim_end());
+            if plain.trim_start().starts_with("Finished ") {
+                let _ = status_line.send(());
+            }
             // An error and the lines that show where it is.
             if plain.starts_with("error") {
                 keep = 12;
@@ -236,7 +250,8 @@ pub fn build(cmd: &mut Command, color: Option<&str>) -> Result<Build, Error> {
     let mut out = Build::default();
     let mut finished = None;
     let stderr = io::stderr();
-    for message in Message::parse_stream(BufReader::new(stdout)) {
+    let mut messages = Message::parse_stream(BufReader::new(stdout));
+    for message in messages.by_ref() {
         let message = message.map_err(|e| Error::Setup(format!("reading cargo's output: {e}")))?;
         match message {
             Message::CompilerArtifact(a) => {
@@ -285,12 +300,31 @@ pub fn build(cmd: &mut Command, color: Option<&str>) -> Result<Build, Error> {
                     },
                 );
             }
-            Message::BuildFinished(f) => finished = Some(f.success),
+            Message::BuildFinished(f) => {
+                finished = Some(f.success);
+                if f.success {
+                    break;
+                }
+            }
             Message::TextLine(line) => {
                 let _ = writeln!(stderr.lock(), "{line}");
             }
             _ => {}
         }
+    }
+    if finished == Some(true) {
+        // The status line comes after `build-finished`; waiting for it keeps
+        // it before anything this run prints. A cargo that prints none
+        // closes its stderr on exit, which ends the wait just as well.
+        let _ = status_shown.recv();
+        crate::pool::spawn(move || {
+            // Whatever cargo still writes is read, so that it never blocks.
+            messages.for_each(drop);
+            let _ = child.wait();
+            let _ = errors.join();
+        });
+        out.success = true;
+        return Ok(out);
     }
     let status = child
         .wait()
@@ -906,6 +940,60 @@ pub fn harness_false_targets(manifest: &Path) -> Vec<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
+
+    /// A stand-in for `cargo test --no-run`: a shell script that reports the
+    /// build, waits, prints `status` (if any) on stderr, then takes its time
+    /// to exit with `code`.
+    fn fake_cargo(dir: &Path, success: bool, status: Option<&str>, code: i32) -> Command {
+        let script = dir.join("cargo.sh");
+        let status = status
+            .map(|s| format!("sleep 0.3\necho '{s}' >&2\n"))
+            .unwrap_or_default();
+        std::fs::write(
+            &script,
+            format!(
+                "echo '{{\"reason\":\"build-finished\",\"success\":{success}}}'\n\
+                 {status}sleep 3\nexit {code}\n"
+            ),
+        )
+        .unwrap();
+        let mut cmd = Command::new("sh");
+        cmd.arg(script);
+        cmd
+    }
+
+    #[test]
+    fn a_built_workspace_goes_on_once_cargo_shows_its_status_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let finished = "    Finished `test` profile [unoptimized + debuginfo] target(s) in 0.01s";
+        let mut cmd = fake_cargo(dir.path(), true, Some(finished), 0);
+        let started = std::time::Instant::now();
+        let build = build(&mut cmd, Some("never")).unwrap();
+        let took = started.elapsed();
+        assert!(build.success);
+        // After the status line (0.3 s in), long before cargo's exit (3 s).
+        assert!(took >= Duration::from_millis(300), "{took:?}");
+        assert!(took < Duration::from_millis(2500), "{took:?}");
+    }
+
+    #[test]
+    fn a_quiet_or_failed_build_is_waited_for_to_the_end() {
+        let dir = tempfile::tempdir().unwrap();
+        // No status line (cargo --quiet): cargo's exit ends the wait.
+        let mut cmd = fake_cargo(dir.path(), true, None, 0);
+        let started = std::time::Instant::now();
+        assert!(build(&mut cmd, Some("never")).unwrap().success);
+        assert!(started.elapsed() >= Duration::from_secs(3));
+        // A failure is known only from cargo's exit, with its status.
+        let error = "error: could not compile `x` (lib test) due to 1 previous error";
+        let mut cmd = fake_cargo(dir.path(), false, Some(error), 101);
+        let started = std::time::Instant::now();
+        let build = build(&mut cmd, Some("never")).unwrap();
+        assert!(started.elapsed() >= Duration::from_secs(3));
+        assert!(!build.success);
+        assert_eq!(build.errors, [error]);
+    }
 
     #[test]
     fn rustups_proxies_are_passed_by() {
