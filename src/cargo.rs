@@ -317,7 +317,7 @@ pub fn build(cmd: &mut Command, color: Option<&str>) -> Result<Build, Error> {
         // it before anything this run prints. A cargo that prints none
         // closes its stderr on exit, which ends the wait just as well.
         let _ = status_shown.recv();
-        crate::pool::spawn(move || {
+        std::thread::spawn(move || {
             // Whatever cargo still writes is read, so that it never blocks.
             messages.for_each(drop);
             let _ = child.wait();

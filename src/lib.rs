@@ -20,7 +20,6 @@ pub mod memory;
 pub mod model;
 pub mod partition;
 pub mod plan;
-pub mod pool;
 pub mod progress;
 pub mod replay;
 pub mod run;

@@ -346,7 +346,7 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
             )
         });
         move || {
-            crate::pool::spawn(move || {
+            std::thread::spawn(move || {
                 let cache = remember.map(|(manifests, outputs, dir)| {
                     let cx = DocContext {
                         command: &cmd,
@@ -478,14 +478,14 @@ fn discover_all(
         };
         tx.send(Msg::Listed(place, Box::new(listed))).is_ok()
     };
-    crate::pool::spawn(move || {
+    std::thread::spawn(move || {
         list(&binaries, 0, &tx);
         after_first();
         let next = Arc::new(AtomicUsize::new(1));
         for _ in 0..workers {
             let (binaries, next, tx, list) =
                 (binaries.clone(), next.clone(), tx.clone(), list.clone());
-            crate::pool::spawn(
+            std::thread::spawn(
                 move || while list(&binaries, next.fetch_add(1, Ordering::SeqCst), &tx) {},
             );
         }

@@ -715,7 +715,7 @@ impl<'a> Runner<'a> {
         let (stderr_exit, stderr_exited) = std::sync::mpsc::channel::<()>();
         spawn_reader(job_id, false, stdout, stdout_exited, tx.clone());
         spawn_reader(job_id, true, stderr, stderr_exited, tx.clone());
-        crate::pool::spawn(move || {
+        std::thread::spawn(move || {
             let waited = child.wait();
             drop((stdout_exit, stderr_exit));
             if let Ok(status) = waited {
@@ -1227,7 +1227,7 @@ impl<'a> Runner<'a> {
             .session_dir
             .join(format!("{}-{pid}.sample", sanitize(&test_id)));
         let tx = self.tx.clone();
-        crate::pool::spawn(move || {
+        std::thread::spawn(move || {
             let (sample, error) =
                 run_hook(&hook, pid, &test_id, &binary_id, &program, &path, limit);
             let _ = tx.send(Msg::Hook {
@@ -1344,10 +1344,9 @@ const COALESCE: Duration = Duration::from_millis(5);
 /// output is coming faster than the pipe could hold it over a pause.
 const COALESCE_BELOW: usize = 16 * 1024;
 
-/// Reads a test process's stream on a thread of its own (taken from
-/// [`crate::pool`]). The lines that have arrived go together, as soon as no
-/// complete line is left to read: one message, one wake-up of the
-/// coordinator, for a burst of lines.
+/// Reads a test process's stream on a thread of its own. The lines that
+/// have arrived go together, as soon as no complete line is left to read:
+/// one message, one wake-up of the coordinator, for a burst of lines.
 /// `exited` is disconnected when the process exits: from then on the rest
 /// is read without pauses, so the end of the stream is seen at once (the
 /// next binary waits for it).
@@ -1358,7 +1357,7 @@ fn spawn_reader(
     exited: std::sync::mpsc::Receiver<()>,
     tx: SyncSender<Msg>,
 ) {
-    crate::pool::spawn(move || {
+    std::thread::spawn(move || {
         // Once the process has exited, the rest is read without pausing.
         let mut pausing = true;
         let mut r = BufReader::with_capacity(64 * 1024, pipe);

@@ -518,14 +518,14 @@ pub fn open(
 }
 
 /// A file opened for writing from its start, whose earlier content (an
-/// earlier run's output) is dropped on another thread, before anything
+/// earlier run's output) is dropped on a thread of its own, before anything
 /// is written to it: truncating a file of a few megabytes costs the kernel
 /// a millisecond or more of freeing its pages, which need not hold up the
 /// start of a run. Opening without truncating still finds an unwritable
 /// path at once.
 struct Emptied {
     file: std::fs::File,
-    emptying: Option<std::sync::mpsc::Receiver<io::Result<()>>>,
+    emptying: Option<std::thread::JoinHandle<io::Result<()>>>,
 }
 
 impl Emptied {
@@ -535,11 +535,7 @@ impl Emptied {
         // fifo would refuse to be cut).
         let emptying = if meta.is_file() && meta.len() > 0 {
             let other = file.try_clone()?;
-            let (done, emptied) = std::sync::mpsc::channel();
-            crate::pool::spawn(move || {
-                let _ = done.send(other.set_len(0));
-            });
-            Some(emptied)
+            Some(std::thread::spawn(move || other.set_len(0)))
         } else {
             None
         };
@@ -550,8 +546,8 @@ impl Emptied {
     fn emptied(&mut self) -> io::Result<()> {
         match self.emptying.take() {
             None => Ok(()),
-            Some(emptied) => emptied
-                .recv()
+            Some(thread) => thread
+                .join()
                 .unwrap_or_else(|_| Err(io::Error::other("emptying the file failed"))),
         }
     }
