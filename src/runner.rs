@@ -708,6 +708,8 @@ impl<'a> Runner<'a> {
         let tx = self.tx.clone();
         let stdout = child.stdout.take().expect("piped");
         let stderr = child.stderr.take().expect("piped");
+        widen_pipe(&stdout);
+        widen_pipe(&stderr);
         // The readers pause between reads; the process's exit ends their
         // pauses (the senders are dropped), so that its last lines and the
         // end of its streams come at once.
@@ -1344,6 +1346,24 @@ const COALESCE: Duration = Duration::from_millis(5);
 /// output is coming faster than the pipe could hold it over a pause.
 const COALESCE_BELOW: usize = 16 * 1024;
 
+/// The room a test process's output pipe is given where the system allows
+/// it (Linux, up to `/proc/sys/fs/pipe-max-size`, 1 MiB by default, for
+/// any user). While a reader pauses ([`COALESCE`]) the lines gather in the
+/// pipe, and a full pipe stops the test process until the reader is back:
+/// the default 64 KiB is what a binary of tiny tests writes in a few
+/// milliseconds on a fast machine.
+const PIPE_ROOM: usize = 1024 * 1024;
+
+/// Gives a pipe [`PIPE_ROOM`], or leaves it as it is if that is refused.
+fn widen_pipe(pipe: &impl std::os::fd::AsFd) {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        let _ = nix::fcntl::fcntl(pipe, nix::fcntl::FcntlArg::F_SETPIPE_SZ(PIPE_ROOM as i32));
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    let _ = pipe;
+}
+
 /// Reads a test process's stream on a thread of its own. The lines that
 /// have arrived go together, as soon as no complete line is left to read:
 /// one message, one wake-up of the coordinator, for a burst of lines.
@@ -1572,6 +1592,32 @@ fn run_hook(
 mod tests {
     use super::*;
     use std::sync::mpsc::sync_channel;
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_test_process_output_pipe_is_given_room() {
+        use nix::fcntl::{fcntl, FcntlArg};
+        let mut child = std::process::Command::new("true")
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let pipe = child.stdout.take().unwrap();
+        let before = fcntl(&pipe, FcntlArg::F_GETPIPE_SZ).unwrap() as usize;
+        widen_pipe(&pipe);
+        let after = fcntl(&pipe, FcntlArg::F_GETPIPE_SZ).unwrap() as usize;
+        child.wait().unwrap();
+        // Linux lets any user go up to pipe-max-size (1 MiB unless lowered).
+        let max: usize = std::fs::read_to_string("/proc/sys/fs/pipe-max-size")
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        if max >= PIPE_ROOM {
+            assert!(after >= PIPE_ROOM, "{before} -> {after}");
+        } else {
+            assert!(after >= before);
+        }
+    }
 
     struct Collect(Vec<Entry>);
 
