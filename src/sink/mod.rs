@@ -124,10 +124,11 @@ struct Slot {
 }
 
 /// How often, at most, a live run writes out what it holds for regular
-/// files. A run of tiny tests wakes up about every millisecond with a few
-/// lines; writing each file out each time was a write system call per file
-/// per wake-up (about 190 per file on the benchmark's 5,000 tiny tests),
-/// for a reader that cannot tell 100 ms apart.
+/// files. A run of tiny tests wakes up every few milliseconds with a batch
+/// of lines; writing each file out each time was a write system call per
+/// file per wake-up (about 190 per file on the benchmark's 5,000 tiny tests
+/// with batches a millisecond apart), for a reader that cannot tell 100 ms
+/// apart.
 pub const FILE_FLUSH_INTERVAL: Duration = Duration::from_millis(100);
 
 /// Feeds every sink the same entries in the same order.
@@ -860,8 +861,6 @@ pub fn setup(log: &LogArgs, color: Option<&str>) -> Result<FanOut, Error> {
             use_color(color, is_tty),
             &mut summary,
         );
-        // A regular file or a socket is this sink's own; stdout, and a
-        // device such as /dev/stdout or a terminal, may be another's too.
         // A regular file or a socket is this sink's own; stdout, and a
         // device such as /dev/stdout or a terminal, may be another's too.
         let file = match &destination {
