@@ -715,8 +715,8 @@ impl<'a> Runner<'a> {
         // end of its streams come at once.
         let (stdout_exit, stdout_exited) = std::sync::mpsc::channel::<()>();
         let (stderr_exit, stderr_exited) = std::sync::mpsc::channel::<()>();
-        spawn_reader(job_id, false, stdout, stdout_exited, tx.clone());
-        spawn_reader(job_id, true, stderr, stderr_exited, tx.clone());
+        spawn_reader(job_id, false, stdout, stdout_exited, tx.clone(), COALESCE);
+        spawn_reader(job_id, true, stderr, stderr_exited, tx.clone(), COALESCE);
         std::thread::spawn(move || {
             let waited = child.wait();
             drop((stdout_exit, stderr_exit));
@@ -1366,16 +1366,18 @@ fn widen_pipe(pipe: &impl std::os::fd::AsFd) {
 
 /// Reads a test process's stream on a thread of its own. The lines that
 /// have arrived go together, as soon as no complete line is left to read:
-/// one message, one wake-up of the coordinator, for a burst of lines.
-/// `exited` is disconnected when the process exits: from then on the rest
-/// is read without pauses, so the end of the stream is seen at once (the
-/// next binary waits for it).
+/// one message, one wake-up of the coordinator, for a burst of lines;
+/// then a pause of `coalesce` ([`pause`]). Once the process has closed its
+/// end of the pipe or `exited` is disconnected (the process exited), the
+/// rest is read without pauses, so the end of the stream is seen at once
+/// (the next binary waits for it).
 fn spawn_reader(
     job: u64,
     stderr: bool,
-    pipe: impl Read + Send + 'static,
+    pipe: impl Read + std::os::fd::AsFd + Send + 'static,
     exited: std::sync::mpsc::Receiver<()>,
     tx: SyncSender<Msg>,
+    coalesce: Duration,
 ) {
     std::thread::spawn(move || {
         // Once the process has exited, the rest is read without pausing.
@@ -1412,15 +1414,29 @@ fn spawn_reader(
             // coordinator's). A short pause lets the next ones gather in
             // the pipe, unless lines come faster than a pause could hold.
             if pausing && bytes < COALESCE_BELOW {
-                // Nothing is ever sent: this waits out the pause, or ends
-                // it when the process exits (its sender is dropped).
-                pausing = matches!(
-                    exited.recv_timeout(COALESCE),
-                    Err(std::sync::mpsc::RecvTimeoutError::Timeout)
-                );
+                pausing = pause(r.get_ref(), &exited, coalesce);
             }
         }
     });
+}
+
+/// A reader's pause between batches: `length`, cut short when the process
+/// closes its end of the pipe (it exited: the rest of its output and the
+/// end of the stream are there to read at once) or when its exit is known
+/// (`exited`'s sender is dropped: a child it left behind may hold the pipe
+/// open). Returns whether the next batch is to be paused for too.
+fn pause(
+    pipe: &impl std::os::fd::AsFd,
+    exited: &std::sync::mpsc::Receiver<()>,
+    length: Duration,
+) -> bool {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    // No event is asked for: lines arriving do not end the pause, the
+    // writers' hang-up does (poll always reports it).
+    let mut fds = [PollFd::new(pipe.as_fd(), PollFlags::empty())];
+    let timeout = PollTimeout::try_from(length).unwrap_or(PollTimeout::MAX);
+    let hung_up = matches!(poll(&mut fds, timeout), Ok(n) if n > 0);
+    !hung_up && matches!(exited.try_recv(), Err(std::sync::mpsc::TryRecvError::Empty))
 }
 
 /// Reads one line (without its `\n`), keeping at most `cap` bytes of it.
@@ -1592,6 +1608,45 @@ fn run_hook(
 mod tests {
     use super::*;
     use std::sync::mpsc::sync_channel;
+
+    /// The next message a reader sends, or a failure after a minute.
+    fn next_message(rx: &std::sync::mpsc::Receiver<Msg>) -> Msg {
+        rx.recv_timeout(Duration::from_secs(60))
+            .expect("the reader sent nothing within a minute")
+    }
+
+    fn batch(msg: Msg) -> Vec<String> {
+        match msg {
+            Msg::Lines { lines, .. } => lines
+                .into_iter()
+                .map(|(l, _)| String::from_utf8(l).unwrap())
+                .collect(),
+            _ => panic!("not lines"),
+        }
+    }
+
+    #[test]
+    fn a_readers_pause_gathers_lines_and_ends_when_the_pipe_is_closed() {
+        use std::io::Write;
+        let (read, write) = nix::unistd::pipe().unwrap();
+        let mut write = std::fs::File::from(write);
+        let (tx, rx) = sync_channel(16);
+        // The process's exit is never told: only the pipe's closing can
+        // cut the ten-minute pause short.
+        let (_exit, exited) = std::sync::mpsc::channel::<()>();
+        let pause = Duration::from_secs(600);
+        spawn_reader(7, false, std::fs::File::from(read), exited, tx, pause);
+        writeln!(write, "first").unwrap();
+        assert_eq!(batch(next_message(&rx)), ["first"]);
+        // The reader pauses now: lines written meanwhile wait for the
+        // pause's end and come together.
+        writeln!(write, "second").unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        writeln!(write, "third").unwrap();
+        drop(write);
+        assert_eq!(batch(next_message(&rx)), ["second", "third"]);
+        assert!(matches!(next_message(&rx), Msg::Closed { job: 7 }));
+    }
 
     #[cfg(target_os = "linux")]
     #[test]
