@@ -304,9 +304,10 @@ impl FanOut {
     /// Finishes every sink; returns the failures of the whole run. The
     /// sinks that complete a document at the end (xunit, html) take a few
     /// milliseconds each: those with outputs of their own finish on threads
-    /// of their own, the others (stdout, the progress bar on the terminal)
-    /// one after the other, in their order. Failures are reported in the
-    /// sinks' order.
+    /// of their own, and are freed there (a large document's records take
+    /// a while to free too), the others (stdout, the progress bar on the
+    /// terminal) one after the other, in their order. Failures are reported
+    /// in the sinks' order.
     pub fn finish(&mut self) -> Vec<String> {
         // One sink alone finishes here.
         let spread = self.slots.iter().filter(|s| !s.failed).count() > 1;
@@ -318,7 +319,16 @@ impl FanOut {
                     continue;
                 }
                 if slot.own_output && spread {
-                    own.push((i, scope.spawn(move || slot.sink.finish())));
+                    own.push((
+                        i,
+                        scope.spawn(move || {
+                            let done = slot.sink.finish();
+                            // What it holds (a document's records) is freed
+                            // here too, beside the others' finishing.
+                            drop(std::mem::replace(&mut slot.sink, Box::new(Finished)));
+                            done
+                        }),
+                    ));
                 } else {
                     shared.push((i, slot));
                 }
@@ -342,6 +352,23 @@ impl FanOut {
             }
         }
         std::mem::take(&mut self.failures)
+    }
+}
+
+/// What stands in for a sink finished and freed on a thread of its own.
+struct Finished;
+
+impl Sink for Finished {
+    fn entry(&mut self, _: &Entry) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
 
@@ -1035,6 +1062,44 @@ mod tests {
                 "--log-html b.html: finishing failed: disk full"
             ]
         );
+    }
+
+    /// A sink that tells on which thread it was freed.
+    struct Freed(
+        std::sync::mpsc::Sender<(&'static str, std::thread::ThreadId)>,
+        &'static str,
+    );
+    impl Sink for Freed {
+        fn entry(&mut self, _: &Entry) -> io::Result<()> {
+            Ok(())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+    impl Drop for Freed {
+        fn drop(&mut self) {
+            let _ = self.0.send((self.1, std::thread::current().id()));
+        }
+    }
+
+    #[test]
+    fn sinks_with_outputs_of_their_own_are_freed_where_they_finish() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let mut fan = FanOut::new();
+        fan.add("--log-mach -", Box::new(Freed(tx.clone(), "stdout")));
+        fan.add_own("--log-xunit a.xml", Box::new(Freed(tx.clone(), "xunit")));
+        fan.add_own("--log-html b.html", Box::new(Freed(tx, "html")));
+        assert!(fan.finish().is_empty());
+        let here = std::thread::current().id();
+        let mut freed: Vec<_> = rx.try_iter().collect();
+        freed.sort_by_key(|(name, _)| *name);
+        assert_eq!(freed.len(), 2, "{freed:?}");
+        assert_eq!((freed[0].0, freed[1].0), ("html", "xunit"));
+        assert!(freed.iter().all(|(_, thread)| *thread != here));
+        // The sink that shares its output is freed with the fan-out.
+        drop(fan);
+        assert_eq!(rx.try_iter().collect::<Vec<_>>(), [("stdout", here)]);
     }
 
     struct Failing;
