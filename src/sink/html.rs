@@ -1209,20 +1209,41 @@ impl Report {
 /// subtests left out, `cr` crashes, `out` output (its head when cut), `cut`
 /// output bytes left out, `tail` the end of cut output.
 fn test_json(b: &mut String, t: &TestRec, groups: &[Box<str>]) {
+    // Thousands of these make the page's data: no formatting machinery
+    // and no string made on the way for the common case.
+    let mut n = itoa::Buffer::new();
     b.push_str("{\"id\":");
-    json_str(b, &clean(&t.id(groups)));
-    if let Some(g) = t.group() {
-        let _ = write!(b, ",\"g\":{g}");
+    match t.prefix(groups) {
+        // Text `clean` leaves as it is, put together as `id` would.
+        Some(g) if is_plain(g) && is_plain(&t.id) => {
+            b.push('"');
+            json_str_body(b, g);
+            b.push(' ');
+            json_str_body(b, &t.id);
+            b.push('"');
+        }
+        _ => json_str(b, &clean(&t.id(groups))),
     }
-    let _ = write!(b, ",\"o\":\"{}\"", t.outcome().key());
+    if let Some(g) = t.group() {
+        b.push_str(",\"g\":");
+        b.push_str(n.format(g));
+    }
+    b.push_str(",\"o\":\"");
+    b.push_str(t.outcome().key());
+    b.push('"');
     if let Some(s) = t.status {
-        let _ = write!(b, ",\"s\":\"{s}\"");
+        b.push_str(",\"s\":\"");
+        b.push_str(s.as_str());
+        b.push('"');
     }
     if let Some(x) = t.expected {
-        let _ = write!(b, ",\"x\":\"{x}\"");
+        b.push_str(",\"x\":\"");
+        b.push_str(x.as_str());
+        b.push('"');
     }
     if let Some(d) = t.duration() {
-        let _ = write!(b, ",\"d\":{d}");
+        b.push_str(",\"d\":");
+        b.push_str(n.format(d));
     }
     let detail = t.detail.as_deref();
     let more = detail.and_then(|d| d.more.as_deref());
@@ -1360,12 +1381,13 @@ fn value_text(v: &Value) -> String {
 /// (a lone `\r` too), other control characters as their Unicode pictures
 /// (`␀`, `␇`), C1 controls and noncharacters as U+FFFD.
 fn clean(s: &str) -> Cow<'_, str> {
-    let s = strip_ansi(s);
     // Printable ASCII, tabs and newlines (most text) need no look at each
     // character.
-    if s.bytes()
-        .all(|b| (b' '..0x7f).contains(&b) || b == b'\n' || b == b'\t')
-    {
+    if is_plain(s) {
+        return Cow::Borrowed(s);
+    }
+    let s = strip_ansi(s);
+    if is_plain(&s) {
         return s;
     }
     let odd = |c: char| {
@@ -1454,6 +1476,12 @@ fn esc(out: &mut String, s: &str) {
 /// or `&` (no `</script>` or `<!--`), and no U+2028/U+2029.
 fn json_str(out: &mut String, s: &str) {
     out.push('"');
+    json_str_body(out, s);
+    out.push('"');
+}
+
+/// [`json_str`] without the quotes.
+fn json_str_body(out: &mut String, s: &str) {
     // Runs of characters that need no escape are copied whole: every
     // character escaped is ASCII but U+2028 and U+2029, whose UTF-8
     // starts with the byte 0xE2.
@@ -1481,7 +1509,12 @@ fn json_str(out: &mut String, s: &str) {
         rest = &rest[i + c.len_utf8()..];
     }
     out.push_str(rest);
-    out.push('"');
+}
+
+/// Printable ASCII, tabs and newlines only: text [`clean`] leaves as it is.
+fn is_plain(s: &str) -> bool {
+    s.bytes()
+        .all(|b| (b' '..0x7f).contains(&b) || b == b'\n' || b == b'\t')
 }
 
 /// `20,000`.
@@ -2082,6 +2115,27 @@ mod tests {
     use super::*;
     use crate::model::{Log, Origin, ProcessOutput, SuiteStart, TestStart};
     use crate::sink::testing::{render, stream};
+
+    #[test]
+    fn a_grouped_tests_id_is_written_as_its_whole_id_cleaned() {
+        let groups: Vec<Box<str>> = vec!["crate::bin".into(), "g \u{1b}[1m".into()];
+        for (id, group) in [
+            ("crate::bin tests::plain", 0),
+            ("crate::bin q\"uote <b>&\ttab\nnl", 0),
+            ("crate::bin ansi \u{1b}[31mred\u{1b}[0m", 0),
+            ("crate::bin ctl \u{1}\u{7f} \u{2028}", 0),
+            ("g \u{1b}[1m bold", 1),
+        ] {
+            let t = TestRec::new(id, Some(group), &groups);
+            assert!(t.prefix(&groups).is_some(), "{id}");
+            let mut written = String::new();
+            test_json(&mut written, &t, &groups);
+            let mut whole = String::from("{\"id\":");
+            json_str(&mut whole, &clean(id));
+            whole.push(',');
+            assert!(written.starts_with(&whole), "{written} / {whole}");
+        }
+    }
 
     #[test]
     fn json_strings_read_back_as_written() {
