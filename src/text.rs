@@ -183,7 +183,14 @@ pub fn shell_quote(s: &str) -> String {
 
 /// Formats milliseconds as seconds with three decimals (`1.234`).
 pub fn millis_as_secs(ms: u64) -> String {
-    format!("{}.{:03}", ms / 1000, ms % 1000)
+    let mut out = String::with_capacity(24);
+    out.push_str(itoa::Buffer::new().format(ms / 1000));
+    let frac = ms % 1000;
+    out.push('.');
+    out.push(char::from(b'0' + (frac / 100) as u8));
+    out.push(char::from(b'0' + (frac / 10 % 10) as u8));
+    out.push(char::from(b'0' + (frac % 10) as u8));
+    out
 }
 
 #[cfg(test)]
@@ -220,5 +227,16 @@ mod tests {
         assert_eq!(shell_quote("a b'c"), "'a b'\\''c'");
         assert_eq!(shell_quote("target/debug/x-1"), "target/debug/x-1");
         assert_eq!(millis_as_secs(1234), "1.234");
+        for (ms, text) in [
+            (0, "0.000"),
+            (7, "0.007"),
+            (40, "0.040"),
+            (999, "0.999"),
+            (1000, "1.000"),
+            (86_400_010, "86400.010"),
+            (u64::MAX, "18446744073709551.615"),
+        ] {
+            assert_eq!(millis_as_secs(ms), text);
+        }
     }
 }

@@ -1192,12 +1192,25 @@ fn split_name(test: &str, group: &str) -> (String, String) {
 /// [`split_name`] of the libtest name of a test of binary `group`.
 fn split_libtest(libtest: &str, group: &str) -> (String, String) {
     // Only a Rust path is split: a doctest's name (`src/lib.rs - a::b (line 5)`)
-    // stays whole.
-    if !libtest.contains(char::is_whitespace) {
-        if let Some((module, function)) = libtest.rsplit_once("::") {
-            if !module.is_empty() && !function.is_empty() {
-                return (format!("{group}::{module}"), function.to_string());
-            }
+    // stays whole. (Thousands of names: bytes are looked at, not characters,
+    // unless the name has other than ASCII.)
+    let spaced = if libtest.is_ascii() {
+        libtest
+            .bytes()
+            .any(|b| b.is_ascii_whitespace() || b == 0x0b)
+    } else {
+        libtest.contains(char::is_whitespace)
+    };
+    if !spaced {
+        // The last `::`, as `rsplit_once` finds it.
+        let last = libtest.as_bytes().windows(2).rposition(|w| w == b"::");
+        if let Some(i) = last.filter(|&i| i > 0 && i + 2 < libtest.len()) {
+            let (module, function) = (&libtest[..i], &libtest[i + 2..]);
+            let mut classname = String::with_capacity(group.len() + 2 + module.len());
+            classname.push_str(group);
+            classname.push_str("::");
+            classname.push_str(module);
+            return (classname, function.to_string());
         }
     }
     (group.to_string(), libtest.to_string())
@@ -1620,7 +1633,16 @@ fn plan<'a>(rec: &'a Record, opts: &XunitOptions) -> Vec<SuiteOut<'a>> {
 }
 
 fn start_tag<'a>(name: &'a str, attrs: &[(&str, &str)]) -> BytesStart<'a> {
-    let mut start = BytesStart::new(name);
+    // Room for the attributes as they are (escapes may add some): one
+    // allocation for most tags rather than one per attribute.
+    let room = name.len()
+        + attrs
+            .iter()
+            .map(|(k, v)| k.len() + v.len() + 4)
+            .sum::<usize>();
+    let mut content = String::with_capacity(room + 16);
+    content.push_str(name);
+    let mut start = BytesStart::from_content(content, name.len());
     for (k, v) in attrs {
         start.push_attribute((*k, *v));
     }
@@ -1853,6 +1875,43 @@ mod tests {
     use crate::model::{Origin, ProcessOutput};
     use crate::sink::testing::{render, stream, BIG_OUTPUT_PLACEHOLDER};
     use quick_xml::Reader;
+
+    #[test]
+    fn a_libtest_name_splits_at_its_last_path_separator_unless_spaced() {
+        // What the split is: the name cut at `rsplit_once("::")`, unless it
+        // has whitespace (a doctest's name) or a side would be empty.
+        let plainly = |name: &str| -> (String, String) {
+            if !name.contains(char::is_whitespace) {
+                if let Some((m, f)) = name.rsplit_once("::") {
+                    if !m.is_empty() && !f.is_empty() {
+                        return (format!("bin::{m}"), f.to_string());
+                    }
+                }
+            }
+            ("bin".to_string(), name.to_string())
+        };
+        for name in [
+            "tests::it_works",
+            "a::b::c",
+            "plain",
+            "",
+            "::",
+            "::lead",
+            "trail::",
+            "a:::b",
+            "a::::b",
+            "x:y",
+            "src/lib.rs - a::b (line 5)",
+            "tab\there::x",
+            "vt\u{b}there::x",
+            "ff\u{c}there::x",
+            "nbsp\u{a0}there::x",
+            "ideographic\u{3000}space::x",
+            "caf\u{e9}::th\u{e9}",
+        ] {
+            assert_eq!(split_libtest(name, "bin"), plainly(name), "{name:?}");
+        }
+    }
 
     #[test]
     fn the_index_answers_with_each_ids_latest_value() {
