@@ -314,7 +314,9 @@ impl FanOut {
         let mut results: Vec<(usize, io::Result<()>)> = std::thread::scope(|scope| {
             let mut own = Vec::new();
             let mut shared = Vec::new();
-            for (i, slot) in self.slots.iter_mut().enumerate() {
+            // The last first: the formats that make a document at the end
+            // (html, xunit) come last in the sinks' order, and take longest.
+            for (i, slot) in self.slots.iter_mut().enumerate().rev() {
                 if slot.failed {
                     continue;
                 }
@@ -335,6 +337,7 @@ impl FanOut {
             }
             let mut results: Vec<_> = shared
                 .into_iter()
+                .rev()
                 .map(|(i, slot)| (i, slot.sink.finish()))
                 .collect();
             results.extend(own.into_iter().map(|(i, thread)| {
