@@ -549,14 +549,38 @@ pub fn open(
 }
 
 /// A file opened for writing from its start, whose earlier content (an
-/// earlier run's output) is dropped on a thread of its own, before anything
-/// is written to it: truncating a file of a few megabytes costs the kernel
-/// a millisecond or more of freeing its pages, which need not hold up the
+/// earlier run's output) is dropped on another thread, before anything is
+/// written to it: truncating a file of a few megabytes costs the kernel a
+/// millisecond or more of freeing its pages, which need not hold up the
 /// start of a run. Opening without truncating still finds an unwritable
 /// path at once.
 struct Emptied {
     file: std::fs::File,
-    emptying: Option<std::thread::JoinHandle<io::Result<()>>>,
+    emptying: Option<std::sync::mpsc::Receiver<io::Result<()>>>,
+}
+
+/// A file to cut to nothing, and where to say it is done.
+type Emptying = (std::fs::File, std::sync::mpsc::Sender<io::Result<()>>);
+
+/// The thread that empties files for [`Emptied`], one file after another:
+/// started with the first file to empty and kept for the process, so that
+/// opening a run's outputs starts one thread rather than one per file.
+fn emptier() -> io::Result<&'static std::sync::mpsc::Sender<Emptying>> {
+    static EMPTIER: std::sync::OnceLock<std::sync::mpsc::Sender<Emptying>> =
+        std::sync::OnceLock::new();
+    if let Some(tx) = EMPTIER.get() {
+        return Ok(tx);
+    }
+    let (tx, rx) = std::sync::mpsc::channel::<Emptying>();
+    std::thread::Builder::new()
+        .name("emptier".into())
+        .spawn(move || {
+            for (file, done) in rx {
+                let _ = done.send(file.set_len(0));
+            }
+        })?;
+    // Two threads may race here: the loser's emptier ends at once.
+    Ok(EMPTIER.get_or_init(|| tx))
 }
 
 impl Emptied {
@@ -565,8 +589,11 @@ impl Emptied {
         // Only a regular file holds anything to drop (a device, a pipe or a
         // fifo would refuse to be cut).
         let emptying = if meta.is_file() && meta.len() > 0 {
-            let other = file.try_clone()?;
-            Some(std::thread::spawn(move || other.set_len(0)))
+            let (done, emptied) = std::sync::mpsc::channel();
+            emptier()?
+                .send((file.try_clone()?, done))
+                .map_err(|_| io::Error::other("the emptying thread is gone"))?;
+            Some(emptied)
         } else {
             None
         };
@@ -577,8 +604,8 @@ impl Emptied {
     fn emptied(&mut self) -> io::Result<()> {
         match self.emptying.take() {
             None => Ok(()),
-            Some(thread) => thread
-                .join()
+            Some(emptied) => emptied
+                .recv()
                 .unwrap_or_else(|_| Err(io::Error::other("emptying the file failed"))),
         }
     }
@@ -1016,6 +1043,36 @@ mod tests {
         .unwrap();
         null.write_all(b"x").unwrap();
         null.flush().unwrap();
+    }
+
+    #[test]
+    fn several_files_opened_at_once_keep_nothing_of_before() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths: Vec<_> = (0..6)
+            .map(|i| dir.path().join(format!("{i}.log")))
+            .collect();
+        for (i, path) in paths.iter().enumerate() {
+            // From empty to a few megabytes.
+            std::fs::write(path, "earlier\n".repeat(i * 100_000)).unwrap();
+        }
+        let mut outs: Vec<_> = paths
+            .iter()
+            .map(|p| {
+                open(
+                    &Destination::File(p.clone()),
+                    Duration::from_secs(1),
+                    || unreachable!(),
+                )
+                .unwrap()
+            })
+            .collect();
+        for (i, out) in outs.iter_mut().enumerate().rev() {
+            writeln!(out, "run {i}").unwrap();
+        }
+        drop(outs);
+        for (i, path) in paths.iter().enumerate() {
+            assert_eq!(std::fs::read_to_string(path).unwrap(), format!("run {i}\n"));
+        }
     }
 
     /// A sink whose finish waits until another has started finishing.
