@@ -523,8 +523,21 @@ impl<'a> Runner<'a> {
                 },
             };
             if let Some(m) = msg {
-                self.handle(m);
-                while let Ok(m) = self.rx.try_recv() {
+                let mut pending = vec![m];
+                pending.extend(self.rx.try_iter());
+                // An exit lets the next process start before the exited
+                // one's last lines are handled (the lines of a test process
+                // come in batches: its last batch can hold hundreds).
+                let (exits, rest): (Vec<Msg>, Vec<Msg>) = pending
+                    .into_iter()
+                    .partition(|m| matches!(m, Msg::Exited { .. }));
+                if !exits.is_empty() {
+                    for m in exits {
+                        self.handle(m);
+                    }
+                    self.schedule();
+                }
+                for m in rest {
                     self.handle(m);
                 }
             }
@@ -596,8 +609,12 @@ impl<'a> Runner<'a> {
         }
     }
 
+    /// Jobs whose process has not exited. A job whose process has exited
+    /// may still have output to handle; the next one may start meanwhile,
+    /// as under `cargo test`, which starts the next binary as soon as one
+    /// has exited.
     fn running_jobs(&self) -> usize {
-        self.jobs.len()
+        self.jobs.values().filter(|j| j.exit.is_none()).count()
     }
 
     fn schedule(&mut self) {
