@@ -1725,6 +1725,103 @@ mod tests {
         }
     }
 
+    /// A binary with a custom harness that runs `script` in sh.
+    fn script_binary(id: &str, place: usize, script: &str) -> Discovered {
+        Discovered {
+            binary: TestBinary {
+                id: id.to_string(),
+                package: "p".into(),
+                harness: Harness::Custom,
+                launch: crate::plan::Launch {
+                    program: "/bin/sh".into(),
+                    base_args: vec!["-c".into(), script.into()],
+                    cwd: ".".into(),
+                    env: Vec::new(),
+                    clear_env: false,
+                    via_test_args: false,
+                    bootstrap: None,
+                },
+                src_path: None,
+                order: ("p".into(), place as u8, id.to_string()),
+            },
+            tests: Ok(vec![crate::translate::TestInfo {
+                name: id.to_string(),
+                ..Default::default()
+            }]),
+        }
+    }
+
+    #[test]
+    fn the_next_binary_starts_once_the_one_before_has_exited() {
+        let config = RunConfig {
+            parallel: 1,
+            flags: TestFlags::default(),
+            timeout: None,
+            hook: Hook::None,
+            hook_timeout: Duration::from_secs(1),
+            session_dir: std::env::temp_dir(),
+            kill_grace: Duration::from_secs(1),
+            interrupt_grace: Duration::from_secs(1),
+            partition: None,
+            expectations: None,
+            strict_expectations: false,
+            retries: 0,
+        };
+        let origin = Origin {
+            thread: "main".into(),
+            pid: 1,
+            source: "s".into(),
+        };
+        let (tx, rx) = sync_channel(16);
+        // The first exits at once, leaving a child that holds its output
+        // open for longer than the runner waits for a dead process's pipes.
+        let first = script_binary("p::first", 0, "sleep 4 & echo first");
+        let second = script_binary("p::second", 1, "echo second");
+        tx.send(Msg::Listed(0, Box::new(first))).unwrap();
+        tx.send(Msg::Listed(1, Box::new(second))).unwrap();
+        let mut out = Collect(Vec::new());
+        let end = Runner::new(
+            config,
+            origin,
+            Box::new(SystemClock),
+            &mut out,
+            (tx, rx),
+            2,
+            false,
+            None,
+            Map::new(),
+        )
+        .run();
+        assert!(!end.interrupted);
+        let time_of = |action: &str, thread: &str| {
+            out.0
+                .iter()
+                .find(|e| e.thread == thread && e.action.name() == action)
+                .map(|e| e.time)
+                .unwrap_or_else(|| panic!("no {action} of {thread}: {:?}", out.0))
+        };
+        let first_started = time_of("process_start", "p::first");
+        let second_started = time_of("process_start", "p::second");
+        let first_done = time_of("process_exit", "p::first");
+        // The second did not wait for the first's output to end (the exit
+        // grace, two seconds), only for its process.
+        assert!(
+            second_started - first_started < 1000,
+            "{first_started} {second_started}"
+        );
+        assert!(
+            first_done - first_started >= 1500,
+            "{first_started} {first_done}"
+        );
+        // Both ran, one after the other, each with its result.
+        let ends: Vec<&Entry> = out
+            .0
+            .iter()
+            .filter(|e| e.action.name() == "test_end")
+            .collect();
+        assert_eq!(ends.len(), 2, "{:?}", out.0);
+    }
+
     #[test]
     fn an_interrupt_while_listing_says_what_was_not_listed() {
         let config = RunConfig {
