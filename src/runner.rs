@@ -1387,7 +1387,7 @@ fn widen_pipe(pipe: &impl std::os::fd::AsFd) {
 /// then a pause of `coalesce` ([`pause`]). Once the process has closed its
 /// end of the pipe or `exited` is disconnected (the process exited), the
 /// rest is read without pauses, so the end of the stream is seen at once
-/// (the next binary waits for it).
+/// (the job is finished with it).
 fn spawn_reader(
     job: u64,
     stderr: bool,
