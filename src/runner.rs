@@ -1725,6 +1725,32 @@ mod tests {
         }
     }
 
+    /// One binary at a time, no timeout, no hook.
+    fn serial_config() -> RunConfig {
+        RunConfig {
+            parallel: 1,
+            flags: TestFlags::default(),
+            timeout: None,
+            hook: Hook::None,
+            hook_timeout: Duration::from_secs(1),
+            session_dir: std::env::temp_dir(),
+            kill_grace: Duration::from_secs(1),
+            interrupt_grace: Duration::from_secs(1),
+            partition: None,
+            expectations: None,
+            strict_expectations: false,
+            retries: 0,
+        }
+    }
+
+    fn test_origin() -> Origin {
+        Origin {
+            thread: "main".into(),
+            pid: 1,
+            source: "s".into(),
+        }
+    }
+
     /// A binary with a custom harness that runs `script` in sh.
     fn script_binary(id: &str, place: usize, script: &str) -> Discovered {
         Discovered {
@@ -1753,25 +1779,7 @@ mod tests {
 
     #[test]
     fn the_next_binary_starts_once_the_one_before_has_exited() {
-        let config = RunConfig {
-            parallel: 1,
-            flags: TestFlags::default(),
-            timeout: None,
-            hook: Hook::None,
-            hook_timeout: Duration::from_secs(1),
-            session_dir: std::env::temp_dir(),
-            kill_grace: Duration::from_secs(1),
-            interrupt_grace: Duration::from_secs(1),
-            partition: None,
-            expectations: None,
-            strict_expectations: false,
-            retries: 0,
-        };
-        let origin = Origin {
-            thread: "main".into(),
-            pid: 1,
-            source: "s".into(),
-        };
+        let (config, origin) = (serial_config(), test_origin());
         let (tx, rx) = sync_channel(16);
         // The first exits at once, leaving a child that holds its output
         // open for longer than the runner waits for a dead process's pipes.
@@ -1824,25 +1832,7 @@ mod tests {
 
     #[test]
     fn an_interrupt_while_listing_says_what_was_not_listed() {
-        let config = RunConfig {
-            parallel: 1,
-            flags: TestFlags::default(),
-            timeout: None,
-            hook: Hook::None,
-            hook_timeout: Duration::from_secs(1),
-            session_dir: std::env::temp_dir(),
-            kill_grace: Duration::from_secs(1),
-            interrupt_grace: Duration::from_secs(1),
-            partition: None,
-            expectations: None,
-            strict_expectations: false,
-            retries: 0,
-        };
-        let origin = Origin {
-            thread: "main".into(),
-            pid: 1,
-            source: "s".into(),
-        };
+        let (config, origin) = (serial_config(), test_origin());
         let (tx, rx) = sync_channel(16);
         // One of three binaries listed, then Ctrl-C; the doctests never come.
         tx.send(Msg::Listed(0, Box::new(unlisted_binary("p::a"))))
