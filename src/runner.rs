@@ -1702,25 +1702,37 @@ mod tests {
         }
     }
 
+    /// Binary `id` of package `p`, `place` in the run's order, started as
+    /// `program` with `base_args`.
+    fn test_binary(
+        id: &str,
+        place: usize,
+        harness: Harness,
+        program: &str,
+        base_args: &[&str],
+    ) -> TestBinary {
+        TestBinary {
+            id: id.to_string(),
+            package: "p".into(),
+            harness,
+            launch: crate::plan::Launch {
+                program: program.into(),
+                base_args: base_args.iter().map(Into::into).collect(),
+                cwd: ".".into(),
+                env: Vec::new(),
+                clear_env: false,
+                via_test_args: false,
+                bootstrap: None,
+            },
+            src_path: None,
+            order: ("p".into(), place as u8, id.to_string()),
+        }
+    }
+
     /// A binary whose listing failed (so that nothing is started).
     fn unlisted_binary(id: &str) -> Discovered {
         Discovered {
-            binary: TestBinary {
-                id: id.to_string(),
-                package: "p".into(),
-                harness: Harness::Libtest,
-                launch: crate::plan::Launch {
-                    program: "/nonexistent".into(),
-                    base_args: Vec::new(),
-                    cwd: ".".into(),
-                    env: Vec::new(),
-                    clear_env: false,
-                    via_test_args: false,
-                    bootstrap: None,
-                },
-                src_path: None,
-                order: ("p".into(), 0, id.to_string()),
-            },
+            binary: test_binary(id, 0, Harness::Libtest, "/nonexistent", &[]),
             tests: Err("listing its tests failed".into()),
         }
     }
@@ -1754,22 +1766,7 @@ mod tests {
     /// A binary with a custom harness that runs `script` in sh.
     fn script_binary(id: &str, place: usize, script: &str) -> Discovered {
         Discovered {
-            binary: TestBinary {
-                id: id.to_string(),
-                package: "p".into(),
-                harness: Harness::Custom,
-                launch: crate::plan::Launch {
-                    program: "/bin/sh".into(),
-                    base_args: vec!["-c".into(), script.into()],
-                    cwd: ".".into(),
-                    env: Vec::new(),
-                    clear_env: false,
-                    via_test_args: false,
-                    bootstrap: None,
-                },
-                src_path: None,
-                order: ("p".into(), place as u8, id.to_string()),
-            },
+            binary: test_binary(id, place, Harness::Custom, "/bin/sh", &["-c", script]),
             tests: Ok(vec![crate::translate::TestInfo {
                 name: id.to_string(),
                 ..Default::default()
