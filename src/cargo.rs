@@ -137,8 +137,18 @@ pub fn cargo_command(sub: &str, args: &CargoArgs) -> Command {
     cmd
 }
 
+/// The workspace, as `cargo metadata --no-deps` describes it.
+#[derive(Debug)]
+pub struct Workspace {
+    pub metadata: Metadata,
+    /// Each package's `rust-version` as cargo writes it into a test's
+    /// environment (`1.70`), where `cargo_metadata` reads a full version
+    /// (`1.70.0`).
+    pub rust_versions: HashMap<PackageId, String>,
+}
+
 /// Reads the workspace's metadata (`cargo metadata --no-deps`).
-pub fn metadata(args: &CargoArgs) -> Result<Metadata, Error> {
+pub fn metadata(args: &CargoArgs) -> Result<Workspace, Error> {
     let mut cmd = MetadataCommand::new();
     cmd.cargo_path(cargo_program()).no_deps();
     if let Some(p) = &args.manifest_path {
@@ -155,8 +165,45 @@ pub fn metadata(args: &CargoArgs) -> Result<Metadata, Error> {
         }
     }
     cmd.other_options(other);
-    cmd.exec()
-        .map_err(|e| Error::Setup(format!("cargo metadata failed: {e}")))
+    let output = cmd
+        .cargo_command()
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| Error::Setup(format!("cargo metadata failed: {e}")))?;
+    if !output.status.success() {
+        return Err(Error::Setup(format!(
+            "cargo metadata failed: {}",
+            output.status
+        )));
+    }
+    let json = output
+        .stdout
+        .split(|b| *b == b'\n')
+        .find(|line| line.starts_with(b"{"))
+        .unwrap_or_default();
+    let metadata: Metadata = serde_json::from_slice(json)
+        .map_err(|e| Error::Setup(format!("cargo metadata's output: {e}")))?;
+    #[derive(Deserialize)]
+    struct Raw {
+        packages: Vec<RawPackage>,
+    }
+    #[derive(Deserialize)]
+    struct RawPackage {
+        id: PackageId,
+        rust_version: Option<String>,
+    }
+    let rust_versions = serde_json::from_slice::<Raw>(json)
+        .map(|raw| {
+            raw.packages
+                .into_iter()
+                .filter_map(|p| Some((p.id, p.rust_version?)))
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(Workspace {
+        metadata,
+        rust_versions,
+    })
 }
 
 /// A test executable cargo built.
@@ -356,14 +403,21 @@ impl Rustc {
     pub fn is_nightly(&self) -> bool {
         self.release.contains("nightly") || self.release.contains("-dev")
     }
+
+    /// True when every fact was learned (an answer worth remembering).
+    fn is_whole(&self) -> bool {
+        !self.version.is_empty() && !self.host.is_empty() && self.sysroot.is_some()
+    }
 }
 
 /// Asks rustc (`$RUSTC` or `rustc`, run from the workspace so that a
-/// `rust-toolchain.toml` applies) for its version, host and sysroot, in one
-/// call (`-vV` prints the version, `--print sysroot` the sysroot after it).
-/// The answer is kept in the user's cache directory for the next run, keyed
-/// by the rustc executable (see `rustc_cache_key`): starting rustc costs
-/// tens of milliseconds, and a run's start waits for it.
+/// `rust-toolchain.toml` applies) for its version and host (`-vV`) and its
+/// sysroot (`--print sysroot`, asked in a call of its own: rustc 1.95 given
+/// both prints only the `-vV` block). The answer is kept in the user's cache
+/// directory for the next run, keyed by the rustc executable (see
+/// `rustc_cache_key`): starting rustc costs tens of milliseconds, and a
+/// run's start waits for it. Only a whole answer (version, host and sysroot)
+/// is kept.
 pub fn rustc_info(dir: &Path) -> Rustc {
     let rustc = toolchain_tool("rustc", "RUSTC");
     rustc_info_cached(&rustc, dir, user_cache_dir().as_deref())
@@ -398,20 +452,16 @@ fn rustc_info_keyed(rustc: &OsStr, dir: &Path, cache: Option<(&Path, String)>) -
         .and_then(|text| serde_json::from_slice(&text).ok())
         .unwrap_or_default();
     if let Some(Value::String(text)) = key.as_ref().and_then(|k| known.get(k)) {
-        return parse_rustc_info(text);
+        let info = parse_rustc_info(text);
+        if info.is_whole() {
+            return info;
+        }
     }
-    let Ok(out) = Command::new(rustc)
-        .args(["-vV", "--print", "sysroot"])
-        .current_dir(dir)
-        .output()
-    else {
+    let Some(text) = ask_rustc(rustc, dir) else {
         return Rustc::default();
     };
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let info = parse_rustc_info(&text);
-    if let (true, Some(key), Some(file)) =
-        (out.status.success() && !info.host.is_empty(), key, file)
-    {
+    if let (true, Some(key), Some(file)) = (info.is_whole(), key, file) {
         // Past the limit, any one goes (the map is kept in key order).
         while known.len() >= RUSTC_CACHE_ENTRIES {
             let first = known.keys().next().cloned().expect("not empty");
@@ -422,6 +472,38 @@ fn rustc_info_keyed(rustc: &OsStr, dir: &Path, cache: Option<(&Path, String)>) -
         let _ = write_atomically(&file, &serde_json::to_vec(&known).unwrap_or_default());
     }
     info
+}
+
+/// Runs `rustc -vV` and `rustc --print sysroot` side by side and returns
+/// their outputs one after the other, or as much as succeeded (the `-vV`
+/// block alone when the sysroot could not be had).
+fn ask_rustc(rustc: &OsStr, dir: &Path) -> Option<String> {
+    let spawn = |args: &[&str]| {
+        Command::new(rustc)
+            .args(args)
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()
+    };
+    let version = spawn(&["-vV"]);
+    let sysroot = spawn(&["--print", "sysroot"]);
+    let output = |child: Option<std::process::Child>| {
+        child
+            .and_then(|c| c.wait_with_output().ok())
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+    };
+    let mut text = output(version)?;
+    if let Some(root) = output(sysroot) {
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+        text.push_str(&root);
+    }
+    Some(text)
 }
 
 /// What identifies a rustc executable's answers: its path and the size and
@@ -507,7 +589,7 @@ pub(crate) fn write_atomically(file: &Path, bytes: &[u8]) -> io::Result<()> {
     })
 }
 
-/// Reads the output of `rustc -vV --print sysroot`.
+/// Reads the output of `rustc -vV` followed by `rustc --print sysroot`.
 fn parse_rustc_info(text: &str) -> Rustc {
     let mut info = Rustc::default();
     for line in text.lines() {
@@ -535,21 +617,77 @@ pub fn dylib_path_var() -> &'static str {
     }
 }
 
+/// What the runtime environment of one test executable is made from.
+pub struct TestEnvInput<'a> {
+    pub pkg: &'a Package,
+    /// The package's `rust-version` as written (see [`Workspace`]).
+    pub rust_version: Option<&'a str>,
+    /// The target's kind (`lib`, `bin`, `test`, `bench`, `example`, ...).
+    pub kind: &'a str,
+    pub exe: &'a Path,
+    /// The package's build script's output, if it has one.
+    pub build_script: Option<&'a BuildScript>,
+    /// Every build script's library search paths (cargo puts those inside
+    /// the profile's output directory on the library path of every test).
+    pub native_dirs: &'a [PathBuf],
+    /// The `[env]` table of cargo's configuration (see [`config_env`]).
+    pub config_env: &'a [ConfigEnv],
+    /// The target's triple (the host's when not cross-compiling).
+    pub target: &'a str,
+    pub rustc: &'a Rustc,
+}
+
 /// The environment `cargo test` gives a package's test executable on top of
-/// its own: `CARGO`, `CARGO_MANIFEST_*`, `CARGO_PKG_*`, the build script's
-/// `OUT_DIR` and `rustc-env` variables, the `[env]` table of cargo's config,
-/// and the library search path (the target dir's `deps`, the build scripts'
-/// linked paths inside the target dir, and the toolchain's libraries).
-pub fn test_env(
-    pkg: &Package,
-    exe: &Path,
-    build_script: Option<&BuildScript>,
-    config_env: &[(String, String)],
-    target_dir: &Path,
-    rustc: &Rustc,
-) -> Vec<(OsString, OsString)> {
+/// its own, in the order cargo sets it (a later one wins): the library
+/// search path (the build scripts' library paths inside the profile's
+/// output directory, that directory, its `deps`, the toolchain's libraries
+/// for the target, then the inherited path), the build script's `OUT_DIR`
+/// and `rustc-env` variables, `CARGO`, `CARGO_MANIFEST_*`, `CARGO_PKG_*`,
+/// the `[env]` table of cargo's configuration, and for integration tests and
+/// benchmarks `CARGO_BIN_EXE_<name>` for each of the package's binaries
+/// (cargo 1.94 and later set it at run time too).
+pub fn test_env(input: &TestEnvInput) -> Vec<(OsString, OsString)> {
+    let TestEnvInput { pkg, kind, exe, .. } = *input;
     let mut env: Vec<(OsString, OsString)> = Vec::new();
+    let profile_dir = exe.parent().and_then(Path::parent);
+    let mut search: Vec<PathBuf> = Vec::new();
+    if let Some(profile_dir) = profile_dir {
+        let mut native: Vec<&PathBuf> = input
+            .native_dirs
+            .iter()
+            .filter(|p| p.starts_with(profile_dir))
+            .collect();
+        native.sort();
+        native.dedup();
+        search.extend(native.into_iter().cloned());
+        search.push(profile_dir.to_path_buf());
+    }
+    if let Some(deps) = exe.parent() {
+        search.push(deps.to_path_buf());
+    }
+    if let Some(sysroot) = &input.rustc.sysroot {
+        search.push(
+            sysroot
+                .join("lib")
+                .join("rustlib")
+                .join(input.target)
+                .join("lib"),
+        );
+    }
+    let var = dylib_path_var();
+    if let Some(existing) = std::env::var_os(var) {
+        search.extend(std::env::split_paths(&existing));
+    }
+    if let Ok(joined) = std::env::join_paths(search) {
+        env.push((var.into(), joined));
+    }
     let mut set = |k: &str, v: &OsStr| env.push((k.into(), v.to_owned()));
+    if let Some(b) = input.build_script {
+        set("OUT_DIR", b.out_dir.as_os_str());
+        for (k, v) in &b.env {
+            set(k, OsStr::new(v));
+        }
+    }
     set("CARGO", &cargo_program());
     let manifest = pkg.manifest_path.as_std_path();
     set(
@@ -559,13 +697,12 @@ pub fn test_env(
     set("CARGO_MANIFEST_PATH", manifest.as_os_str());
     let v = &pkg.version;
     let s = |x: &str| OsString::from(x);
-    set("CARGO_PKG_VERSION", &s(&v.to_string()));
     set("CARGO_PKG_VERSION_MAJOR", &s(&v.major.to_string()));
     set("CARGO_PKG_VERSION_MINOR", &s(&v.minor.to_string()));
     set("CARGO_PKG_VERSION_PATCH", &s(&v.patch.to_string()));
     set("CARGO_PKG_VERSION_PRE", &s(v.pre.as_str()));
+    set("CARGO_PKG_VERSION", &s(&v.to_string()));
     set("CARGO_PKG_NAME", &s(&pkg.name));
-    set("CARGO_PKG_AUTHORS", &s(&pkg.authors.join(":")));
     set(
         "CARGO_PKG_DESCRIPTION",
         &s(pkg.description.as_deref().unwrap_or("")),
@@ -586,69 +723,54 @@ pub fn test_env(
         "CARGO_PKG_LICENSE_FILE",
         &s(pkg.license_file.as_ref().map(|p| p.as_str()).unwrap_or("")),
     );
+    set("CARGO_PKG_AUTHORS", &s(&pkg.authors.join(":")));
     set(
         "CARGO_PKG_RUST_VERSION",
-        &s(&pkg
-            .rust_version
-            .as_ref()
-            .map(|v| v.to_string())
-            .unwrap_or_default()),
+        &s(input.rust_version.unwrap_or("")),
     );
     set(
         "CARGO_PKG_README",
         &s(pkg.readme.as_ref().map(|p| p.as_str()).unwrap_or("")),
     );
-    // Already filtered by `config_env`: [env] overrides the environment only when forced.
-    for (k, v) in config_env {
-        set(k, OsStr::new(v));
-    }
-    let mut search: Vec<PathBuf> = Vec::new();
-    if let Some(b) = build_script {
-        set("OUT_DIR", b.out_dir.as_os_str());
-        for (k, v) in &b.env {
-            set(k, OsStr::new(v));
+    // `[env]` fills what neither the environment nor cargo set, unless forced.
+    for c in input.config_env {
+        let taken =
+            || std::env::var_os(&c.key).is_some() || env.iter().any(|(k, _)| k == c.key.as_str());
+        if c.force || !taken() {
+            env.push((c.key.clone().into(), c.value.clone().into()));
         }
-        search.extend(
-            b.linked_paths
-                .iter()
-                .filter(|p| p.starts_with(target_dir))
-                .cloned(),
-        );
     }
-    if let Some(deps) = exe.parent() {
-        if let Some(profile_dir) = deps.parent() {
-            search.push(profile_dir.to_path_buf());
+    if matches!(kind, "test" | "bench") {
+        if let Some(profile_dir) = profile_dir {
+            for t in pkg.targets.iter().filter(|t| t.is_bin()) {
+                let file = format!("{}{}", t.name, std::env::consts::EXE_SUFFIX);
+                env.push((
+                    format!("CARGO_BIN_EXE_{}", t.name).into(),
+                    profile_dir.join(file).into(),
+                ));
+            }
         }
-        search.push(deps.to_path_buf());
-    }
-    if let Some(sysroot) = &rustc.sysroot {
-        search.push(
-            sysroot
-                .join("lib")
-                .join("rustlib")
-                .join(&rustc.host)
-                .join("lib"),
-        );
-        search.push(sysroot.join("lib"));
-    }
-    let var = dylib_path_var();
-    if let Some(existing) = std::env::var_os(var) {
-        search.extend(std::env::split_paths(&existing));
-    }
-    if let Ok(joined) = std::env::join_paths(search) {
-        env.push((var.into(), joined));
     }
     env
+}
+
+/// One entry of the `[env]` table of cargo's configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigEnv {
+    pub key: String,
+    pub value: String,
+    /// `force = true`: it overrides the environment and cargo's own variables.
+    pub force: bool,
 }
 
 /// The `[env]` entries of cargo's configuration files that apply when cargo
 /// runs in `cwd`: `.cargo/config.toml` (or `.cargo/config`) in `cwd` and every
 /// ancestor, then `$CARGO_HOME/config.toml`; closer files win. Values may be
 /// strings or `{ value, force, relative }` tables. Forced entries override
-/// the environment; the others only fill gaps (the caller checks).
-pub fn config_env(cwd: &Path) -> Vec<(String, String)> {
+/// the environment; the others only fill gaps (see [`test_env`]).
+pub fn config_env(cwd: &Path) -> Vec<ConfigEnv> {
     let files = config_files(cwd);
-    let mut out: BTreeMap<String, String> = BTreeMap::new();
+    let mut out: BTreeMap<String, ConfigEnv> = BTreeMap::new();
     // Farthest first, so closer files overwrite.
     for file in files.iter().rev() {
         let Ok(text) = std::fs::read_to_string(file) else {
@@ -677,18 +799,22 @@ pub fn config_env(cwd: &Path) -> Vec<(String, String)> {
                 ),
                 _ => continue,
             };
-            if !force && std::env::var_os(k).is_some() {
-                continue;
-            }
-            let val = if relative {
+            let value = if relative {
                 base.join(val).to_string_lossy().into_owned()
             } else {
                 val
             };
-            out.insert(k.clone(), val);
+            out.insert(
+                k.clone(),
+                ConfigEnv {
+                    key: k.clone(),
+                    value,
+                    force,
+                },
+            );
         }
     }
-    out.into_iter().collect()
+    out.into_values().collect()
 }
 
 /// Cargo's configuration files for a run in `cwd`, closest first:
@@ -1065,9 +1191,9 @@ mod tests {
         );
     }
 
-    /// A stand-in rustc that counts its calls in `calls`.
-    /// A stand-in rustc that counts its calls in `calls` (not counting
-    /// `--probe`). Written beside its place and renamed over it, then run
+    /// A stand-in rustc that answers `-vV` and `--print sysroot` as rustc
+    /// 1.95 does, and counts its `-vV` calls in `calls` (the sysroot fails
+    /// while a file `no-sysroot` is beside it). Written beside its place and renamed over it, then run
     /// until the kernel lets it run: another test's process, forked while
     /// the file was open for writing, can hold it busy for a moment (ETXTBSY).
     fn fake_rustc(dir: &Path, release: &str, exit: i32) -> PathBuf {
@@ -1078,11 +1204,14 @@ mod tests {
         std::fs::write(
             &new,
             format!(
-                "#!/bin/sh\n[ \"$1\" = --probe ] && exit 0\necho >> '{}'\n\
+                "#!/bin/sh\n[ \"$1\" = --probe ] && exit 0\n\
+                 if [ \"$1\" = --print ]; then [ -e '{sysroot_fails}' ] && exit 1; echo /fake/sysroot; exit {exit}; fi\n\
+                 echo >> '{}'\n\
                  echo 'rustc {release} (0000 2020-01-01)'\n\
                  echo 'binary: rustc'\necho 'host: x86_64-fake-linux'\n\
-                 echo 'release: {release}'\necho /fake/sysroot\nexit {exit}\n",
-                calls.display()
+                 echo 'release: {release}'\nexit {exit}\n",
+                calls.display(),
+                sysroot_fails = dir.join("no-sysroot").display()
             ),
         )
         .unwrap();
@@ -1166,6 +1295,23 @@ mod tests {
         assert_eq!(rustc_cache_key(rustc.as_os_str()), None);
         rustc_info_cached(rustc.as_os_str(), dir.path(), Some(&cache));
         assert_eq!(calls(dir.path()), 5);
+        // A rustc whose sysroot cannot be had: the answer is used but not
+        // remembered, and a remembered answer without a sysroot (from an
+        // earlier version) is asked again.
+        std::fs::write(dir.path().join("no-sysroot"), "").unwrap();
+        let rustc = fake_rustc(dir.path(), "1.2.5", 0);
+        let info = ask(&rustc, &cache);
+        assert_eq!((info.release.as_str(), info.sysroot), ("1.2.5", None));
+        ask(&rustc, &cache);
+        assert_eq!(calls(dir.path()), 7);
+        let key = file_key(&rustc).unwrap();
+        let partial = serde_json::json!({ key: "rustc 1.2.5 (0000 2020-01-01)\nhost: x86_64-fake-linux\nrelease: 1.2.5\n" });
+        std::fs::write(cache.join(RUSTC_CACHE_FILE), partial.to_string()).unwrap();
+        std::fs::remove_file(dir.path().join("no-sysroot")).unwrap();
+        let info = ask(&rustc, &cache);
+        assert_eq!(info.sysroot.as_deref(), Some(Path::new("/fake/sysroot")));
+        ask(&rustc, &cache);
+        assert_eq!(calls(dir.path()), 8, "asked once more, then remembered");
         // A compiled program is.
         let sh = Path::new("/bin/sh").canonicalize().unwrap();
         assert!(

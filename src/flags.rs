@@ -194,32 +194,39 @@ impl TestFlags {
         let mut out = Vec::new();
         self.selection(&mut out);
         match harness {
-            // libtest-mimic lists as text whatever the format.
+            // libtest-mimic and tester list as text whatever the format
+            // (tester takes `-Z` options on stable, and knows
+            // `--exclude-should-panic`).
             Harness::Mimic => out.extend(["--list", "--format", "terse"].map(String::from)),
+            Harness::Tester => {
+                out.extend(["--list", "--format", "terse", "-Zunstable-options"].map(String::from))
+            }
             _ => out.extend(["--list", "--format", "json", "-Zunstable-options"].map(String::from)),
         }
         out
     }
 
-    /// Arguments that list the tests in libtest's stable text format.
-    pub fn terse_list_args(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        self.selection(&mut out);
-        out.extend(["--list", "--format", "terse"].map(String::from));
+    /// Arguments that list the tests a run would run but its
+    /// `#[should_panic]` ones (libtest's `--exclude-should-panic`).
+    pub fn list_args_without_should_panic(&self, harness: Harness) -> Vec<String> {
+        let mut out = self.list_args(harness);
+        out.push("--exclude-should-panic".into());
         out
     }
 
     /// Arguments that run the selected tests (a resumed, isolated or
     /// partitioned run names them), on `threads` threads when given, without
     /// capturing output when `nocapture` (so that what a crashing test
-    /// printed survives it). Returns the arguments and the user's arguments
-    /// left out because the harness rejects them.
+    /// printed survives it), writing its results to `logfile` as well when
+    /// given (see [`crate::witness`]). Returns the arguments and the user's
+    /// arguments left out because the harness rejects them.
     pub fn run_args(
         &self,
         harness: Harness,
         selection: Selection,
         threads: Option<u32>,
         nocapture: bool,
+        logfile: Option<&std::path::Path>,
     ) -> (Vec<String>, Vec<String>) {
         if harness == Harness::Custom {
             return (self.cargo_test_args.clone(), Vec::new());
@@ -238,6 +245,9 @@ impl TestFlags {
         }
         if let Some(n) = threads.or(self.test_threads) {
             out.push(format!("--test-threads={n}"));
+        }
+        if let Some(path) = logfile {
+            out.push(format!("--logfile={}", path.display()));
         }
         let mut dropped = Vec::new();
         for p in &self.passthrough {
@@ -312,7 +322,7 @@ mod tests {
         assert!(f.exact);
         assert_eq!(f.skip, vec!["x"]);
         assert_eq!(f.test_threads, Some(3));
-        let (libtest, _) = f.run_args(Harness::Libtest, Selection::All, None, false);
+        let (libtest, _) = f.run_args(Harness::Libtest, Selection::All, None, false, None);
         assert_eq!(
             libtest,
             "--format json -Zunstable-options --report-time --show-output --test-threads=3 --shuffle --color=never foo bar --exact --skip x"
@@ -324,13 +334,14 @@ mod tests {
             Selection::Only(&["a b".to_string()]),
             Some(1),
             false,
+            None,
         );
         assert!(!mimic.contains(&"--report-time".to_string()));
         assert!(!mimic.contains(&"--shuffle".to_string()));
         assert_eq!(dropped, vec!["--shuffle"]);
         assert!(mimic.ends_with(&["--exact".to_string(), "a b".to_string()]));
         assert!(mimic.contains(&"--test-threads=1".to_string()));
-        let (custom, _) = f.run_args(Harness::Custom, Selection::All, None, false);
+        let (custom, _) = f.run_args(Harness::Custom, Selection::All, None, false, None);
         assert_eq!(
             custom,
             "foo --exact bar --skip=x --test-threads 3 --show-output --shuffle --color never"

@@ -28,7 +28,9 @@ pub mod sink;
 pub mod summary;
 pub mod text;
 pub mod translate;
+pub mod unlock;
 pub mod unstable;
+pub mod witness;
 
 use clap::Parser;
 

@@ -144,6 +144,24 @@ pub fn parse_line(line: &[u8]) -> Option<Event> {
     })
 }
 
+/// Splits a stdout line into the output before libtest's event and the
+/// event: a test (or a process it started) that leaves its output without a
+/// line break makes libtest's next event start in the middle of the line,
+/// `progress: 50%{ "type": "test", ... }`. An event is one flat object whose
+/// strings escape their quotes, so the last `{ "type": "` of a line starts
+/// the event, if the line has one; `None` when the line starts with it (or
+/// has none).
+pub fn split_event(line: &[u8]) -> (Option<&[u8]>, &[u8]) {
+    const START: &[u8] = br#"{ "type": ""#;
+    if line.first() == Some(&b'{') {
+        return (None, line);
+    }
+    match memchr::memmem::rfind(line, START) {
+        Some(at) if at > 0 => (Some(&line[..at]), &line[at..]),
+        _ => (None, line),
+    }
+}
+
 /// An event line read without serde's visitors (most of a run's lines
 /// are short flat objects); `None` for anything it does not read exactly
 /// as serde would, which serde then reads (see [`crate::json`]).
@@ -246,19 +264,46 @@ pub fn parse_truncated_result(line: &[u8]) -> Option<TestResult> {
 
 /// Parses the `name: test` lines of `--list --format terse` (and of
 /// libtest-mimic's `--list`, which prefixes a `[kind] ` that its JSON names do
-/// not carry when `strip_kind` is set). Benchmarks are left out.
+/// not carry when `strip_kind` is set). Benchmarks are left out. A name with
+/// a line break (a harness may allow one) spans lines: lines between two
+/// tests that end in no kind are the start of the next test's name. Lines
+/// before the first test (a harness's own banner) are not.
 pub fn parse_terse_list(text: &str, strip_kind: bool) -> Vec<String> {
-    text.lines()
-        .filter_map(|l| l.strip_suffix(": test"))
-        .map(|name| {
-            if strip_kind && name.starts_with('[') {
-                if let Some(end) = name.find("] ") {
-                    return name[end + 2..].to_string();
+    let mut out = Vec::new();
+    let mut pending: Option<String> = None;
+    let mut seen_any = false;
+    for line in text.split('\n') {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if let Some(name) = line.strip_suffix(": test") {
+            let name = match pending.take() {
+                Some(mut head) => {
+                    head.push('\n');
+                    head.push_str(name);
+                    head
                 }
-            }
-            name.to_string()
-        })
-        .collect()
+                None => name.to_string(),
+            };
+            let name = match name.strip_prefix('[').and_then(|n| n.split_once("] ")) {
+                Some((_, rest)) if strip_kind => rest.to_string(),
+                _ => name,
+            };
+            out.push(name);
+            seen_any = true;
+        } else if line.ends_with(": bench") || line.ends_with(": benchmark") || line.is_empty() {
+            pending = None;
+            seen_any |= !line.is_empty();
+        } else if seen_any {
+            pending = Some(match pending.take() {
+                Some(mut head) => {
+                    head.push('\n');
+                    head.push_str(line);
+                    head
+                }
+                None => line.to_string(),
+            });
+        }
+    }
+    out
 }
 
 /// The parts of a panic that libtest captured in a failed test's `stdout`.
@@ -412,6 +457,27 @@ mod tests {
     }
 
     #[test]
+    fn events_after_unfinished_output_are_found() {
+        let line = br#"progress: 50%{ "type": "test", "name": "t", "event": "ok" }"#;
+        let (before, event) = split_event(line);
+        assert_eq!(before, Some(&b"progress: 50%"[..]));
+        assert!(matches!(parse_line(event), Some(Event::Result(r)) if r.name == "t"));
+        // The last event on the line is libtest's: one printed before it
+        // stays with the output.
+        let line = br#"x{ "type": "test", "name": "a", "event": "ok" }y{ "type": "test", "name": "b", "event": "failed" }"#;
+        let (before, event) = split_event(line);
+        assert!(before.unwrap().ends_with(b"}y"));
+        assert!(matches!(parse_line(event), Some(Event::Result(r)) if r.name == "b"));
+        for whole in [
+            &br#"{ "type": "suite", "event": "ok" }"#[..],
+            b"plain output",
+            b"",
+        ] {
+            assert_eq!(split_event(whole), (None, whole));
+        }
+    }
+
+    #[test]
     fn truncated_results_keep_their_outcome() {
         let r = parse_truncated_result(
             br#"{ "type": "test", "name": "a \"q\"", "event": "failed", "stdout": "xxxxx"#,
@@ -426,6 +492,13 @@ mod tests {
         let text = "a::b: test\nbench_x: benchmark\n[kind] mimic: test\n3 tests, 0 benchmarks\n";
         assert_eq!(parse_terse_list(text, false), vec!["a::b", "[kind] mimic"]);
         assert_eq!(parse_terse_list(text, true), vec!["a::b", "mimic"]);
+        // A name with line breaks spans lines; a banner before the list is
+        // not part of any name, nor is the summary after it.
+        let text = "Running the spec suite\nfirst: test\ntwo\nlines: test\nthree\nline\nname: test\nlast: test\n\n4 tests, 0 benchmarks\n";
+        assert_eq!(
+            parse_terse_list(text, false),
+            vec!["first", "two\nlines", "three\nline\nname", "last"]
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@ use crate::cargo::{self, Build, Rustc, RustdocInvocation, TestArtifact};
 use crate::flags::TestFlags;
 use crate::libtest::{self, Event};
 use crate::translate::{Harness, TestInfo};
+use crate::unlock::Unlock;
 use cargo_metadata::{Metadata, Package};
 use std::collections::HashMap;
 use std::ffi::OsString;
@@ -29,8 +30,8 @@ pub struct Launch {
     pub clear_env: bool,
     /// rustdoc takes libtest's arguments as `--test-args ARG` pairs.
     pub via_test_args: bool,
-    /// The value of `RUSTC_BOOTSTRAP` for this process, if one is needed.
-    pub bootstrap: Option<&'static str>,
+    /// How the process is let take `-Zunstable-options` (see [`crate::unlock`]).
+    pub unlock: Unlock,
 }
 
 impl Launch {
@@ -48,9 +49,12 @@ impl Launch {
             cmd.env_clear();
         }
         cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
-        if let Some(b) = self.bootstrap {
-            cmd.env("RUSTC_BOOTSTRAP", b);
-        }
+        let inherited = match self.env.iter().rev().find(|(k, _)| k == "LD_PRELOAD") {
+            Some((_, v)) => Some(v.clone()),
+            None if self.clear_env => None,
+            None => std::env::var_os("LD_PRELOAD"),
+        };
+        self.unlock.apply(&mut cmd, inherited.as_deref());
         cmd.current_dir(&self.cwd);
         cmd
     }
@@ -74,15 +78,6 @@ pub struct TestBinary {
 pub struct Discovered {
     pub binary: TestBinary,
     pub tests: Result<Vec<TestInfo>, String>,
-}
-
-/// The value of `RUSTC_BOOTSTRAP` that lets libtest accept `-Zunstable-options`
-/// on a stable toolchain. libtest only checks that the variable is set; `-1`
-/// also tells any rustc a test starts (trybuild, tests that run cargo) to
-/// behave as stable, as it would without the variable. A nightly toolchain
-/// needs nothing, so nothing is set there.
-pub fn bootstrap_value(rustc: &Rustc) -> Option<&'static str> {
-    (!rustc.is_nightly()).then_some("-1")
 }
 
 fn binary_id(pkg: &str, kind: &str, name: &str) -> String {
@@ -117,15 +112,21 @@ pub fn relative(root: &Path, p: &Path) -> String {
 /// Everything the binaries' launches need from the environment.
 pub struct Context<'a> {
     pub metadata: &'a Metadata,
+    /// Packages' `rust-version`, as written.
+    pub rust_versions: &'a HashMap<cargo_metadata::PackageId, String>,
     pub build: &'a Build,
     pub rustc: &'a Rustc,
-    pub config_env: Vec<(String, String)>,
+    pub config_env: Vec<cargo::ConfigEnv>,
     pub runner: Option<Vec<String>>,
+    /// How libtest binaries are let take `-Zunstable-options`.
+    pub unlock: Unlock,
 }
 
 /// The harness of a target: libtest unless the manifest says `harness = false`;
-/// then libtest-mimic or `tester` when the package depends on one and the
-/// target's source uses it, else a custom harness.
+/// then whatever the executable itself links to run its tests (see
+/// [`linked_harness`]), and failing that (an executable without symbols), a
+/// guess from the package's dependencies and the target's root source; else
+/// a custom harness.
 fn harness_of(pkg: &Package, art: &TestArtifact, no_harness: &[(String, String)]) -> Harness {
     let kind = if art.kind == "lib" || art.kind.contains("lib") || art.kind == "proc-macro" {
         "lib"
@@ -138,15 +139,68 @@ fn harness_of(pkg: &Package, art: &TestArtifact, no_harness: &[(String, String)]
     if !off {
         return Harness::Libtest;
     }
-    let source = std::fs::read_to_string(&art.src_path).unwrap_or_default();
-    let depends = |krate: &str| pkg.dependencies.iter().any(|d| d.name == krate);
-    if depends("libtest-mimic") && source.contains("libtest_mimic") {
-        Harness::Mimic
-    } else if depends("tester") && source.contains("tester::") {
-        Harness::Tester
-    } else {
-        Harness::Custom
+    match linked_harness(&art.executable) {
+        Some(Linked::Harness(h)) => h,
+        Some(Linked::None) => Harness::Custom,
+        None => {
+            let source = std::fs::read_to_string(&art.src_path).unwrap_or_default();
+            let depends = |krate: &str| pkg.dependencies.iter().any(|d| d.name == krate);
+            if depends("libtest-mimic") && source.contains("libtest_mimic") {
+                Harness::Mimic
+            } else if depends("tester") && source.contains("tester") {
+                Harness::Tester
+            } else {
+                Harness::Custom
+            }
+        }
     }
+}
+
+/// What an executable's symbol table says about its harness.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Linked {
+    Harness(Harness),
+    /// It has symbols, and none of a known harness's entry points.
+    None,
+}
+
+/// The entry points of the harnesses that speak libtest's protocol, as they
+/// appear in mangled symbol names (legacy `_ZN13libtest_mimic3run17h..E` and
+/// v0 `_RNv..13libtest_mimic3run` both hold these runs of length-prefixed
+/// names). An executable that defines one of these calls it: the linker
+/// keeps no function that nothing calls, so a binary that merely depends on
+/// the crate, or one whose macro from another crate (`harness!` of a
+/// data-driven test crate) calls it, is told apart by what it runs.
+const HARNESS_SYMBOLS: &[(&[u8], Harness)] = &[
+    (b"13libtest_mimic3run", Harness::Mimic),
+    (b"6tester9test_main", Harness::Tester),
+    (b"6tester16test_main_static", Harness::Tester),
+];
+
+/// Reads an executable's symbol table (ELF or Mach-O) for a known harness's
+/// entry point. `None` when it cannot be read or has no symbols (stripped).
+fn linked_harness(exe: &Path) -> Option<Linked> {
+    use object::{Object, ObjectSymbol};
+    let file = std::fs::File::open(exe).ok()?;
+    // SAFETY: the executable is only read, and cargo does not rewrite it
+    // while this run holds it (a concurrent rebuild would replace the file,
+    // leaving this mapping on the old one).
+    let map = unsafe { memmap2::Mmap::map(&file) }.ok()?;
+    let obj = object::File::parse(&*map).ok()?;
+    let mut any = false;
+    for sym in obj.symbols() {
+        any = true;
+        if !sym.is_definition() {
+            continue;
+        }
+        let Ok(name) = sym.name_bytes() else { continue };
+        for (needle, harness) in HARNESS_SYMBOLS {
+            if memchr::memmem::find(name, needle).is_some() {
+                return Some(Linked::Harness(*harness));
+            }
+        }
+    }
+    any.then_some(Linked::None)
 }
 
 /// The test binaries cargo built, in cargo's order.
@@ -154,8 +208,12 @@ pub fn binaries(ctx: &Context) -> Vec<TestBinary> {
     let root = ctx.metadata.workspace_root.as_std_path();
     let packages: HashMap<_, _> = ctx.metadata.packages.iter().map(|p| (&p.id, p)).collect();
     let mut no_harness_cache: HashMap<PathBuf, Vec<(String, String)>> = HashMap::new();
-    let target_dir = ctx.metadata.target_directory.as_std_path();
-    let bootstrap = bootstrap_value(ctx.rustc);
+    let native_dirs: Vec<PathBuf> = ctx
+        .build
+        .build_scripts
+        .values()
+        .flat_map(|b| b.linked_paths.iter().cloned())
+        .collect();
     let mut out = Vec::new();
     for art in &ctx.build.artifacts {
         let Some(pkg) = packages.get(&art.package_id) else {
@@ -166,14 +224,17 @@ pub fn binaries(ctx: &Context) -> Vec<TestBinary> {
             .entry(manifest.clone())
             .or_insert_with(|| cargo::harness_false_targets(&manifest));
         let harness = harness_of(pkg, art, no_harness);
-        let env = cargo::test_env(
+        let env = cargo::test_env(&cargo::TestEnvInput {
             pkg,
-            &art.executable,
-            ctx.build.build_scripts.get(&art.package_id),
-            &ctx.config_env,
-            target_dir,
-            ctx.rustc,
-        );
+            rust_version: ctx.rust_versions.get(&pkg.id).map(String::as_str),
+            kind: &art.kind,
+            exe: &art.executable,
+            build_script: ctx.build.build_scripts.get(&art.package_id),
+            native_dirs: &native_dirs,
+            config_env: &ctx.config_env,
+            target: &ctx.rustc.host,
+            rustc: ctx.rustc,
+        });
         let (program, base_args) = match &ctx.runner {
             Some(r) => (
                 PathBuf::from(&r[0]),
@@ -196,10 +257,10 @@ pub fn binaries(ctx: &Context) -> Vec<TestBinary> {
                 env,
                 clear_env: false,
                 via_test_args: false,
-                bootstrap: if harness == Harness::Libtest {
-                    bootstrap
+                unlock: if harness == Harness::Libtest {
+                    ctx.unlock.clone()
                 } else {
-                    None
+                    Unlock::Nothing
                 },
             },
             src_path: Some(relative(root, &art.src_path)),
@@ -215,7 +276,7 @@ pub fn binaries(ctx: &Context) -> Vec<TestBinary> {
 }
 
 /// A package's doctests as a binary, from the rustdoc invocation cargo made.
-pub fn doctest_binary(inv: &RustdocInvocation, package: &str, rustc: &Rustc) -> TestBinary {
+pub fn doctest_binary(inv: &RustdocInvocation, package: &str, unlock: &Unlock) -> TestBinary {
     let mut args: Vec<OsString> = inv.base_args().into_iter().map(OsString::from).collect();
     // The listing ran in cargo's terminal settings; ours are captured pipes.
     if let Some(i) = args.iter().position(|a| a == "--color") {
@@ -238,7 +299,7 @@ pub fn doctest_binary(inv: &RustdocInvocation, package: &str, rustc: &Rustc) -> 
                 .collect(),
             clear_env: true,
             via_test_args: true,
-            bootstrap: bootstrap_value(rustc),
+            unlock: unlock.for_rustdoc(),
         },
         src_path: None,
         order: (package.to_string(), 9, String::new()),
@@ -411,8 +472,11 @@ fn parse_json_listing<'a>(
 }
 
 /// Discovers a binary's tests (the caller runs this on a thread per binary).
+/// A libtest binary that refuses `-Z` options although the preload library
+/// was given (a statically linked one, which cannot load it) is switched to
+/// `RUSTC_BOOTSTRAP` in `binary`'s launch for the run as well.
 pub fn discover(
-    binary: &TestBinary,
+    binary: &mut TestBinary,
     flags: &TestFlags,
     root: &Path,
     doc_lines: Option<&[Vec<u8>]>,
@@ -439,17 +503,14 @@ pub fn discover(
                 })
                 .collect())
         }
-        Harness::Libtest | Harness::Tester | Harness::Rustdoc => {
-            let owned;
-            let lines: Vec<&[u8]> = match doc_lines {
-                Some(lines) => lines.iter().map(Vec::as_slice).collect(),
-                None => {
-                    owned = libtest_listing(binary, &flags.list_args(binary.harness), cache)?;
-                    owned.split(|b| *b == b'\n').collect()
-                }
-            };
-            let (found, complete) = parse_json_listing(lines.into_iter());
-            let mut tests: Vec<TestInfo> = found
+        Harness::Rustdoc => {
+            let lines: Vec<&[u8]> = doc_lines
+                .ok_or("no doctest listing")?
+                .iter()
+                .map(Vec::as_slice)
+                .collect();
+            let (found, _) = parse_json_listing(lines.into_iter());
+            Ok(found
                 .into_iter()
                 .map(|d| {
                     let mut info = TestInfo {
@@ -458,33 +519,120 @@ pub fn discover(
                         line: d.start_line,
                         ..Default::default()
                     };
-                    if binary.harness == Harness::Rustdoc {
-                        doctest_location(&mut info);
-                        info.should_panic = sources.doctest_should_panic(&info);
-                    } else {
-                        info.should_panic = sources.test_should_panic(&info);
-                    }
+                    doctest_location(&mut info);
+                    info.should_panic = sources.doctest_should_panic(&info);
                     info
                 })
-                .collect();
-            if !complete {
-                // Fall back to the stable text listing for the names the JSON lost.
-                let out = run_listing(binary.launch.command(&flags.terse_list_args()))?;
-                let text = String::from_utf8_lossy(&out);
-                for name in libtest::parse_terse_list(&text, false) {
-                    if !tests.iter().any(|t| t.name == name) {
-                        tests.push(TestInfo {
-                            name,
-                            path: binary.src_path.clone(),
-                            ..Default::default()
-                        });
-                    }
+                .collect())
+        }
+        Harness::Libtest | Harness::Tester => {
+            let listed = match list_with_should_panic(binary, flags, cache) {
+                Err(e) if binary.launch.unlock.is_preload() && crate::unlock::refused(&e) => {
+                    binary.launch.unlock = Unlock::Env;
+                    list_with_should_panic(binary, flags, cache)
                 }
-                tests.sort_by(|a, b| a.name.cmp(&b.name));
-            }
-            Ok(tests)
+                other => other,
+            }?;
+            Ok(listed
+                .tests
+                .into_iter()
+                .map(|d| {
+                    let mut info = TestInfo {
+                        path: d.source_path.or_else(|| binary.src_path.clone()),
+                        line: d.start_line,
+                        name: d.name,
+                        ..Default::default()
+                    };
+                    info.should_panic = match &listed.not_should_panic {
+                        Some(plain) => !plain.contains(&info.name),
+                        None => sources.test_should_panic(&info),
+                    };
+                    info
+                })
+                .collect())
         }
     }
+}
+
+/// A binary's listing, and which of its tests are not `#[should_panic]`.
+struct Listed {
+    tests: Vec<libtest::Discovered>,
+    /// The names listed with `--exclude-should-panic`: every test missing
+    /// from it is a `#[should_panic]` test, however it was written (a macro,
+    /// a parametrized case, `cfg_attr`). `None` when the harness does not
+    /// take the flag.
+    not_should_panic: Option<std::collections::HashSet<String>>,
+}
+
+/// Lists a libtest binary twice at once: as it is, and without its
+/// `#[should_panic]` tests (libtest's own `--exclude-should-panic`, which
+/// knows every test's attribute as compiled).
+fn list_with_should_panic(
+    binary: &TestBinary,
+    flags: &TestFlags,
+    cache: Option<&ListingCache>,
+) -> Result<Listed, String> {
+    let harness = binary.harness;
+    let (tests, plain) = std::thread::scope(|scope| {
+        let plain = scope.spawn(|| {
+            let args = flags.list_args_without_should_panic(harness);
+            list_names(binary, &args, cache).ok()
+        });
+        let tests = list_names(binary, &flags.list_args(harness), cache);
+        (tests, plain.join().ok().flatten())
+    });
+    let mut tests = tests?;
+    tests.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(Listed {
+        tests,
+        not_should_panic: plain.map(|found| found.into_iter().map(|d| d.name).collect()),
+    })
+}
+
+/// The tests a libtest listing (`args`, a JSON listing) names, with the
+/// stable text listing's names added for lines the JSON lost (libtest does
+/// not escape `ignore_message`, so a reason with quotes makes a line that
+/// is not JSON).
+fn list_names(
+    binary: &TestBinary,
+    args: &[String],
+    cache: Option<&ListingCache>,
+) -> Result<Vec<libtest::Discovered>, String> {
+    let output = libtest_listing(binary, args, cache)?;
+    if !args.iter().any(|a| a == "json") {
+        let text = String::from_utf8_lossy(&output);
+        return Ok(libtest::parse_terse_list(&text, false)
+            .into_iter()
+            .map(|name| libtest::Discovered {
+                name,
+                ..Default::default()
+            })
+            .collect());
+    }
+    let (mut found, complete) = parse_json_listing(output.split(|b| *b == b'\n'));
+    if !complete {
+        let terse: Vec<String> = args
+            .iter()
+            .map(|a| {
+                if a == "json" {
+                    "terse".to_string()
+                } else {
+                    a.clone()
+                }
+            })
+            .collect();
+        let out = libtest_listing(binary, &terse, cache)?;
+        let text = String::from_utf8_lossy(&out);
+        for name in libtest::parse_terse_list(&text, false) {
+            if !found.iter().any(|t| t.name == name) {
+                found.push(libtest::Discovered {
+                    name,
+                    ..Default::default()
+                });
+            }
+        }
+    }
+    Ok(found)
 }
 
 /// A doctest's name says where it is: `alpha/src/lib.rs - add (line 5)`.

@@ -258,7 +258,7 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
     let metadata = metadata
         .join()
         .map_err(|_| Error::Setup("cargo metadata panicked".into()))?;
-    let metadata = match metadata {
+    let workspace = match metadata {
         Ok(m) => m,
         Err(e) => {
             // No workspace to speak of: still leave complete documents behind.
@@ -268,6 +268,7 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
             return Err(e);
         }
     };
+    let metadata = &workspace.metadata;
     let root = metadata.workspace_root.as_std_path().to_path_buf();
     let info = run_info(&root, &args, &rustc);
     let suite_name = root.file_name().map(|n| n.to_string_lossy().into_owned());
@@ -304,30 +305,32 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
         return Ok(finish(stream, false, true));
     }
 
+    let structlog_dir = metadata.target_directory.as_std_path().join("structlog");
+    let unlock = crate::unlock::choose(rustc.is_nightly(), &structlog_dir);
     let ctx = plan::Context {
-        metadata: &metadata,
+        metadata,
+        rust_versions: &workspace.rust_versions,
         build: &build,
         rustc: &rustc,
         config_env: cargo::config_env(&cwd),
         runner: cargo::target_runner(&rustc.host),
+        unlock: unlock.clone(),
     };
     let binaries = plan::binaries(&ctx);
 
     // Doctests are listed by cargo alongside the first binaries' run, once
     // the first binary is listed: that listing, which the run waits for,
     // does not share the CPUs with cargo's start.
-    let listings_dir = metadata
-        .target_directory
-        .as_std_path()
-        .join("structlog")
-        .join("listings");
-    let docs_pending = want_docs && has_doctests(&metadata);
+    let listings_dir = structlog_dir.join("listings");
+    let docs_pending = want_docs && has_doctests(metadata);
     let list_docs = docs_pending.then(|| {
         let mut cmd = cargo::cargo_command("test", &args.cargo);
         cmd.current_dir(&cwd);
         let list_args = flags.list_args(crate::translate::Harness::Rustdoc);
-        let bootstrap = plan::bootstrap_value(&rustc);
+        // The listing starts nothing: the variable can be set there.
+        let bootstrap = (!rustc.is_nightly()).then_some("-1");
         let flags = flags.clone();
+        let unlock = unlock.clone();
         let rustc = rustc.clone();
         let root = root.clone();
         let tx = tx.clone();
@@ -359,7 +362,7 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
                     (DocCache::new(&dir, &cx), outputs)
                 });
                 let discovered =
-                    discover_doctests(cmd, &list_args, bootstrap, &flags, &rustc, &root, cache);
+                    discover_doctests(cmd, &list_args, bootstrap, &flags, &unlock, &root, cache);
                 let _ = tx.send(Msg::Docs(discovered));
             });
         }
@@ -469,13 +472,12 @@ fn discover_all(
         let Some(binary) = binaries.get(place) else {
             return false;
         };
-        let tests =
-            std::panic::catch_unwind(|| plan::discover(binary, &flags, &root, None, Some(&cache)))
-                .unwrap_or_else(|_| Err("discovery panicked".to_string()));
-        let listed = Discovered {
-            binary: binary.clone(),
-            tests,
-        };
+        let mut binary = binary.clone();
+        let tests = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            plan::discover(&mut binary, &flags, &root, None, Some(&cache))
+        }))
+        .unwrap_or_else(|_| Err("discovery panicked".to_string()));
+        let listed = Discovered { binary, tests };
         tx.send(Msg::Listed(place, Box::new(listed))).is_ok()
     };
     std::thread::spawn(move || {
@@ -497,7 +499,7 @@ fn discover_doctests(
     list_args: &[String],
     bootstrap: Option<&str>,
     flags: &TestFlags,
-    rustc: &Rustc,
+    unlock: &crate::unlock::Unlock,
     root: &Path,
     cache: Option<(DocCache, HashSet<PathBuf>)>,
 ) -> Vec<Discovered> {
@@ -520,8 +522,8 @@ fn discover_doctests(
     let mut out = Vec::new();
     for (inv, lines) in &listing.invocations {
         let package = package_of(inv);
-        let binary = plan::doctest_binary(inv, &package, rustc);
-        let tests = plan::discover(&binary, flags, root, Some(lines), None);
+        let mut binary = plan::doctest_binary(inv, &package, unlock);
+        let tests = plan::discover(&mut binary, flags, root, Some(lines), None);
         out.push(Discovered { binary, tests });
     }
     if !listing.success && !listing.stderr.contains("no library targets found") {
@@ -559,7 +561,7 @@ fn failed_doc_listing(message: String) -> Discovered {
                 env: Vec::new(),
                 clear_env: false,
                 via_test_args: true,
-                bootstrap: None,
+                unlock: crate::unlock::Unlock::Nothing,
             },
             src_path: None,
             order: (String::new(), 9, String::new()),

@@ -665,10 +665,16 @@ impl<'a> Runner<'a> {
             }
             Some(names) => Selection::Only(names),
         };
-        let (args, dropped) = self
-            .config
-            .flags
-            .run_args(harness, selection, threads, isolated);
+        let witness = matches!(harness, Harness::Libtest | Harness::Tester)
+            .then(|| LogfileWitness::create(&self.config.session_dir, self.next_job))
+            .flatten();
+        let (args, dropped) = self.config.flags.run_args(
+            harness,
+            selection,
+            threads,
+            isolated,
+            witness.as_ref().map(|w| w.path.as_path()),
+        );
         if !dropped.is_empty() && !self.bins[bin].warned_dropped {
             self.bins[bin].warned_dropped = true;
             let id = self.bins[bin].binary.id.clone();
@@ -719,6 +725,9 @@ impl<'a> Runner<'a> {
         let pid = child.id();
         if isolated {
             self.bins[bin].state.set_uncaptured(pid);
+        }
+        if let Some(w) = witness {
+            self.bins[bin].state.set_witness(pid, Box::new(w));
         }
         let job_id = self.next_job;
         self.next_job += 1;
@@ -1288,6 +1297,56 @@ impl<'a> Runner<'a> {
     }
 }
 
+/// libtest's `--logfile` of one process, read as its results come: the
+/// account of them that its tests cannot write (see [`crate::witness`]).
+/// The file is removed when this is dropped.
+#[derive(Debug)]
+struct LogfileWitness {
+    path: PathBuf,
+    file: std::fs::File,
+    records: crate::witness::Records,
+}
+
+impl LogfileWitness {
+    /// An empty log file for job `job` under `<session_dir>/witness`, open
+    /// for reading (libtest opens it again, truncating nothing). `None` when
+    /// it cannot be made: the process then runs without one.
+    fn create(session_dir: &Path, job: u64) -> Option<LogfileWitness> {
+        let dir = session_dir.join("witness");
+        std::fs::create_dir_all(&dir).ok()?;
+        let path = dir.join(format!("{}-{job}.log", std::process::id()));
+        std::fs::File::create(&path).ok()?;
+        let file = std::fs::File::open(&path).ok()?;
+        Some(LogfileWitness {
+            path,
+            file,
+            records: crate::witness::Records::new(),
+        })
+    }
+}
+
+impl crate::translate::Witness for LogfileWitness {
+    fn confirms(&mut self, name: &str, outcome: crate::libtest::Outcome) -> bool {
+        if self.records.confirm(name, outcome) {
+            return true;
+        }
+        // libtest wrote the record before the line: whatever is new now
+        // holds it, if anything does (one read for a batch of results).
+        let mut new = Vec::new();
+        if std::io::Read::read_to_end(&mut self.file, &mut new).is_ok() && !new.is_empty() {
+            self.records.push(&new);
+            return self.records.confirm(name, outcome);
+        }
+        false
+    }
+}
+
+impl Drop for LogfileWitness {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
 fn harness_name(bin: &Bin) -> &'static str {
     bin.binary.harness.name()
 }
@@ -1722,7 +1781,7 @@ mod tests {
                 env: Vec::new(),
                 clear_env: false,
                 via_test_args: false,
-                bootstrap: None,
+                unlock: crate::unlock::Unlock::Nothing,
             },
             src_path: None,
             order: ("p".into(), place as u8, id.to_string()),

@@ -113,6 +113,15 @@ pub enum Ended {
     NotRunning,
 }
 
+/// A second account of a process's results that its tests cannot write
+/// (libtest's `--logfile`, see [`crate::witness`]): a result line counts only
+/// when it agrees.
+pub trait Witness: Send + std::fmt::Debug {
+    /// Whether the harness itself recorded `outcome` for `name` next (the
+    /// record is then taken).
+    fn confirms(&mut self, name: &str, outcome: Outcome) -> bool;
+}
+
 /// What a line did to the tests' phases.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct LineEffect {
@@ -148,6 +157,11 @@ pub struct BinaryState {
     attempts: HashMap<usize, Vec<Value>>,
     /// When each test's current attempt started (ms since the epoch).
     started_at: Vec<u64>,
+    /// Per process, the account its result lines must agree with.
+    witnesses: HashMap<u32, Box<dyn Witness>>,
+    /// Results claimed by lines the witness did not confirm, per test: kept
+    /// to tell whether the test's real result differs.
+    claimed: HashMap<usize, Outcome>,
 }
 
 /// Most raw output kept per test for reading its panic message.
@@ -182,7 +196,14 @@ impl BinaryState {
             max_attempts: 1,
             attempts: HashMap::new(),
             started_at: Vec::new(),
+            witnesses: HashMap::new(),
+            claimed: HashMap::new(),
         }
+    }
+
+    /// Gives process `pid` a witness that its result lines must agree with.
+    pub fn set_witness(&mut self, pid: u32, witness: Box<dyn Witness>) {
+        self.witnesses.insert(pid, witness);
     }
 
     /// Lets a test with an unexpected result run `retries` more times.
@@ -397,7 +418,9 @@ impl BinaryState {
     }
 
     /// One line of a process's stdout, read at `now`; `truncated` when the
-    /// reader cut it.
+    /// reader cut it. A test's output left without a line break puts the
+    /// harness's next event at the end of that line: the output before it is
+    /// kept as such, and the event read.
     pub fn stdout_line(
         &mut self,
         pid: u32,
@@ -407,11 +430,20 @@ impl BinaryState {
         out: &mut Vec<Action>,
     ) -> LineEffect {
         if self.harness.speaks_libtest() {
-            let event = if truncated {
-                libtest::parse_truncated_result(line).map(Event::Result)
+            let (before, tail) = if truncated {
+                (None, line)
             } else {
-                libtest::parse_line(line)
+                libtest::split_event(line)
             };
+            let event = if truncated {
+                libtest::parse_truncated_result(tail).map(Event::Result)
+            } else {
+                libtest::parse_line(tail)
+            };
+            let split = before.is_some() && event.is_some();
+            if let (true, Some(before)) = (split, before) {
+                self.output_line(pid, before, out);
+            }
             match event {
                 Some(Event::Started { name }) => {
                     if self.start(&name, pid, now, out) {
@@ -422,7 +454,9 @@ impl BinaryState {
                     }
                 }
                 Some(Event::Result(r)) => {
-                    if self.phase(&r.name) == Some(Phase::Running { pid }) {
+                    if self.phase(&r.name) == Some(Phase::Running { pid })
+                        && self.witnessed(pid, &r, out)
+                    {
                         let name = r.name.clone();
                         return match self.result(pid, r, now, out) {
                             Ended::Retry => LineEffect {
@@ -459,6 +493,12 @@ impl BinaryState {
                 }
                 Some(Event::Discovered(_)) | None => {}
             }
+            if split {
+                // The output before it is written; the event itself was not
+                // taken, so it is output too.
+                self.output_line(pid, tail, out);
+                return LineEffect::default();
+            }
         }
         self.output_line(pid, line, out);
         if truncated {
@@ -467,6 +507,46 @@ impl BinaryState {
             }
         }
         LineEffect::default()
+    }
+
+    /// Whether a result line of a running test agrees with the process's
+    /// witness (or the process has none). A line it does not confirm was
+    /// written by a test, not by the harness: it stays output, a warning
+    /// says so, and when the test's own result later differs from the claim,
+    /// an error does.
+    fn witnessed(&mut self, pid: u32, r: &TestResult, out: &mut Vec<Action>) -> bool {
+        let Some(witness) = self.witnesses.get_mut(&pid) else {
+            return true;
+        };
+        let i = self.index[&r.name];
+        if witness.confirms(&r.name, r.outcome) {
+            if let Some(claim) = self.claimed.remove(&i) {
+                if claim != r.outcome {
+                    out.push(Action::Log(Log {
+                        level: Level::Error,
+                        message: format!(
+                            "{}: a line printed during the run claimed it {}, but it {}",
+                            self.test_id(&r.name),
+                            outcome_words(claim),
+                            outcome_words(r.outcome)
+                        ),
+                        stack: None,
+                    }));
+                }
+            }
+            return true;
+        }
+        self.claimed.insert(i, r.outcome);
+        out.push(Action::Log(Log {
+            level: Level::Warning,
+            message: format!(
+                "{}: a result line ({}) that the harness did not write was printed on its output; kept as output",
+                self.test_id(&r.name),
+                outcome_words(r.outcome)
+            ),
+            stack: None,
+        }));
+        false
     }
 
     /// One line of a process's stderr.
@@ -519,7 +599,6 @@ impl BinaryState {
                 }));
             }
         }
-        let captured = self.is_captured(pid);
         let end = match (self.raw_output.remove(&i), &r.stdout) {
             // Uncaptured: the panic is in the raw output already written.
             (Some(raw), None) => {
@@ -527,9 +606,9 @@ impl BinaryState {
                     stdout: Some(raw),
                     ..r.clone()
                 };
-                map_result(&self.tests[i], self.harness, captured, &with_output)
+                map_result(&self.tests[i], &with_output)
             }
-            _ => map_result(&self.tests[i], self.harness, captured, &r),
+            _ => map_result(&self.tests[i], &r),
         };
         self.end(&r.name, end, now, true, out)
     }
@@ -537,6 +616,7 @@ impl BinaryState {
     /// A process exited: what it left unfinished. The runner decides what to
     /// do with it (CRASH, re-run, resume).
     pub fn process_exited(&mut self, pid: u32) -> ExitReport {
+        self.witnesses.remove(&pid);
         ExitReport {
             in_flight: self.running_in(pid),
             suite_finished: self.finished_suites.contains(&pid),
@@ -544,8 +624,16 @@ impl BinaryState {
     }
 }
 
+fn outcome_words(o: Outcome) -> &'static str {
+    match o {
+        Outcome::Ok => "passed",
+        Outcome::Failed => "failed",
+        Outcome::Ignored => "was ignored",
+    }
+}
+
 /// Maps one libtest result to a mozlog `test_end` (its `test` is set by the caller).
-pub fn map_result(info: &TestInfo, harness: Harness, captured: bool, r: &TestResult) -> TestEnd {
+pub fn map_result(info: &TestInfo, r: &TestResult) -> TestEnd {
     let output = r.stdout.as_deref().unwrap_or("");
     let panic = libtest::find_panic(output);
     let mut extra = Map::new();
@@ -566,14 +654,8 @@ pub fn map_result(info: &TestInfo, harness: Harness, captured: bool, r: &TestRes
         }
         Outcome::Ok => {
             // A should_panic test that passed panicked as expected: FAIL, as
-            // expected. When output is captured, its panic must be in it;
-            // a test we took for should_panic that shows no panic passed.
-            let confirmed = should_panic
-                && (harness == Harness::Rustdoc
-                    || !captured
-                    || r.stdout.is_none()
-                    || panic.is_some());
-            if confirmed {
+            // expected.
+            if should_panic {
                 end.status = Status::Fail;
                 end.set_expected(Status::Fail);
                 if let Some(p) = &panic {
@@ -769,26 +851,18 @@ mod tests {
             reason: None,
         };
         let panicked = "\nthread 't' (1) panicked at src/lib.rs:3:5:\nboom\n";
-        let e = map_result(
-            &info(true),
-            Harness::Libtest,
-            true,
-            &r(Outcome::Ok, Some(panicked), None),
-        );
+        let e = map_result(&info(true), &r(Outcome::Ok, Some(panicked), None));
         assert_eq!((e.status, e.expected), (Status::Fail, None));
         assert_eq!(e.message.as_deref(), Some("boom"));
-        // Taken for should_panic by the source scan, but no panic in its captured output.
-        let e = map_result(
-            &info(true),
-            Harness::Libtest,
-            true,
-            &r(Outcome::Ok, Some("hi\n"), None),
-        );
+        // A should_panic test whose panic left no output (a silent panic
+        // hook) is still the expected FAIL: libtest said it is should_panic.
+        let e = map_result(&info(true), &r(Outcome::Ok, None, None));
+        assert_eq!((e.status, e.expected), (Status::Fail, None));
+        // A test that is not should_panic and shows a panic it caught passed.
+        let e = map_result(&info(false), &r(Outcome::Ok, Some(panicked), None));
         assert_eq!((e.status, e.expected), (Status::Pass, None));
         let e = map_result(
             &info(false),
-            Harness::Libtest,
-            true,
             &r(
                 Outcome::Failed,
                 None,
@@ -798,8 +872,6 @@ mod tests {
         assert_eq!((e.status, e.expected), (Status::Pass, Some(Status::Fail)));
         let e = map_result(
             &info(true),
-            Harness::Libtest,
-            true,
             &r(
                 Outcome::Failed,
                 Some(panicked),
@@ -810,25 +882,18 @@ mod tests {
         assert_eq!(e.stack.as_deref(), Some("panicked at src/lib.rs:3:5"));
         let mut timeout = r(Outcome::Failed, None, None);
         timeout.reason = Some("time limit exceeded".into());
-        let e = map_result(&info(false), Harness::Libtest, true, &timeout);
+        let e = map_result(&info(false), &timeout);
         assert_eq!(
             (e.status, e.expected),
             (Status::Timeout, Some(Status::Pass))
         );
-        let e = map_result(
-            &info(false),
-            Harness::Libtest,
-            true,
-            &r(Outcome::Ignored, None, Some("why")),
-        );
+        let e = map_result(&info(false), &r(Outcome::Ignored, None, Some("why")));
         assert_eq!(
             (e.status, e.expected, e.message.as_deref()),
             (Status::Skip, None, Some("why"))
         );
         let e = map_result(
             &info(false),
-            Harness::Libtest,
-            true,
             &r(Outcome::Failed, Some("Error: \"bad\"\n"), None),
         );
         assert_eq!(e.message.as_deref(), Some("Error: \"bad\""));

@@ -218,10 +218,11 @@ fn no_workspace_is_a_setup_error() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("Cargo.toml"));
 }
 
-/// The remembered listing files (`target/structlog/listings/`) whose
-/// listing arguments hold `probe`, with their contents. The other tests
-/// here write listings of their own meanwhile: a file being written (and
-/// renamed away) is passed over.
+/// The remembered JSON listing files (`target/structlog/listings/`) whose
+/// listing arguments hold `probe`, with their contents (not the listings
+/// without `#[should_panic]` tests, nor the text listings that make up for
+/// what libtest's JSON loses). The other tests here write listings of their
+/// own meanwhile: a file being written (and renamed away) is passed over.
 fn remembered_listings(probe: &str) -> Vec<(std::path::PathBuf, Vec<u8>)> {
     let dir = fixture_manifest("sample")
         .parent()
@@ -240,7 +241,12 @@ fn remembered_listings(probe: &str) -> Vec<(std::path::PathBuf, Vec<u8>)> {
         let Ok(bytes) = std::fs::read(&path) else {
             continue;
         };
-        if String::from_utf8_lossy(&bytes).contains(probe) {
+        let text = String::from_utf8_lossy(&bytes);
+        let args = text.lines().nth(4).unwrap_or_default();
+        if args.contains(probe)
+            && args.contains("\"json\"")
+            && !args.contains("exclude-should-panic")
+        {
             found.push((path, bytes));
         }
     }

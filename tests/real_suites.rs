@@ -1,0 +1,367 @@
+//! End to end on `fixtures/realworld`, a workspace shaped like published
+//! crates' suites: the tool must report exactly what `cargo test` reports,
+//! give each test process exactly the environment `cargo test` gives it, and
+//! leave nothing for either to rebuild.
+
+mod common;
+
+use common::*;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// The cargo that runs these tests, as a user's cargo would run the tool:
+/// `cargo structlog` finds `cargo-structlog` on the PATH.
+fn cargo() -> Command {
+    let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    let tool_dir = Path::new(env!("CARGO_BIN_EXE_cargo-structlog"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let paths = std::iter::once(tool_dir).chain(std::env::split_paths(&path));
+    cmd.env("PATH", std::env::join_paths(paths).unwrap())
+        .env("RUST_BACKTRACE", "0")
+        .env_remove("RUSTC_BOOTSTRAP")
+        .env_remove("CARGO_TERM_COLOR")
+        .env("NO_COLOR", "1")
+        .current_dir(fixture_manifest("realworld").parent().unwrap());
+    cmd
+}
+
+/// Runs `cargo ARGS` as [`cargo`] does, with its stderr in the pipe of its
+/// stdout, so that cargo's `Running` lines (stderr) stay in order with the
+/// tests' results (stdout).
+fn cargo_merged(args: &[&str]) -> Output {
+    let base = cargo();
+    let mut sh = Command::new("sh");
+    sh.args(["-c", "exec \"$@\" 2>&1", "sh"])
+        .arg(base.get_program())
+        .args(args);
+    for (k, v) in base.get_envs() {
+        match v {
+            Some(v) => sh.env(k, v),
+            None => sh.env_remove(k),
+        };
+    }
+    sh.current_dir(base.get_current_dir().unwrap());
+    sh.output().unwrap()
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Builds the fixture once (both tools then find it fresh).
+fn built() {
+    static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    BUILT.get_or_init(|| {
+        let out = cargo().args(["test", "--no-run"]).output().unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+    });
+}
+
+/// What a test process wrote down about itself under each tool, by tag
+/// (`lib`, `bin`, `integration`): environment, arguments, directory, and
+/// what a process it starts sees.
+fn dumps(dir: &Path) -> BTreeMap<String, Vec<String>> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let path = e.unwrap().path();
+            let tag = path.file_stem().unwrap().to_string_lossy().into_owned();
+            let lines = std::fs::read_to_string(&path)
+                .unwrap()
+                .lines()
+                .map(str::to_string)
+                .collect();
+            (tag, lines)
+        })
+        .collect()
+}
+
+/// The lines of a dump that may differ between the tools, and why.
+fn documented_difference(line: &str) -> bool {
+    // Each run names its own dump directory.
+    line.starts_with("env PROBE_OUT=") || line.starts_with("child PROBE_OUT=")
+        // The tool gives libtest its JSON output options (and its log file),
+        // where cargo gives none.
+        || line.starts_with("arg ")
+}
+
+#[test]
+fn test_processes_get_the_environment_cargo_test_gives() {
+    built();
+    let under_cargo = tempfile::tempdir().unwrap();
+    let under_tool = tempfile::tempdir().unwrap();
+    let out = cargo()
+        .args(["test", "-p", "probe"])
+        .env("PROBE_OUT", under_cargo.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let out = cargo()
+        .args(["structlog", "-p", "probe", "--log-raw", "/dev/null"])
+        .env("PROBE_OUT", under_tool.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let (a, b) = (dumps(under_cargo.path()), dumps(under_tool.path()));
+    assert_eq!(
+        a.keys().collect::<Vec<_>>(),
+        ["bin", "integration", "lib"],
+        "every kind of target dumped"
+    );
+    assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
+    for (tag, lines) in &a {
+        let keep = |l: &&String| !documented_difference(l);
+        let mine: Vec<&String> = b[tag].iter().filter(keep).collect();
+        let theirs: Vec<&String> = lines.iter().filter(keep).collect();
+        let missing: Vec<_> = theirs.iter().filter(|l| !mine.contains(l)).collect();
+        let extra: Vec<_> = mine.iter().filter(|l| !theirs.contains(l)).collect();
+        assert!(
+            missing.is_empty() && extra.is_empty(),
+            "{tag}: under cargo test only: {missing:#?}\nunder the tool only: {extra:#?}"
+        );
+        // What was compared holds what matters.
+        for needed in [
+            "env LD_LIBRARY_PATH=",
+            "env OUT_DIR=",
+            "env CARGO_MANIFEST_DIR=",
+            "cwd ",
+        ] {
+            assert!(
+                theirs.iter().any(|l| l.starts_with(needed)),
+                "{tag}: no {needed}"
+            );
+        }
+    }
+    assert!(a["integration"]
+        .iter()
+        .any(|l| l.starts_with("env CARGO_BIN_EXE_probe-tool=")));
+    // The toolchain's libraries are on the path: a proc-macro crate's tests
+    // link libstd dynamically.
+    assert!(a["lib"]
+        .iter()
+        .any(|l| l.starts_with("env LD_LIBRARY_PATH=") && l.contains("/lib/rustlib/")));
+}
+
+#[test]
+fn nothing_is_rebuilt_by_either_tool_after_the_other() {
+    built();
+    let nested = tempfile::tempdir().unwrap();
+    let out = cargo()
+        .args(["structlog", "-p", "probe", "--log-raw", "/dev/null"])
+        .env("PROBE_NESTED", nested.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    // The test built ../nested with its cargo; built again plainly, as the
+    // next `cargo test` of such a suite does, nothing is out of date.
+    let manifest = fixture_manifest("realworld")
+        .parent()
+        .unwrap()
+        .join("nested/Cargo.toml");
+    let out = cargo()
+        .arg("build")
+        .arg("--manifest-path")
+        .arg(&manifest)
+        .arg("--target-dir")
+        .arg(nested.path())
+        .output()
+        .unwrap();
+    let again = text(&out);
+    assert!(out.status.success(), "{again}");
+    assert!(
+        !again.contains("Compiling"),
+        "the nested build saw something the tool added:\n{again}"
+    );
+    // And the workspace itself, both ways.
+    let out = cargo().args(["test", "--no-run"]).output().unwrap();
+    assert!(!text(&out).contains("Compiling"), "{}", text(&out));
+    let out = cargo()
+        .args(["structlog", "-p", "probe", "--log-raw", "/dev/null"])
+        .output()
+        .unwrap();
+    assert!(!text(&out).contains("Compiling"), "{}", text(&out));
+}
+
+/// One result as `cargo test` printed it.
+#[derive(Debug, PartialEq)]
+struct CargoResult {
+    outcome: String,
+    should_panic: bool,
+}
+
+/// The outcome word a result line ends with (a harness that does not
+/// capture its tests' output can let it land between the name and the word).
+fn outcome_word(text: &str) -> Option<&'static str> {
+    let text = text.trim_end();
+    let ignored = text
+        .rsplit_once("ignored")
+        .is_some_and(|(_, r)| r.is_empty() || r.starts_with(','));
+    ["ok", "FAILED"]
+        .into_iter()
+        .find(|w| text.ends_with(w))
+        .or(ignored.then_some("ignored"))
+}
+
+/// Reads `cargo test`'s output (stdout and stderr in one pipe): results by
+/// test executable and name. A name with a line break spans lines; output
+/// a test printed may stand between a name and its outcome.
+fn cargo_results(output: &str) -> BTreeMap<(String, String), CargoResult> {
+    let mut results = BTreeMap::new();
+    let mut exe = String::new();
+    let mut pending: Option<String> = None;
+    let mut awaiting: Option<(String, bool)> = None;
+    for line in output.lines() {
+        if let Some(rest) = line.trim_start().strip_prefix("Running ") {
+            if let Some(start) = rest.rfind(" (") {
+                let path = rest[start + 2..].trim_end_matches(')');
+                exe = Path::new(path)
+                    .file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
+            }
+            continue;
+        }
+        if let Some((name, should_panic)) = awaiting.take() {
+            match outcome_word(line) {
+                Some(word) if !line.contains(" ... ") => {
+                    let outcome = word.to_string();
+                    results.insert(
+                        (exe.clone(), name),
+                        CargoResult {
+                            outcome,
+                            should_panic,
+                        },
+                    );
+                    continue;
+                }
+                _ => awaiting = Some((name, should_panic)),
+            }
+        }
+        let line = match pending.take() {
+            Some(head) => format!("{head}\n{line}"),
+            None => line.to_string(),
+        };
+        let Some(at) = line.find("test ") else {
+            continue;
+        };
+        let result = &line[at + 5..];
+        let Some((name, outcome)) = result.rsplit_once(" ... ") else {
+            if !line.contains("test result") && !line.contains("test failed") {
+                pending = Some(line.clone());
+            }
+            continue;
+        };
+        let name = name.trim_end();
+        let (name, should_panic) = match name.strip_suffix(" - should panic") {
+            Some(n) => (n, true),
+            None => (name, false),
+        };
+        match outcome_word(outcome) {
+            Some(word) => {
+                let outcome = word.to_string();
+                results.insert(
+                    (exe.clone(), name.to_string()),
+                    CargoResult {
+                        outcome,
+                        should_panic,
+                    },
+                );
+            }
+            None => awaiting = Some((name.to_string(), should_panic)),
+        }
+    }
+    results
+}
+
+/// `tester`'s own output prints no `- should panic` marker; these are its
+/// `#[should_panic]` tests, which it leaves out under `--exclude-should-panic`.
+const TESTER_SHOULD_PANIC: &[&str] = &["spec #3 panics as it should"];
+
+#[test]
+fn every_result_is_what_cargo_test_reports() {
+    built();
+    let dir = tempfile::tempdir().unwrap();
+    let raw = dir.path().join("run.log");
+    let theirs = cargo_merged(&["test", "--no-fail-fast"]);
+    let mine = cargo()
+        .args(["structlog", "--log-raw", raw.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(mine.status.code(), theirs.status.code(), "{}", text(&mine));
+    let cargo_said = cargo_results(&text(&theirs));
+    let entries = read_raw(&raw);
+    // Which executable each binary id ran.
+    let mut exes: BTreeMap<String, String> = BTreeMap::new();
+    for e in entries.iter().filter(|e| e["action"] == "process_start") {
+        let command = e["command"].as_str().unwrap();
+        let program = command.split(' ').next().unwrap().trim_matches('\'');
+        let file = Path::new(program).file_name().unwrap().to_string_lossy();
+        exes.insert(e["thread"].as_str().unwrap().to_string(), file.into_owned());
+    }
+    let mut seen = BTreeSet::new();
+    let mut problems = Vec::new();
+    for (id, end) in by_test(&entries, "test_end") {
+        let group = end["group"].as_str().unwrap();
+        let name = &id[group.len() + 1..];
+        let status = end["status"].as_str().unwrap();
+        let unexpected = end.get("expected").is_some();
+        if group == "harnesses::custom" {
+            // A harness of its own: one result, from its exit status.
+            assert_eq!((status, unexpected), ("PASS", false), "{id}");
+            continue;
+        }
+        let key = (exes[group].clone(), name.to_string());
+        let Some(said) = cargo_said.get(&key) else {
+            problems.push(format!("{id}: cargo test has no result"));
+            continue;
+        };
+        seen.insert(key.clone());
+        let should_panic = said.should_panic || TESTER_SHOULD_PANIC.contains(&name);
+        let agrees = match said.outcome.as_str() {
+            "ok" if should_panic => status == "FAIL" && !unexpected,
+            "ok" => status == "PASS" && !unexpected,
+            "ignored" => status == "SKIP",
+            "FAILED" => unexpected,
+            other => panic!("{other:?} for {key:?}"),
+        };
+        if !agrees {
+            problems.push(format!(
+                "{id}: cargo test said {said:?}, the tool {status} (unexpected: {unexpected})"
+            ));
+        }
+    }
+    for key in cargo_said.keys().filter(|k| !seen.contains(*k)) {
+        problems.push(format!("{key:?}: only cargo test has a result"));
+    }
+    assert!(problems.is_empty(), "{problems:#?}");
+    assert!(seen.len() >= 30, "only {} results compared", seen.len());
+    // What a test left without a line break is kept as output (tests that
+    // run at once may leave theirs on one line).
+    let outputs: Vec<&str> = entries
+        .iter()
+        .filter(|e| e["action"] == "process_output")
+        .filter_map(|e| e["data"].as_str())
+        .collect();
+    for unfinished in [
+        "progress: 50%",
+        "no newline here",
+        "from a child, no newline",
+        "half a line",
+    ] {
+        assert!(
+            outputs
+                .iter()
+                .any(|o| o.contains(unfinished) && !o.contains("{ \"type\"")),
+            "{unfinished} not kept: {outputs:#?}"
+        );
+    }
+}
