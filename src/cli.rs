@@ -131,9 +131,14 @@ pub struct RunArgs {
     pub control: ControlArgs,
     #[command(flatten)]
     pub expect: ExpectArgs,
-    /// Only run tests whose name contains this string (as `cargo test TESTNAME`)
+    /// Only run tests whose name contains this string (as `cargo test
+    /// TESTNAME`, which then runs no doctests)
     #[arg(value_name = "TESTNAME")]
     pub filter: Option<String>,
+    /// With a TESTNAME, run the doctests whose names contain it too (`cargo
+    /// test TESTNAME` runs no doctests; a filter after `--` reaches them)
+    #[arg(long, requires = "filter", help_heading = "Test Selection")]
+    pub filter_doctests: bool,
     /// Arguments for the test binaries (as after `cargo test --`)
     #[arg(last = true, value_name = "ARGS")]
     pub test_args: Vec<String>,

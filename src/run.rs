@@ -238,7 +238,10 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
     let signals = watch_signals(tx.clone())?;
 
     let doc_only = args.targets.doc;
-    let want_docs = doc_only || !args.targets.any_selected();
+    // As cargo test: a TESTNAME (not a filter after `--`) runs no doctests,
+    // unless they are all that was asked for.
+    let want_docs = doc_only
+        || (!args.targets.any_selected() && (args.filter.is_none() || args.filter_doctests));
     if doc_only && args.targets.any_selected() {
         return Err(Error::Usage(
             "--doc cannot be combined with other target selection flags (as in cargo test)".into(),

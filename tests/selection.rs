@@ -58,6 +58,34 @@ fn a_filter_selects_tests_in_every_binary() {
 }
 
 #[test]
+fn a_testname_runs_no_doctests_as_in_cargo_test() {
+    let dir = tempfile::tempdir().unwrap();
+    let docs = |ids: &BTreeSet<String>| -> BTreeSet<String> {
+        ids.iter()
+            .filter(|i| i.contains("::doc "))
+            .cloned()
+            .collect()
+    };
+    let add = set(&[
+        "alpha::doc alpha/src/lib.rs - add (line 5)",
+        "alpha::doc alpha/src/lib.rs - add (line 11)",
+    ]);
+    // `cargo test add` runs no doctests at all.
+    let (_, ids) = run_sample(dir.path(), &["--workspace", "add"]);
+    assert_eq!(docs(&ids), set(&[]));
+    assert!(ids.contains("alpha::it_one adds"), "{ids:?}");
+    // `cargo test -- add` gives the doctests the filter.
+    let (_, ids) = run_sample(dir.path(), &["--workspace", "--", "add"]);
+    assert_eq!(docs(&ids), add);
+    // So do `--doc add` and, asked for, `--filter-doctests add`.
+    let (_, ids) = run_sample(dir.path(), &["--workspace", "--doc", "add"]);
+    assert_eq!(docs(&ids), add);
+    let (_, ids) = run_sample(dir.path(), &["--workspace", "--filter-doctests", "add"]);
+    assert_eq!(docs(&ids), add);
+    assert!(ids.contains("alpha::it_one adds"), "{ids:?}");
+}
+
+#[test]
 fn target_and_package_selection() {
     let dir = tempfile::tempdir().unwrap();
     let (code, ids) = run_sample(dir.path(), &["-p", "alpha", "--test", "it_one"]);
