@@ -1,12 +1,12 @@
 //! Builds the library that test processes preload on Linux so that libtest
 //! takes `-Zunstable-options` without `RUSTC_BOOTSTRAP` in their environment
-//! (see `src/unlock/preload.c`). A machine that cannot build it still builds
+//! (see `src/plan/unlock/preload.c`). A machine that cannot build it still builds
 //! the tool, which then sets `RUSTC_BOOTSTRAP` in the test processes instead.
 
 use std::path::PathBuf;
 
 fn main() {
-    println!("cargo::rerun-if-changed=src/unlock/preload.c");
+    println!("cargo::rerun-if-changed=src/plan/unlock/preload.c");
     println!("cargo::rustc-check-cfg=cfg(structlog_preload)");
     let os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
     if os != "linux" {
@@ -24,7 +24,7 @@ fn main() {
     let mut cmd = compiler.to_command();
     cmd.args(["-shared", "-fPIC", "-o"])
         .arg(&lib)
-        .arg("src/unlock/preload.c");
+        .arg("src/plan/unlock/preload.c");
     match cmd.status() {
         Ok(s) if s.success() => println!("cargo::rustc-cfg=structlog_preload"),
         Ok(s) => println!(

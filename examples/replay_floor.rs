@@ -20,7 +20,7 @@
 //! Prints the number of lines (and of parsed entries) on stdout; exits 1 if
 //! any line failed to parse, so a benchmark cannot time a broken input.
 
-use cargo_structlog::replay::{LogReader, READ_BUFFER};
+use cargo_structlog::logs::{LogReader, READ_BUFFER};
 use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::process::ExitCode;

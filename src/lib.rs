@@ -1,36 +1,25 @@
 //! cargo-structlog: run a workspace's tests on stable Rust and write the
 //! run as Mozilla's mozlog structured log, fanned out to any number of sinks.
 //!
-//! The pieces, in the order a run goes through them:
-//! [`cli`] parses the command line; [`cargo`] builds the tests and learns the
-//! workspace; [`plan`] decides how to start each test binary and discovers
-//! its tests; [`runner`] runs them and [`translate`] turns libtest's events
-//! ([`libtest`]) into mozlog entries ([`model`]); [`sink`] writes every entry
-//! to every output format.
+//! The pieces, in the order a run goes through them: [`cli`] reads the
+//! command line; [`cargo`] builds the tests and learns the workspace and the
+//! toolchain; [`plan`] decides how to start each test binary and discovers
+//! its tests; [`run`] runs them, and [`translate`] turns libtest's events
+//! (read by [`libtest`]) into mozlog entries ([`model`]); [`sink`] writes
+//! every entry to every output format. [`logs`] works on saved raw logs.
 
 pub mod cargo;
 pub mod cli;
-pub mod doccache;
 pub mod error;
-pub mod expectations;
-pub mod flags;
-mod json;
 pub mod libtest;
+pub mod logs;
 pub mod memory;
 pub mod model;
-pub mod partition;
 pub mod plan;
-pub mod progress;
-pub mod replay;
 pub mod run;
-pub mod runner;
 pub mod sink;
-pub mod summary;
 pub mod text;
 pub mod translate;
-pub mod unlock;
-pub mod unstable;
-pub mod witness;
 
 use clap::Parser;
 
@@ -44,10 +33,10 @@ pub fn main() -> i32 {
     let result = match args.command {
         None => run::run(args.run),
         Some(cli::Command::Run(run)) => run::run(*run),
-        Some(cli::Command::Format(args)) => replay::format(args),
-        Some(cli::Command::Merge(args)) => replay::merge(args),
-        Some(cli::Command::Unstable(args)) => unstable::unstable(args),
-        Some(cli::Command::Expectations(args)) => expectations::command(args),
+        Some(cli::Command::Format(args)) => logs::replay::format(args),
+        Some(cli::Command::Merge(args)) => logs::replay::merge(args),
+        Some(cli::Command::Unstable(args)) => logs::unstable::unstable(args),
+        Some(cli::Command::Expectations(args)) => plan::expectations::command(args),
     };
     match result {
         Ok(code) => code,

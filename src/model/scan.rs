@@ -18,9 +18,9 @@
 //! on their own. Left to serde (the whole line): a test id given as a list,
 //! negative and non-integer numbers where a field takes an integer, an
 //! unknown key whose value is a list or an object, nesting deeper than
-//! [`crate::json::MAX_DEPTH`], anything malformed.
+//! [`crate::model::json::MAX_DEPTH`], anything malformed.
 use super::{Fields, ProcessId, TestId, TestsText};
-use crate::json::Scanner;
+use crate::model::json::Scanner;
 
 /// The line's fields, or `None` to read it with serde.
 pub(super) fn fields(text: &str) -> Option<Fields<'_>> {
@@ -270,7 +270,7 @@ fn ids(s: &mut Scanner) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::json::MAX_DEPTH;
+    use crate::model::json::MAX_DEPTH;
     use crate::model::{Action, Entry, ParseError};
 
     fn describe(entry: Result<Entry, ParseError>) -> String {
@@ -459,7 +459,7 @@ mod tests {
             seeds.extend(text.lines().map(str::to_string));
         }
         let (mut read, mut tried) = (0, 0);
-        for text in crate::json::damaged_lines(&seeds, 20_000, 0x9e37_79b9_7f4a_7c15) {
+        for text in crate::model::json::damaged_lines(&seeds, 20_000, 0x9e37_79b9_7f4a_7c15) {
             tried += 1;
             if agrees(&text) {
                 read += 1;

@@ -15,8 +15,8 @@
 //! prints everything as it comes, as mozlog does.
 
 use super::{Output, Sink};
+use crate::model::summary::{Counts, Noted, Summary};
 use crate::model::{Action, Crash, Entry, Log, Status, TestEnd, TestStatus};
-use crate::summary::{Counts, Noted, Summary};
 use crate::text::{exit_status_text, safe_text, Ansi};
 use std::io::{self, Write};
 

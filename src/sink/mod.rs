@@ -27,6 +27,7 @@ pub mod github;
 pub mod grouped;
 pub mod html;
 pub mod mach;
+pub mod progress;
 pub mod raw;
 pub mod socket;
 pub mod tbpl;
@@ -217,7 +218,7 @@ impl FanOut {
     /// failures of the run, while the other sinks carry on.
     pub fn add_failed(&mut self, label: impl Into<String>, what: &str, err: io::Error) {
         let msg = format!("{}: {what} failed: {err}", label.into());
-        crate::progress::eprintln_above(&format!(
+        crate::sink::progress::eprintln_above(&format!(
             "cargo-structlog: error: {msg}; the other outputs carry on"
         ));
         self.failures.push(msg);
@@ -227,7 +228,7 @@ impl FanOut {
         let slot = &mut self.slots[i];
         slot.failed = true;
         let msg = format!("{}: {what} failed: {err}", slot.label);
-        crate::progress::eprintln_above(&format!(
+        crate::sink::progress::eprintln_above(&format!(
             "cargo-structlog: error: {msg}; the other outputs carry on"
         ));
         self.failures.push(msg);
@@ -494,7 +495,7 @@ impl Destination {
 }
 
 /// A sink's writer: a buffered file, or stdout (which a progress bar on the
-/// same terminal must not tear: see [`crate::progress`]).
+/// same terminal must not tear: see [`crate::sink::progress`]).
 pub type Output = Box<dyn Write + Send>;
 
 /// Opens a destination for writing. Files are created (truncated) now, so an
@@ -893,7 +894,7 @@ pub fn setup(log: &LogArgs, color: Option<&str>) -> Result<FanOut, Error> {
         let opened = open(&destination, opts.connect_timeout, || {
             if is_tty {
                 // Shares the terminal with the progress bar.
-                Box::new(crate::progress::TermStdout::new())
+                Box::new(crate::sink::progress::TermStdout::new())
             } else {
                 Box::new(io::BufWriter::new(io::stdout()))
             }

@@ -7,11 +7,16 @@
 //! Test ids are `"<binary-id> <libtest name>"`: unique across the run and
 //! stable across runs.
 
+pub mod expectations;
+pub mod flags;
+pub mod partition;
+pub mod unlock;
+
 use crate::cargo::{self, Build, Rustc, RustdocInvocation, TestArtifact};
-use crate::flags::TestFlags;
 use crate::libtest::{self, Event};
+use crate::plan::flags::TestFlags;
+use crate::plan::unlock::Unlock;
 use crate::translate::{Harness, TestInfo};
-use crate::unlock::Unlock;
 use cargo_metadata::{Metadata, Package};
 use std::collections::HashMap;
 use std::ffi::OsString;
@@ -30,7 +35,7 @@ pub struct Launch {
     pub clear_env: bool,
     /// rustdoc takes libtest's arguments as `--test-args ARG` pairs.
     pub via_test_args: bool,
-    /// How the process is let take `-Zunstable-options` (see [`crate::unlock`]).
+    /// How the process is let take `-Zunstable-options` (see [`crate::plan::unlock`]).
     pub unlock: Unlock,
 }
 
@@ -527,7 +532,7 @@ pub fn discover(
         }
         Harness::Libtest | Harness::Tester => {
             let listed = match list_with_should_panic(binary, flags, cache) {
-                Err(e) if binary.launch.unlock.is_preload() && crate::unlock::refused(&e) => {
+                Err(e) if binary.launch.unlock.is_preload() && crate::plan::unlock::refused(&e) => {
                     binary.launch.unlock = Unlock::Env;
                     list_with_should_panic(binary, flags, cache)
                 }

@@ -310,8 +310,8 @@ pub struct ControlArgs {
     pub session_dir: Option<PathBuf>,
     /// Run one shard of the tests: count:K/N deals them out in turn,
     /// hash:K/N by a hash of their ids (stable as tests come and go)
-    #[arg(long, value_name = "count:K/N|hash:K/N", value_parser = crate::partition::Partition::parse)]
-    pub partition: Option<crate::partition::Partition>,
+    #[arg(long, value_name = "count:K/N|hash:K/N", value_parser = crate::plan::partition::Partition::parse)]
+    pub partition: Option<crate::plan::partition::Partition>,
     /// Test binaries run at once [default: CPUs / test threads, at least 1]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub test_binaries: Option<u32>,

@@ -12,7 +12,7 @@
 //! Memory stays bounded: each parser holds at most one chunk waiting and one
 //! parsed batch ahead.
 
-use super::{line_text, parse_owned, LineEntry, KEEP_LINE_CAPACITY};
+use super::replay::{line_text, parse_owned, LineEntry, KEEP_LINE_CAPACITY};
 use crate::memory::EagerRelease;
 use crate::model::{Entry, ParseError};
 use std::io::{self, Read};
@@ -453,7 +453,7 @@ fn parse_chunk(chunk: Chunk, batch: &mut Batch) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::replay::LogReader;
+    use crate::logs::replay::LogReader;
 
     /// Every (line number, entry or error) a reader gives, as text.
     fn all(mut r: ParallelReader) -> (Vec<(u64, String)>, Option<String>) {

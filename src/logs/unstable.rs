@@ -58,8 +58,8 @@
 
 use crate::cli::UnstableArgs;
 use crate::error::{exit, Error};
+use crate::logs::replay::{LogReader, Malformed, READ_BUFFER, STDIN_LABEL};
 use crate::model::{Action, Entry, Status};
-use crate::replay::{LogReader, Malformed, READ_BUFFER, STDIN_LABEL};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::io::{self, BufRead, BufReader, Write};

@@ -8,7 +8,7 @@
 //! build scripts that watch it (proc-macro2's) change their fingerprints,
 //! so the proc-macro chain is rebuilt, then rebuilt again by the next plain
 //! `cargo test`. On Linux the test process instead preloads a small library
-//! (`src/unlock/preload.c`) whose `getenv` answers that one question, and
+//! (`src/plan/unlock/preload.c`) whose `getenv` answers that one question, and
 //! which removes itself from the environment before `main`, so the test and
 //! its children see the environment `cargo test` gives. Elsewhere, or when
 //! the library cannot be loaded (a statically linked or foreign-architecture

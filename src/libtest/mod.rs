@@ -21,7 +21,9 @@
 //! stream (a test's direct writes, child processes, non-UTF-8 bytes) is not an
 //! event: [`parse_line`] returns `None` and the caller keeps it as output.
 
-use crate::json::Scanner;
+pub mod witness;
+
+use crate::model::json::Scanner;
 use serde::Deserialize;
 
 /// One event from libtest's JSON stream.
@@ -164,7 +166,7 @@ pub fn split_event(line: &[u8]) -> (Option<&[u8]>, &[u8]) {
 
 /// An event line read without serde's visitors (most of a run's lines
 /// are short flat objects); `None` for anything it does not read exactly
-/// as serde would, which serde then reads (see [`crate::json`]).
+/// as serde would, which serde then reads (see [`crate::model::json`]).
 fn read_quickly(text: &str) -> Option<Raw> {
     let mut raw = Raw::default();
     let mut seen = 0u32;
@@ -579,7 +581,7 @@ mod tests {
         }
         let seeds: Vec<String> = LINES.iter().map(|l| l.to_string()).collect();
         let (mut read, mut tried) = (0, 0);
-        for text in crate::json::damaged_lines(&seeds, 20_000, 0x2545_f491_4f6c_dd1d) {
+        for text in crate::model::json::damaged_lines(&seeds, 20_000, 0x2545_f491_4f6c_dd1d) {
             tried += 1;
             if check(&text) {
                 read += 1;

@@ -1,16 +1,18 @@
 //! `cargo structlog run`: build, discover, run, and write the stream.
 
+pub mod coordinator;
+
+use crate::cargo::doccache::{Context as DocContext, DocCache};
 use crate::cargo::{self, Rustc};
 use crate::cli::{RunArgs, TargetArgs};
-use crate::doccache::{Context as DocContext, DocCache};
 use crate::error::{exit, Error};
-use crate::expectations::Expectations;
-use crate::flags::TestFlags;
+use crate::model::summary::Summary;
 use crate::model::{Action, Entry, Level, Log, Origin, SuiteEnd, SuiteStart};
+use crate::plan::expectations::Expectations;
+use crate::plan::flags::TestFlags;
 use crate::plan::{self, Discovered, TestBinary};
-use crate::runner::{Hook, Msg, RunConfig, Runner, SystemClock};
+use crate::run::coordinator::{Hook, Msg, RunConfig, Runner, SystemClock};
 use crate::sink::{self, FanOut};
-use crate::summary::Summary;
 use serde_json::{Map, Value};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -32,7 +34,7 @@ impl Stream {
     }
 }
 
-impl crate::runner::Output for Stream {
+impl crate::run::coordinator::Output for Stream {
     fn entry(&mut self, e: &Entry) {
         Stream::entry(self, e);
     }
@@ -52,7 +54,7 @@ pub fn origin() -> Origin {
 }
 
 fn now_ms() -> u64 {
-    use crate::runner::Clock;
+    use crate::run::coordinator::Clock;
     SystemClock.now_ms()
 }
 
@@ -227,8 +229,11 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
     let rustc_dir = manifest_dir.clone();
     let rustc = std::thread::spawn(move || cargo::rustc_info(&rustc_dir));
     let mut fanout = sink::setup(&args.log, args.cargo.color.as_deref())?;
-    if crate::progress::wanted() {
-        fanout.add("progress bar", Box::new(crate::progress::Progress::new()));
+    if crate::sink::progress::wanted() {
+        fanout.add(
+            "progress bar",
+            Box::new(crate::sink::progress::Progress::new()),
+        );
     }
     let mut stream = Stream {
         fanout,
@@ -309,7 +314,7 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
     }
 
     let structlog_dir = metadata.target_directory.as_std_path().join("structlog");
-    let unlock = crate::unlock::choose(rustc.is_nightly(), &structlog_dir);
+    let unlock = crate::plan::unlock::choose(rustc.is_nightly(), &structlog_dir);
     let ctx = plan::Context {
         metadata,
         rust_versions: &workspace.rust_versions,
@@ -502,7 +507,7 @@ fn discover_doctests(
     list_args: &[String],
     bootstrap: Option<&str>,
     flags: &TestFlags,
-    unlock: &crate::unlock::Unlock,
+    unlock: &crate::plan::unlock::Unlock,
     root: &Path,
     cache: Option<(DocCache, HashSet<PathBuf>)>,
 ) -> Vec<Discovered> {
@@ -564,7 +569,7 @@ fn failed_doc_listing(message: String) -> Discovered {
                 env: Vec::new(),
                 clear_env: false,
                 via_test_args: true,
-                unlock: crate::unlock::Unlock::Nothing,
+                unlock: crate::plan::unlock::Unlock::Nothing,
             },
             src_path: None,
             order: (String::new(), 9, String::new()),

@@ -16,9 +16,9 @@
 //!   expected → FAIL, did not panic → PASS expected FAIL, wrong message →
 //!   ERROR expected FAIL; `--ensure-time`'s "time limit exceeded" → TIMEOUT.
 
-use crate::expectations::Expectation;
 use crate::libtest::{self, Event, Outcome, TestResult};
 use crate::model::{Action, Level, Log, ProcessOutput, Status, TestEnd, TestStart};
+use crate::plan::expectations::Expectation;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -114,7 +114,7 @@ pub enum Ended {
 }
 
 /// A second account of a process's results that its tests cannot write
-/// (libtest's `--logfile`, see [`crate::witness`]): a result line counts only
+/// (libtest's `--logfile`, see [`crate::libtest::witness`]): a result line counts only
 /// when it agrees.
 pub trait Witness: Send + std::fmt::Debug {
     /// Whether the harness itself recorded `outcome` for `name` next (the

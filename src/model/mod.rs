@@ -17,7 +17,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::io;
 
+pub(crate) mod json;
 mod scan;
+pub mod summary;
 
 /// A test result status (mozlog's `Status` and `SubStatus` enums together).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

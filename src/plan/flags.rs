@@ -218,7 +218,7 @@ impl TestFlags {
     /// partitioned run names them), on `threads` threads when given, without
     /// capturing output when `nocapture` (so that what a crashing test
     /// printed survives it), writing its results to `logfile` as well when
-    /// given (see [`crate::witness`]). Returns the arguments and the user's
+    /// given (see [`crate::libtest::witness`]). Returns the arguments and the user's
     /// arguments left out because the harness rejects them.
     pub fn run_args(
         &self,

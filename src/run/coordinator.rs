@@ -22,13 +22,13 @@
 //! may start as soon as it and those before it are listed: the rest are
 //! listed (and the doctests, through cargo) while the first ones run.
 
-use crate::expectations::{Expectation, Expectations};
-use crate::flags::{Selection, TestFlags};
 use crate::model::{
     Action, Crash, Entry, Level, Log, Origin, ProcessExit, ProcessStart, Status, SuiteStart,
     TestEnd, TestGroups,
 };
-use crate::partition::Partition;
+use crate::plan::expectations::{Expectation, Expectations};
+use crate::plan::flags::{Selection, TestFlags};
+use crate::plan::partition::Partition;
 use crate::plan::{Discovered, TestBinary};
 use crate::text::{shell_quote, signal_name};
 use crate::translate::{BinaryState, Ended, Harness};
@@ -1298,13 +1298,13 @@ impl<'a> Runner<'a> {
 }
 
 /// libtest's `--logfile` of one process, read as its results come: the
-/// account of them that its tests cannot write (see [`crate::witness`]).
+/// account of them that its tests cannot write (see [`crate::libtest::witness`]).
 /// The file is removed when this is dropped.
 #[derive(Debug)]
 struct LogfileWitness {
     path: PathBuf,
     file: std::fs::File,
-    records: crate::witness::Records,
+    records: crate::libtest::witness::Records,
 }
 
 impl LogfileWitness {
@@ -1320,7 +1320,7 @@ impl LogfileWitness {
         Some(LogfileWitness {
             path,
             file,
-            records: crate::witness::Records::new(),
+            records: crate::libtest::witness::Records::new(),
         })
     }
 }
@@ -1781,7 +1781,7 @@ mod tests {
                 env: Vec::new(),
                 clear_env: false,
                 via_test_args: false,
-                unlock: crate::unlock::Unlock::Nothing,
+                unlock: crate::plan::unlock::Unlock::Nothing,
             },
             src_path: None,
             order: ("p".into(), place as u8, id.to_string()),

@@ -8,6 +8,8 @@
 //! `cargo metadata`, and doctest command lines from our own binary standing in
 //! as `RUSTDOC` (see [`rustdoc_wrapper`]).
 
+pub mod doccache;
+
 use crate::cli::CargoArgs;
 use crate::error::Error;
 use cargo_metadata::{Message, Metadata, MetadataCommand, Package, PackageId};

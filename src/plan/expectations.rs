@@ -165,7 +165,7 @@ pub fn generate(logs: &[PathBuf]) -> Result<String, Error> {
     use std::collections::BTreeMap;
     let mut seen: BTreeMap<String, Seen> = BTreeMap::new();
     for log in logs {
-        let reader = crate::replay::LogReader::open(log)
+        let reader = crate::logs::replay::LogReader::open(log)
             .map_err(|e| Error::Setup(format!("{}: cannot read: {e}", log.display())))?;
         for item in reader {
             let (line, entry) =

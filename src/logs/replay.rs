@@ -89,8 +89,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-mod parallel;
-pub use parallel::{ParallelReader, ParsedBatch, ReadEntry};
+pub use super::parallel::{ParallelReader, ParsedBatch, ReadEntry};
 
 /// An entry read from a log, with its line number, or why the line holds none.
 pub type LineEntry = (u64, Result<Entry, ParseError>);
@@ -101,7 +100,7 @@ pub const READ_BUFFER: usize = 1 << 20;
 
 /// A line buffer that grew beyond this for one huge line is given back, so
 /// one 100 MB output line does not keep 100 MB for the rest of the log.
-const KEEP_LINE_CAPACITY: usize = 4 << 20;
+pub(super) const KEEP_LINE_CAPACITY: usize = 4 << 20;
 
 /// How many malformed lines are described on stderr; the others are counted.
 const SHOWN_MALFORMED: u64 = 100;
@@ -251,7 +250,7 @@ fn fill<R: BufRead>(inner: &mut R) -> io::Result<&[u8]> {
 
 /// The text of line `number` to parse: trimmed, line 1 without a UTF-8
 /// byte-order mark; `None` for a blank line.
-fn line_text(number: u64, line: &[u8]) -> Option<&[u8]> {
+pub(super) fn line_text(number: u64, line: &[u8]) -> Option<&[u8]> {
     let mut text = line.trim_ascii();
     if number == 1 {
         text = text.strip_prefix(b"\xef\xbb\xbf").unwrap_or(text);
@@ -262,7 +261,7 @@ fn line_text(number: u64, line: &[u8]) -> Option<&[u8]> {
 /// Parses line `number`, a line of megabytes (a large run's suite_start),
 /// into an entry that keeps the line itself rather than a copy of its test
 /// list; `None` for a blank line.
-fn parse_owned(number: u64, mut line: Vec<u8>) -> Option<Result<Entry, ParseError>> {
+pub(super) fn parse_owned(number: u64, mut line: Vec<u8>) -> Option<Result<Entry, ParseError>> {
     line_text(number, &line)?;
     if number == 1 && line.starts_with(b"\xef\xbb\xbf") {
         line.drain(..3);
