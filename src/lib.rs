@@ -30,14 +30,7 @@ pub fn main() -> i32 {
         return cargo::rustdoc_wrapper(real);
     }
     let cli::Cargo::Structlog(args) = cli::Cargo::parse();
-    let result = match args.command {
-        None => run::run(args.run),
-        Some(cli::Command::Run(run)) => run::run(*run),
-        Some(cli::Command::Format(args)) => logs::replay::format(args),
-        Some(cli::Command::Merge(args)) => logs::replay::merge(args),
-        Some(cli::Command::Unstable(args)) => logs::unstable::unstable(args),
-        Some(cli::Command::Expectations(args)) => plan::expectations::command(args),
-    };
+    let result = cli::dispatch(args);
     match result {
         Ok(code) => code,
         Err(e) => {

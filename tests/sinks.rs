@@ -154,13 +154,18 @@ fn bad_destinations_and_options_stop_before_anything_runs() {
             &["--log-raw", "-", "--log-mach", "-"],
             "all write to stdout",
         ),
+        // An option of a format that is not asked for needs that format.
         (
             &["--log-raw", "x.log", "--log-mach-verbose"],
-            "--log-mach-verbose is given, but no --log-mach",
+            "required arguments were not provided:\n  --log-mach <FILE>",
         ),
         (
             &["--log-tbpl-level", "DEBUG"],
-            "--log-tbpl-level is given, but no --log-tbpl",
+            "required arguments were not provided:\n  --log-tbpl <FILE>",
+        ),
+        (
+            &["--log-mach", "-", "--log-raw-level", "DEBUG"],
+            "required arguments were not provided:\n  <--log-raw <FILE>|--log-exec <CMD>>",
         ),
         (&["--log-mach-level", "LOUD"], "unknown level"),
         (
@@ -172,6 +177,19 @@ fn bad_destinations_and_options_stop_before_anything_runs() {
             "unexpected argument '--log-html-verbose'",
         ),
         (&["--", "--format", "pretty"], "is not allowed"),
+        // Durations too long to hold are refused, not a panic.
+        (&["--timeout", "1e20"], "more than a year"),
+        (&["--pre-kill-hook-timeout", "1e300"], "more than a year"),
+        (
+            &[
+                "--log-raw",
+                "tcp://127.0.0.1:9",
+                "--log-connect-timeout",
+                "1e300",
+            ],
+            "more than a year",
+        ),
+        (&["--timeout", "NaN"], "not a positive number"),
     ];
     let dir = tempfile::tempdir().unwrap();
     for (args, want) in cases {

@@ -8,9 +8,6 @@
 //! `cargo metadata`, and doctest command lines from our own binary standing in
 //! as `RUSTDOC` (see [`rustdoc_wrapper`]).
 
-pub mod doccache;
-
-use crate::cli::CargoArgs;
 use crate::error::Error;
 use cargo_metadata::{Message, Metadata, MetadataCommand, Package, PackageId};
 use serde::{Deserialize, Serialize};
@@ -86,9 +83,103 @@ fn rustup_tool(
     exe.is_file().then_some(exe)
 }
 
+/// What cargo builds: `cargo test`'s manifest, package, feature and
+/// compilation flags (everything but target selection).
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    pub manifest_path: Option<PathBuf>,
+    pub package: Vec<String>,
+    pub workspace: bool,
+    pub exclude: Vec<String>,
+    pub features: Vec<String>,
+    pub all_features: bool,
+    pub no_default_features: bool,
+    pub release: bool,
+    pub profile: Option<String>,
+    pub target_dir: Option<PathBuf>,
+    pub jobs: Option<String>,
+    pub locked: bool,
+    pub offline: bool,
+    pub frozen: bool,
+    /// `auto`, `always` or `never`.
+    pub color: Option<String>,
+}
+
+impl Options {
+    /// The profile the tests are built with, as cargo names it.
+    pub fn profile_name(&self) -> &str {
+        match (&self.profile, self.release) {
+            (Some(p), _) => p,
+            (None, true) => "release",
+            (None, false) => "dev",
+        }
+    }
+}
+
+/// Which targets `cargo test` builds and runs (its target selection).
+#[derive(Clone, Debug, Default)]
+pub struct Targets {
+    pub lib: bool,
+    pub bins: bool,
+    pub bin: Vec<String>,
+    pub examples: bool,
+    pub example: Vec<String>,
+    pub tests: bool,
+    pub test: Vec<String>,
+    pub benches: bool,
+    pub bench: Vec<String>,
+    pub all_targets: bool,
+    /// Only the doctests.
+    pub doc: bool,
+}
+
+impl Targets {
+    /// True when any flag narrows the targets: cargo then runs no doctests
+    /// unless `--doc` is given.
+    pub fn any_selected(&self) -> bool {
+        self.lib
+            || self.bins
+            || !self.bin.is_empty()
+            || self.examples
+            || !self.example.is_empty()
+            || self.tests
+            || !self.test.is_empty()
+            || self.benches
+            || !self.bench.is_empty()
+            || self.all_targets
+    }
+
+    /// Adds the selection to a cargo command.
+    pub fn apply(&self, cmd: &mut Command) {
+        let flags = [
+            (self.lib, "--lib"),
+            (self.bins, "--bins"),
+            (self.examples, "--examples"),
+            (self.tests, "--tests"),
+            (self.benches, "--benches"),
+            (self.all_targets, "--all-targets"),
+        ];
+        for (on, flag) in flags {
+            if on {
+                cmd.arg(flag);
+            }
+        }
+        for (names, flag) in [
+            (&self.bin, "--bin"),
+            (&self.example, "--example"),
+            (&self.test, "--test"),
+            (&self.bench, "--bench"),
+        ] {
+            for n in names {
+                cmd.arg(flag).arg(n);
+            }
+        }
+    }
+}
+
 /// A cargo command with the user's manifest, profile, feature and
 /// package-selection flags (everything but target selection).
-pub fn cargo_command(sub: &str, args: &CargoArgs) -> Command {
+pub fn cargo_command(sub: &str, args: &Options) -> Command {
     let mut cmd = Command::new(cargo_program());
     cmd.arg(sub);
     if let Some(p) = &args.manifest_path {
@@ -150,7 +241,7 @@ pub struct Workspace {
 }
 
 /// Reads the workspace's metadata (`cargo metadata --no-deps`).
-pub fn metadata(args: &CargoArgs) -> Result<Workspace, Error> {
+pub fn metadata(args: &Options) -> Result<Workspace, Error> {
     let mut cmd = MetadataCommand::new();
     cmd.cargo_path(cargo_program()).no_deps();
     if let Some(p) = &args.manifest_path {

@@ -5,8 +5,40 @@
 //! `cargo-structlog`, cargo calls it as `cargo-structlog structlog ...`, and
 //! the same line works when typed directly.
 
+mod config;
+
+use crate::error::Error;
+use crate::model::Level;
+use crate::sink::{buffer, xunit};
+use clap::builder::TypedValueParser;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
+
+/// Runs the command the command line names; its exit status.
+pub fn dispatch(args: Structlog) -> Result<i32, Error> {
+    match args.command {
+        None => crate::run::run(config::run_settings(args.run)?),
+        Some(Command::Run(run)) => crate::run::run(config::run_settings(*run)?),
+        Some(Command::Format(a)) => {
+            let sinks = config::sinks(&a.log, a.color)?;
+            crate::logs::replay::format(&a.input, a.strict, &sinks)
+        }
+        Some(Command::Merge(a)) => {
+            let sinks = config::sinks(&a.log, a.color)?;
+            crate::logs::replay::merge(&a.logs, a.allow_duplicates, a.strict, &sinks)
+        }
+        Some(Command::Unstable(a)) => crate::logs::unstable::unstable(&a.logs, a.json),
+        Some(Command::Expectations(a)) => {
+            let text = crate::logs::expectations::generate(&a.from)?;
+            match &a.output {
+                Some(path) => std::fs::write(path, text)
+                    .map_err(|e| Error::Setup(format!("{}: cannot write: {e}", path.display())))?,
+                None => print!("{text}"),
+            }
+            Ok(crate::error::exit::OK)
+        }
+    }
+}
 
 /// `cargo structlog ...`: cargo passes the subcommand's name as the first argument.
 #[derive(Debug, Parser)]
@@ -248,23 +280,6 @@ pub struct TargetArgs {
     pub doc: bool,
 }
 
-impl TargetArgs {
-    /// True when any flag narrows the targets: cargo then runs no doctests
-    /// unless `--doc` is given.
-    pub fn any_selected(&self) -> bool {
-        self.lib
-            || self.bins
-            || !self.bin.is_empty()
-            || self.examples
-            || !self.example.is_empty()
-            || self.tests
-            || !self.test.is_empty()
-            || self.benches
-            || !self.bench.is_empty()
-            || self.all_targets
-    }
-}
-
 /// libtest's test selection and threading, given to every binary that speaks
 /// libtest's flags.
 #[derive(Debug, Args, Default, Clone)]
@@ -294,8 +309,8 @@ pub struct ControlArgs {
     /// A test running longer than SECS gets status TIMEOUT: its stacks are
     /// sampled by the pre-kill hook, then its process is killed and the
     /// binary's other tests resume
-    #[arg(long, value_name = "SECS", value_parser = positive_secs)]
-    pub timeout: Option<f64>,
+    #[arg(long, value_name = "SECS", value_parser = duration_secs)]
+    pub timeout: Option<std::time::Duration>,
     /// Command run (by sh) on a hung test before it is killed; {pid}, {test}
     /// and {binary} are replaced, and STRUCTLOG_PID / STRUCTLOG_TEST are set.
     /// Its output is the sample. Default: gdb or eu-stack (Linux), sample
@@ -303,8 +318,8 @@ pub struct ControlArgs {
     #[arg(long, value_name = "CMD")]
     pub pre_kill_hook: Option<String>,
     /// Time the pre-kill hook may take before it is killed itself
-    #[arg(long, value_name = "SECS", default_value = "30", value_parser = positive_secs)]
-    pub pre_kill_hook_timeout: f64,
+    #[arg(long, value_name = "SECS", default_value = "30", value_parser = duration_secs)]
+    pub pre_kill_hook_timeout: std::time::Duration,
     /// Where pre-kill samples are written [default: TARGET-DIR/structlog]
     #[arg(long, value_name = "DIR")]
     pub session_dir: Option<PathBuf>,
@@ -340,9 +355,17 @@ pub struct ExpectArgs {
     pub fail_on_flaky: bool,
 }
 
-fn positive_secs(s: &str) -> Result<f64, String> {
+/// A positive number of seconds that a duration can hold (a year at most:
+/// a longer wait is no limit at all, and `1e20` would not fit).
+fn duration_secs(s: &str) -> Result<std::time::Duration, String> {
+    const MAX_SECS: f64 = 366.0 * 24.0 * 3600.0;
     match s.parse::<f64>() {
-        Ok(v) if v > 0.0 && v.is_finite() => Ok(v),
+        Ok(v) if v > 0.0 && v.is_finite() && v <= MAX_SECS => {
+            Ok(std::time::Duration::from_secs_f64(v))
+        }
+        Ok(v) if v > MAX_SECS => Err(format!(
+            "`{s}` seconds is more than a year; give at most {MAX_SECS}"
+        )),
         _ => Err(format!("`{s}` is not a positive number of seconds")),
     }
 }
@@ -353,6 +376,7 @@ fn positive_secs(s: &str) -> Result<f64, String> {
 #[command(
     next_help_heading = "Logging (each --log-<format> takes FILE, - for stdout, tcp://HOST:PORT or unix:PATH, and repeats)"
 )]
+#[command(group = clap::ArgGroup::new("raw_sinks").args(["log_raw", "log_exec"]).multiple(true))]
 pub struct LogArgs {
     /// Raw mozlog: one JSON entry per line
     #[arg(long, value_name = "FILE")]
@@ -386,42 +410,61 @@ pub struct LogArgs {
     #[arg(long, value_name = "CMD")]
     pub log_exec: Vec<String>,
     /// Seconds to wait for a tcp:// or unix: destination to accept [default: 5]
-    #[arg(long, value_name = "SECS", value_parser = positive_secs)]
-    pub log_connect_timeout: Option<f64>,
+    #[arg(long, value_name = "SECS", value_parser = duration_secs)]
+    pub log_connect_timeout: Option<std::time::Duration>,
 
     /// Minimum level of `log` entries in the raw sinks [default: INFO]
-    #[arg(long, value_name = "LEVEL")]
-    pub log_raw_level: Option<String>,
+    #[arg(long, value_name = "LEVEL", value_parser = level, requires = "raw_sinks")]
+    pub log_raw_level: Option<Level>,
     /// Minimum level of `log` entries in the mach sinks [default: INFO]
-    #[arg(long, value_name = "LEVEL")]
-    pub log_mach_level: Option<String>,
+    #[arg(long, value_name = "LEVEL", value_parser = level, requires = "log_mach")]
+    pub log_mach_level: Option<Level>,
     /// Minimum level of `log` entries in the tbpl sinks [default: INFO]
-    #[arg(long, value_name = "LEVEL")]
-    pub log_tbpl_level: Option<String>,
+    #[arg(long, value_name = "LEVEL", value_parser = level, requires = "log_tbpl")]
+    pub log_tbpl_level: Option<Level>,
     /// mach: print every test's output as it comes, and subtest results
-    #[arg(long)]
+    #[arg(long, requires = "log_mach")]
     pub log_mach_verbose: bool,
     /// tbpl: fold passing subtests into dots, with context around failures
-    #[arg(long)]
+    #[arg(long, requires = "log_tbpl")]
     pub log_tbpl_compact: bool,
     /// mach: hold the last N lines of context (output, logs) and print them only around a failure
-    #[arg(long, value_name = "N|UNLIMITED")]
-    pub log_mach_buffer: Option<String>,
+    #[arg(long, value_name = "N|UNLIMITED", value_parser = limit, requires = "log_mach")]
+    pub log_mach_buffer: Option<buffer::Limit>,
     /// tbpl: hold the last N lines of context and print them only around a failure
-    #[arg(long, value_name = "N|UNLIMITED")]
-    pub log_tbpl_buffer: Option<String>,
+    #[arg(long, value_name = "N|UNLIMITED", value_parser = limit, requires = "log_tbpl")]
+    pub log_tbpl_buffer: Option<buffer::Limit>,
     /// xunit: the schema to follow: jenkins (junit-10.xsd), ant (strict), or extended (adds file and line)
-    #[arg(long, value_name = "FLAVOR", value_parser = ["jenkins", "ant", "extended"])]
-    pub log_xunit_flavor: Option<String>,
+    #[arg(long, value_name = "FLAVOR", requires = "log_xunit",
+          value_parser = clap::builder::PossibleValuesParser::new(["jenkins", "ant", "extended"])
+              .map(|s| xunit::Flavor::parse(&s).expect("a possible value")))]
+    pub log_xunit_flavor: Option<xunit::Flavor>,
     /// xunit: how expected failures are written: success, failure, ignore, passthru [default: success]
-    #[arg(long, value_name = "MAPMODE", value_parser = ["success", "failure", "ignore", "passthru"])]
-    pub log_xunit_xfail: Option<String>,
+    #[arg(long, value_name = "MAPMODE", requires = "log_xunit", value_parser = map_mode())]
+    pub log_xunit_xfail: Option<xunit::MapMode>,
     /// xunit: how unexpected passes are written: success, failure, ignore, passthru [default: failure]
-    #[arg(long, value_name = "MAPMODE", value_parser = ["success", "failure", "ignore", "passthru"])]
-    pub log_xunit_xpass: Option<String>,
+    #[arg(long, value_name = "MAPMODE", requires = "log_xunit", value_parser = map_mode())]
+    pub log_xunit_xpass: Option<xunit::MapMode>,
     /// xunit: most bytes of captured output kept per test [default: 65536]
-    #[arg(long, value_name = "BYTES")]
+    #[arg(long, value_name = "BYTES", requires = "log_xunit")]
     pub log_xunit_max_output: Option<u64>,
+}
+
+/// A `log` entry level, in mozlog's spelling (any case).
+fn level(s: &str) -> Result<Level, String> {
+    Level::parse(&s.to_ascii_uppercase()).ok_or_else(|| {
+        format!("unknown level `{s}` (one of CRITICAL, ERROR, WARNING, INFO, DEBUG)")
+    })
+}
+
+/// A context buffer's size: a number of lines, or UNLIMITED.
+fn limit(s: &str) -> Result<buffer::Limit, String> {
+    buffer::Limit::parse(s).ok_or_else(|| format!("`{s}` is neither a number nor UNLIMITED"))
+}
+
+fn map_mode() -> impl clap::builder::TypedValueParser<Value = xunit::MapMode> {
+    clap::builder::PossibleValuesParser::new(["success", "failure", "ignore", "passthru"])
+        .map(|s| xunit::MapMode::parse(&s).expect("a possible value"))
 }
 
 #[cfg(test)]

@@ -75,7 +75,6 @@
 //! structlog format` shows entries as they come) and at the end, never per
 //! entry.
 
-use crate::cli::{FormatArgs, LogArgs, MergeArgs};
 use crate::error::{exit, Error};
 use crate::model::{Action, Entry, ParseError, SuiteStart, TestGroups};
 use crate::sink::{self, Destination, FanOut};
@@ -337,25 +336,45 @@ fn status(sink_failed: bool, stopped: bool, malformed: &Malformed) -> i32 {
 }
 
 /// Refuses an output file that is also an input: opening the sinks would
-/// truncate the log before it is read.
-fn check_not_overwritten(log: &LogArgs, inputs: &[&Path]) -> Result<(), Error> {
-    let inputs: Vec<PathBuf> = inputs
-        .iter()
-        .filter_map(|p| std::fs::canonicalize(p).ok())
-        .collect();
-    for (format, dest) in sink::requested(log) {
-        if let Destination::File(path) = Destination::parse(&dest) {
-            if let Ok(out) = std::fs::canonicalize(&path) {
-                if inputs.contains(&out) {
-                    return Err(Error::Usage(format!(
-                        "--log-{format} {dest}: this file is also an input; \
-                         write the output to another file"
-                    )));
-                }
+/// truncate the log before it is read. Files are compared by what they are
+/// (device and inode), so a hard link or another path to an input is caught.
+pub(crate) fn check_not_overwritten(sinks: &sink::Config, inputs: &[&Path]) -> Result<(), Error> {
+    let inputs: Vec<FileId> = inputs.iter().filter_map(|p| FileId::of(p)).collect();
+    for (format, dest) in &sinks.outputs {
+        if let Destination::File(path) = Destination::parse(dest) {
+            if FileId::of(&path).is_some_and(|out| inputs.contains(&out)) {
+                return Err(Error::Usage(format!(
+                    "--log-{format} {dest}: this file is also an input; \
+                     write the output to another file"
+                )));
             }
         }
     }
     Ok(())
+}
+
+/// What a file is, whatever path names it.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct FileId(u64, u64);
+
+impl FileId {
+    pub(crate) fn of(path: &Path) -> Option<FileId> {
+        let meta = std::fs::metadata(path).ok()?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            Some(FileId(meta.dev(), meta.ino()))
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = meta;
+            let p = std::fs::canonicalize(path).ok()?;
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            p.hash(&mut h);
+            Some(FileId(0, h.finish()))
+        }
+    }
 }
 
 /// Warns about a log that ends inside a suite.
@@ -559,22 +578,24 @@ fn use_small_pages() {
     let _ = nix::sys::prctl::set_thp_disable(true);
 }
 
-/// `cargo structlog format`: replays raw logs into sinks (see the module doc).
-pub fn format(args: FormatArgs) -> Result<i32, Error> {
+/// `cargo structlog format`: replays raw logs (`-` for stdin, the default)
+/// into sinks (see the module doc); `strict` stops at a malformed line.
+pub fn format(inputs: &[String], strict: bool, sinks: &sink::Config) -> Result<i32, Error> {
     use_small_pages();
-    let inputs: Vec<String> = if args.input.is_empty() {
+    let stdin_by_default = inputs.is_empty();
+    let inputs: Vec<String> = if inputs.is_empty() {
         vec!["-".to_string()]
     } else {
-        args.input.clone()
+        inputs.to_vec()
     };
     let files: Vec<&Path> = inputs.iter().filter(|i| *i != "-").map(Path::new).collect();
-    check_not_overwritten(&args.log, &files)?;
+    check_not_overwritten(sinks, &files)?;
     // Every input is opened before any output is created: a wrong path
     // leaves nothing behind.
     let mut sources: Vec<(String, Box<dyn Read + Send>)> = Vec::new();
     for input in &inputs {
         if input == "-" {
-            if args.input.is_empty() && io::IsTerminal::is_terminal(&io::stdin()) {
+            if stdin_by_default && io::IsTerminal::is_terminal(&io::stdin()) {
                 eprintln!(
                     "note: reading a raw log from the terminal (end it with Ctrl-D, \
                      or give --input FILE)"
@@ -587,8 +608,8 @@ pub fn format(args: FormatArgs) -> Result<i32, Error> {
             sources.push((input.clone(), Box::new(file)));
         }
     }
-    let fan = sink::setup(&args.log, args.color.as_deref())?;
-    let mut malformed = Malformed::new(args.strict);
+    let fan = sink::setup(sinks)?;
+    let mut malformed = Malformed::new(strict);
     let mut stopped = false;
     let threads = ParallelReader::threads_for_machine();
     let mut fan = Feed::new(fan, threads);
@@ -769,14 +790,21 @@ fn merged_start(
     Ok(entry)
 }
 
-/// `cargo structlog merge`: merges shard logs into one run (see the module doc).
-pub fn merge(args: MergeArgs) -> Result<i32, Error> {
+/// `cargo structlog merge`: merges shard logs into one run (see the module
+/// doc); `allow_duplicates` keeps every result of a test listed in several
+/// logs, `strict` stops at a malformed line.
+pub fn merge(
+    logs: &[PathBuf],
+    allow_duplicates: bool,
+    strict: bool,
+    sinks: &sink::Config,
+) -> Result<i32, Error> {
     use_small_pages();
     // Every shard's suite_start is held until all are read (their union
     // comes first): memory freed meanwhile goes back at once.
     let _eager = crate::memory::EagerRelease::new();
-    let paths: Vec<&Path> = args.logs.iter().map(PathBuf::as_path).collect();
-    check_not_overwritten(&args.log, &paths)?;
+    let paths: Vec<&Path> = logs.iter().map(PathBuf::as_path).collect();
+    check_not_overwritten(sinks, &paths)?;
     let labels: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
 
     // First the headers: the merged suite_start comes before any entry, and
@@ -797,7 +825,7 @@ pub fn merge(args: MergeArgs) -> Result<i32, Error> {
             "none of the logs has a suite_start: there is no run to merge".into(),
         ));
     }
-    let header = merged_start(&starts, args.allow_duplicates).map_err(|dups| {
+    let header = merged_start(&starts, allow_duplicates).map_err(|dups| {
         let mut msg = String::new();
         for d in dups.iter().take(10) {
             msg.push_str(&format!(
@@ -831,8 +859,8 @@ pub fn merge(args: MergeArgs) -> Result<i32, Error> {
         });
     }
 
-    let mut fan = sink::setup(&args.log, args.color.as_deref())?;
-    let mut malformed = Malformed::new(args.strict);
+    let mut fan = sink::setup(sinks)?;
+    let mut malformed = Malformed::new(strict);
     let mut stopped = false;
     let mut last_time = header.time;
     fan.entry(&header);

@@ -56,7 +56,6 @@
 //! maps mozlog's status names to how many results had that status (only
 //! statuses that occurred, in mozlog's order).
 
-use crate::cli::UnstableArgs;
 use crate::error::{exit, Error};
 use crate::logs::replay::{LogReader, Malformed, READ_BUFFER, STDIN_LABEL};
 use crate::model::{Action, Entry, Status};
@@ -318,10 +317,10 @@ pub fn table(report: &Report) -> String {
 }
 
 /// `cargo structlog unstable`: see the module doc.
-pub fn unstable(args: UnstableArgs) -> Result<i32, Error> {
+pub fn unstable(logs: &[std::path::PathBuf], json: bool) -> Result<i32, Error> {
     let mut statuses = Statuses::new();
     let mut malformed = Malformed::new(false);
-    for path in &args.logs {
+    for path in logs {
         let result = if path.as_os_str() == "-" {
             let reader = LogReader::new(BufReader::with_capacity(READ_BUFFER, io::stdin()));
             statuses.read(STDIN_LABEL, reader, &mut malformed)
@@ -335,7 +334,7 @@ pub fn unstable(args: UnstableArgs) -> Result<i32, Error> {
     }
     malformed.summary();
     let report = statuses.report();
-    let text = if args.json {
+    let text = if json {
         let mut s = serde_json::to_string_pretty(&report).expect("the report serializes");
         s.push('\n');
         s

@@ -9,7 +9,7 @@
 //! twice, so every flag is written once.
 
 use crate::error::Error;
-use crate::translate::Harness;
+use crate::plan::Harness;
 
 /// Which tests run with respect to `#[ignore]`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -7,21 +7,40 @@
 //! Test ids are `"<binary-id> <libtest name>"`: unique across the run and
 //! stable across runs.
 
+pub mod doccache;
 pub mod expectations;
 pub mod flags;
+mod harness;
 pub mod partition;
 pub mod unlock;
 
-use crate::cargo::{self, Build, Rustc, RustdocInvocation, TestArtifact};
+use crate::cargo::{self, Build, Rustc, RustdocInvocation};
 use crate::libtest::{self, Event};
+use crate::plan::expectations::Expectation;
 use crate::plan::flags::TestFlags;
 use crate::plan::unlock::Unlock;
-use crate::translate::{Harness, TestInfo};
-use cargo_metadata::{Metadata, Package};
+use cargo_metadata::Metadata;
+pub use harness::Harness;
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::Arc;
+
+/// A discovered test.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TestInfo {
+    /// libtest's name.
+    pub name: String,
+    /// Source file, relative to the workspace root.
+    pub path: Option<String>,
+    /// Line of the test function (or doctest), 1-based.
+    pub line: Option<u32>,
+    /// `#[should_panic]` (or a `should_panic` doctest), as found in the source.
+    pub should_panic: bool,
+    /// The expectations file's entry for this test.
+    pub expectation: Option<Arc<Expectation>>,
+}
 
 /// How to start a test binary's process.
 #[derive(Clone, Debug)]
@@ -127,87 +146,6 @@ pub struct Context<'a> {
     pub unlock: Unlock,
 }
 
-/// The harness of a target: libtest unless the manifest says `harness = false`;
-/// then whatever the executable itself links to run its tests (see
-/// [`linked_harness`]), and failing that (an executable without symbols), a
-/// guess from the package's dependencies and the target's root source; else
-/// a custom harness.
-fn harness_of(pkg: &Package, art: &TestArtifact, no_harness: &[(String, String)]) -> Harness {
-    let kind = if art.kind == "lib" || art.kind.contains("lib") || art.kind == "proc-macro" {
-        "lib"
-    } else {
-        art.kind.as_str()
-    };
-    let off = no_harness
-        .iter()
-        .any(|(k, n)| k == kind && (kind == "lib" || n == &art.target_name));
-    if !off {
-        return Harness::Libtest;
-    }
-    match linked_harness(&art.executable) {
-        Some(Linked::Harness(h)) => h,
-        Some(Linked::None) => Harness::Custom,
-        None => {
-            let source = std::fs::read_to_string(&art.src_path).unwrap_or_default();
-            let depends = |krate: &str| pkg.dependencies.iter().any(|d| d.name == krate);
-            if depends("libtest-mimic") && source.contains("libtest_mimic") {
-                Harness::Mimic
-            } else if depends("tester") && source.contains("tester") {
-                Harness::Tester
-            } else {
-                Harness::Custom
-            }
-        }
-    }
-}
-
-/// What an executable's symbol table says about its harness.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Linked {
-    Harness(Harness),
-    /// It has symbols, and none of a known harness's entry points.
-    None,
-}
-
-/// The entry points of the harnesses that speak libtest's protocol, as they
-/// appear in mangled symbol names (legacy `_ZN13libtest_mimic3run17h..E` and
-/// v0 `_RNv..13libtest_mimic3run` both hold these runs of length-prefixed
-/// names). An executable that defines one of these calls it: the linker
-/// keeps no function that nothing calls, so a binary that merely depends on
-/// the crate, or one whose macro from another crate (`harness!` of a
-/// data-driven test crate) calls it, is told apart by what it runs.
-const HARNESS_SYMBOLS: &[(&[u8], Harness)] = &[
-    (b"13libtest_mimic3run", Harness::Mimic),
-    (b"6tester9test_main", Harness::Tester),
-    (b"6tester16test_main_static", Harness::Tester),
-];
-
-/// Reads an executable's symbol table (ELF or Mach-O) for a known harness's
-/// entry point. `None` when it cannot be read or has no symbols (stripped).
-fn linked_harness(exe: &Path) -> Option<Linked> {
-    use object::{Object, ObjectSymbol};
-    let file = std::fs::File::open(exe).ok()?;
-    // SAFETY: the executable is only read, and cargo does not rewrite it
-    // while this run holds it (a concurrent rebuild would replace the file,
-    // leaving this mapping on the old one).
-    let map = unsafe { memmap2::Mmap::map(&file) }.ok()?;
-    let obj = object::File::parse(&*map).ok()?;
-    let mut any = false;
-    for sym in obj.symbols() {
-        any = true;
-        if !sym.is_definition() {
-            continue;
-        }
-        let Ok(name) = sym.name_bytes() else { continue };
-        for (needle, harness) in HARNESS_SYMBOLS {
-            if memchr::memmem::find(name, needle).is_some() {
-                return Some(Linked::Harness(*harness));
-            }
-        }
-    }
-    any.then_some(Linked::None)
-}
-
 /// The test binaries cargo built, in cargo's order.
 pub fn binaries(ctx: &Context) -> Vec<TestBinary> {
     let root = ctx.metadata.workspace_root.as_std_path();
@@ -228,7 +166,7 @@ pub fn binaries(ctx: &Context) -> Vec<TestBinary> {
         let no_harness = no_harness_cache
             .entry(manifest.clone())
             .or_insert_with(|| cargo::harness_false_targets(&manifest));
-        let harness = harness_of(pkg, art, no_harness);
+        let harness = harness::of(pkg, art, no_harness);
         let env = cargo::test_env(&cargo::TestEnvInput {
             pkg,
             rust_version: ctx.rust_versions.get(&pkg.id).map(String::as_str),

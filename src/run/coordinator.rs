@@ -29,9 +29,10 @@ use crate::model::{
 use crate::plan::expectations::{Expectation, Expectations};
 use crate::plan::flags::{Selection, TestFlags};
 use crate::plan::partition::Partition;
+use crate::plan::Harness;
 use crate::plan::{Discovered, TestBinary};
 use crate::text::{shell_quote, signal_name};
-use crate::translate::{BinaryState, Ended, Harness};
+use crate::translate::{BinaryState, Ended};
 use nix::sys::signal::Signal;
 use serde_json::{Map, Value};
 use std::collections::{HashMap, VecDeque};
@@ -1826,7 +1827,7 @@ mod tests {
     fn script_binary(id: &str, place: usize, script: &str) -> Discovered {
         Discovered {
             binary: test_binary(id, place, Harness::Custom, "/bin/sh", &["-c", script]),
-            tests: Ok(vec![crate::translate::TestInfo {
+            tests: Ok(vec![crate::plan::TestInfo {
                 name: id.to_string(),
                 ..Default::default()
             }]),

@@ -2,12 +2,11 @@
 
 pub mod coordinator;
 
-use crate::cargo::doccache::{Context as DocContext, DocCache};
 use crate::cargo::{self, Rustc};
-use crate::cli::{RunArgs, TargetArgs};
 use crate::error::{exit, Error};
 use crate::model::summary::Summary;
 use crate::model::{Action, Entry, Level, Log, Origin, SuiteEnd, SuiteStart};
+use crate::plan::doccache::{Context as DocContext, DocCache};
 use crate::plan::expectations::Expectations;
 use crate::plan::flags::TestFlags;
 use crate::plan::{self, Discovered, TestBinary};
@@ -44,6 +43,67 @@ impl crate::run::coordinator::Output for Stream {
     }
 }
 
+/// Everything a run is told, checked before anything runs (built from the
+/// command line by [`crate::cli`]).
+#[derive(Debug, Default)]
+pub struct Settings {
+    pub cargo: cargo::Options,
+    pub targets: cargo::Targets,
+    /// `TESTNAME`, as `cargo test` takes it.
+    pub filter: Option<String>,
+    /// With a `TESTNAME`, the matching doctests run too.
+    pub filter_doctests: bool,
+    /// What the test binaries are given (the filter and `--` arguments included).
+    pub flags: TestFlags,
+    pub sinks: sink::Config,
+    pub control: Control,
+    pub expectations: ExpectationsFile,
+    /// An expectation that matches no test stops the run.
+    pub strict_expectations: bool,
+    /// Times a test with an unexpected result runs again.
+    pub retries: u32,
+    /// Flaky tests fail the run.
+    pub fail_on_flaky: bool,
+}
+
+/// Timeouts, the pre-kill hook, sharding, parallelism.
+#[derive(Debug)]
+pub struct Control {
+    pub timeout: Option<Duration>,
+    pub hook: Hook,
+    pub hook_timeout: Duration,
+    /// Where pre-kill samples go [default: `<target-dir>/structlog`].
+    pub session_dir: Option<PathBuf>,
+    pub partition: Option<crate::plan::partition::Partition>,
+    /// Test binaries run at once [default: see [`default_parallel`]].
+    pub test_binaries: Option<u32>,
+}
+
+impl Default for Control {
+    fn default() -> Self {
+        Control {
+            timeout: None,
+            hook: Hook::Default,
+            hook_timeout: Duration::from_secs(30),
+            session_dir: None,
+            partition: None,
+            test_binaries: None,
+        }
+    }
+}
+
+/// Which expectations file applies.
+#[derive(Debug, Default)]
+pub enum ExpectationsFile {
+    /// `structlog.toml` at the workspace root, when there is one.
+    #[default]
+    Default,
+    /// A file named on the command line, already read.
+    Given(Arc<Expectations>),
+    /// None (`--no-expectations`).
+    Off,
+}
+
 /// Who we are in the log.
 pub fn origin() -> Origin {
     Origin {
@@ -56,32 +116,6 @@ pub fn origin() -> Origin {
 fn now_ms() -> u64 {
     use crate::run::coordinator::Clock;
     SystemClock.now_ms()
-}
-
-fn target_flags(cmd: &mut std::process::Command, t: &TargetArgs) {
-    let flags = [
-        (t.lib, "--lib"),
-        (t.bins, "--bins"),
-        (t.examples, "--examples"),
-        (t.tests, "--tests"),
-        (t.benches, "--benches"),
-        (t.all_targets, "--all-targets"),
-    ];
-    for (on, flag) in flags {
-        if on {
-            cmd.arg(flag);
-        }
-    }
-    for (names, flag) in [
-        (&t.bin, "--bin"),
-        (&t.example, "--example"),
-        (&t.test, "--test"),
-        (&t.bench, "--bench"),
-    ] {
-        for n in names {
-            cmd.arg(flag).arg(n);
-        }
-    }
 }
 
 /// The exit status of a finished stream.
@@ -123,12 +157,8 @@ fn watch_signals(tx: SyncSender<Msg>) -> Result<Arc<AtomicUsize>, Error> {
     Ok(count)
 }
 
-fn run_info(root: &Path, args: &RunArgs, rustc: &Rustc) -> Map<String, Value> {
-    let profile = match (&args.cargo.profile, args.cargo.release) {
-        (Some(p), _) => p.clone(),
-        (None, true) => "release".into(),
-        (None, false) => "dev".into(),
-    };
+fn run_info(root: &Path, args: &Settings, rustc: &Rustc) -> Map<String, Value> {
+    let profile = args.cargo.profile_name().to_string();
     let mut m = Map::new();
     m.insert("os".into(), Value::from(std::env::consts::OS));
     m.insert("arch".into(), Value::from(std::env::consts::ARCH));
@@ -196,21 +226,13 @@ fn finish(mut stream: Stream, interrupted: bool, build_failed: bool) -> i32 {
 }
 
 /// Runs the tests and writes the stream.
-pub fn run(args: RunArgs) -> Result<i32, Error> {
-    let flags = TestFlags::new(
-        args.filter.as_deref(),
-        args.tests.exact,
-        &args.tests.skip,
-        args.tests.ignored,
-        args.tests.include_ignored,
-        args.tests.test_threads,
-        &args.test_args,
-    )?;
-    // An expectations file named on the command line is checked before
-    // anything is opened or built; the default one once the workspace is known.
-    let mut expectations = match &args.expect.expectations {
-        Some(path) => Some(Arc::new(Expectations::load(path)?)),
-        None => None,
+pub fn run(args: Settings) -> Result<i32, Error> {
+    let flags = args.flags.clone();
+    // An expectations file named on the command line was read already; the
+    // default one is read once the workspace is known.
+    let mut expectations = match &args.expectations {
+        ExpectationsFile::Given(x) => Some(x.clone()),
+        _ => None,
     };
     // The workspace and the toolchain are learned while the outputs are
     // opened and cargo builds. These only ask: an output that cannot be
@@ -228,7 +250,7 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
         .unwrap_or_else(|| cwd.clone());
     let rustc_dir = manifest_dir.clone();
     let rustc = std::thread::spawn(move || cargo::rustc_info(&rustc_dir));
-    let mut fanout = sink::setup(&args.log, args.cargo.color.as_deref())?;
+    let mut fanout = sink::setup(&args.sinks)?;
     if crate::sink::progress::wanted() {
         fanout.add(
             "progress bar",
@@ -259,7 +281,7 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
         })
     } else {
         let mut cmd = cargo::cargo_command("test", &args.cargo);
-        target_flags(&mut cmd, &args.targets);
+        args.targets.apply(&mut cmd);
         cargo::build(&mut cmd, args.cargo.color.as_deref())
     };
     let rustc = rustc.join().unwrap_or_default();
@@ -281,7 +303,7 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
     let info = run_info(&root, &args, &rustc);
     let suite_name = root.file_name().map(|n| n.to_string_lossy().into_owned());
     let mut build = build?;
-    if expectations.is_none() && !args.expect.no_expectations {
+    if matches!(args.expectations, ExpectationsFile::Default) {
         let default = root.join("structlog.toml");
         if default.is_file() {
             match Expectations::load(&default) {
@@ -334,7 +356,7 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
     let list_docs = docs_pending.then(|| {
         let mut cmd = cargo::cargo_command("test", &args.cargo);
         cmd.current_dir(&cwd);
-        let list_args = flags.list_args(crate::translate::Harness::Rustdoc);
+        let list_args = flags.list_args(crate::plan::Harness::Rustdoc);
         // The listing starts nothing: the variable can be set there.
         let bootstrap = (!rustc.is_nightly()).then_some("-1");
         let flags = flags.clone();
@@ -390,13 +412,9 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
             .map(|n| n as usize)
             .unwrap_or_else(|| default_parallel(flags.test_threads)),
         flags,
-        timeout: c.timeout.map(Duration::from_secs_f64),
-        hook: match c.pre_kill_hook.as_deref() {
-            None => Hook::Default,
-            Some("" | "none") => Hook::None,
-            Some(cmd) => Hook::Command(cmd.to_string()),
-        },
-        hook_timeout: Duration::from_secs_f64(c.pre_kill_hook_timeout),
+        timeout: c.timeout,
+        hook: c.hook.clone(),
+        hook_timeout: c.hook_timeout,
         session_dir: c
             .session_dir
             .clone()
@@ -405,8 +423,8 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
         interrupt_grace: Duration::from_secs(3),
         partition: c.partition,
         expectations,
-        strict_expectations: args.expect.strict_expectations,
-        retries: args.expect.retries,
+        strict_expectations: args.strict_expectations,
+        retries: args.retries,
     };
     let end = Runner::new(
         config,
@@ -425,7 +443,7 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
         finish(stream, false, false);
         return Err(Error::Usage(why));
     }
-    let flaky_failed = args.expect.fail_on_flaky && stream.summary.flaky > 0;
+    let flaky_failed = args.fail_on_flaky && stream.summary.flaky > 0;
     let code = finish(stream, end.interrupted, false);
     Ok(if code == exit::OK && flaky_failed {
         exit::TESTS_FAILED
@@ -561,7 +579,7 @@ fn failed_doc_listing(message: String) -> Discovered {
         binary: TestBinary {
             id: "doctests".into(),
             package: String::new(),
-            harness: crate::translate::Harness::Rustdoc,
+            harness: crate::plan::Harness::Rustdoc,
             launch: plan::Launch {
                 program: "rustdoc".into(),
                 base_args: Vec::new(),

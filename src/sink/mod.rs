@@ -21,6 +21,7 @@
 //! found before anything is built.
 
 pub mod buffer;
+mod config;
 pub mod errorsummary;
 pub mod exec;
 pub mod github;
@@ -34,9 +35,9 @@ pub mod tbpl;
 pub mod unittest;
 pub mod xunit;
 
-use crate::cli::LogArgs;
 use crate::error::Error;
 use crate::model::{Action, Entry, Level};
+pub use config::Config;
 use std::io::{self, Write};
 use std::time::{Duration, Instant};
 
@@ -642,17 +643,6 @@ pub fn use_color(pref: Option<&str>, is_terminal: bool) -> bool {
     }
 }
 
-fn parse_level(flag: &str, v: &Option<String>) -> Result<Option<Level>, Error> {
-    match v {
-        None => Ok(None),
-        Some(s) => Level::parse(s).map(Some).ok_or_else(|| {
-            Error::Usage(format!(
-                "{flag}: unknown level `{s}` (one of CRITICAL, ERROR, WARNING, INFO, DEBUG)"
-            ))
-        }),
-    }
-}
-
 /// The formats, as `--log-<name>` spells them.
 pub const FORMATS: &[&str] = &[
     "raw",
@@ -665,127 +655,6 @@ pub const FORMATS: &[&str] = &[
     "xunit",
     "github",
 ];
-
-/// The sinks a command line asks for: `(format, destination)` in the order
-/// of the formats above (mach on stdout when neither a format nor a
-/// `--log-exec` command is named). `--log-exec` commands are not listed.
-pub fn requested(log: &LogArgs) -> Vec<(&'static str, String)> {
-    let lists: [&Vec<String>; 9] = [
-        &log.log_raw,
-        &log.log_mach,
-        &log.log_tbpl,
-        &log.log_errorsummary,
-        &log.log_unittest,
-        &log.log_grouped,
-        &log.log_html,
-        &log.log_xunit,
-        &log.log_github,
-    ];
-    let mut specs: Vec<(&'static str, String)> = Vec::new();
-    for (format, dests) in FORMATS.iter().zip(lists) {
-        for d in dests {
-            specs.push((format, d.clone()));
-        }
-    }
-    // A command that reads the stream usually prints it: mach on the same
-    // stdout would be mixed with it.
-    if specs.is_empty() && log.log_exec.is_empty() {
-        specs.push(("mach", "-".to_string()));
-    }
-    specs
-}
-
-/// Checked formatter options.
-struct Options {
-    raw_level: Level,
-    mach_level: Level,
-    tbpl_level: Level,
-    mach_buffer: Option<buffer::Limit>,
-    tbpl_buffer: Option<buffer::Limit>,
-    xunit: xunit::XunitOptions,
-    connect_timeout: Duration,
-}
-
-fn options(log: &LogArgs, specs: &[(&'static str, String)]) -> Result<Options, Error> {
-    // `--log-exec` writes the raw format: the raw options apply to it.
-    let enabled =
-        |f: &str| specs.iter().any(|(n, _)| *n == f) || (f == "raw" && !log.log_exec.is_empty());
-    let given: [(&str, bool, &str); 11] = [
-        ("--log-raw-level", log.log_raw_level.is_some(), "raw"),
-        ("--log-mach-level", log.log_mach_level.is_some(), "mach"),
-        ("--log-tbpl-level", log.log_tbpl_level.is_some(), "tbpl"),
-        ("--log-mach-verbose", log.log_mach_verbose, "mach"),
-        ("--log-tbpl-compact", log.log_tbpl_compact, "tbpl"),
-        ("--log-mach-buffer", log.log_mach_buffer.is_some(), "mach"),
-        ("--log-tbpl-buffer", log.log_tbpl_buffer.is_some(), "tbpl"),
-        (
-            "--log-xunit-flavor",
-            log.log_xunit_flavor.is_some(),
-            "xunit",
-        ),
-        ("--log-xunit-xfail", log.log_xunit_xfail.is_some(), "xunit"),
-        ("--log-xunit-xpass", log.log_xunit_xpass.is_some(), "xunit"),
-        (
-            "--log-xunit-max-output",
-            log.log_xunit_max_output.is_some(),
-            "xunit",
-        ),
-    ];
-    for (flag, set, format) in given {
-        if set && !enabled(format) {
-            return Err(Error::Usage(format!(
-                "{flag} is given, but no --log-{format} output is: add --log-{format} FILE|-"
-            )));
-        }
-    }
-    let connect_timeout = match log.log_connect_timeout {
-        None => socket::CONNECT_TIMEOUT,
-        Some(s) => {
-            if !(s.is_finite() && s > 0.0) {
-                return Err(Error::Usage(format!(
-                    "--log-connect-timeout: `{s}` is not a positive number of seconds"
-                )));
-            }
-            if !specs.iter().any(|(_, d)| Destination::parse(d).is_socket()) {
-                return Err(Error::Usage(
-                    "--log-connect-timeout is given, but no output is a tcp:// or unix: socket"
-                        .into(),
-                ));
-            }
-            Duration::from_secs_f64(s)
-        }
-    };
-    let limit = |flag: &str, v: &Option<String>| -> Result<Option<buffer::Limit>, Error> {
-        match v {
-            None => Ok(None),
-            Some(s) => buffer::Limit::parse(s).map(Some).ok_or_else(|| {
-                Error::Usage(format!("{flag}: `{s}` is neither a number nor UNLIMITED"))
-            }),
-        }
-    };
-    let mut xunit = xunit::XunitOptions::default();
-    if let Some(f) = &log.log_xunit_flavor {
-        xunit.flavor = xunit::Flavor::parse(f).expect("clap checked the value");
-    }
-    if let Some(m) = &log.log_xunit_xfail {
-        xunit.xfail = xunit::MapMode::parse(m).expect("clap checked the value");
-    }
-    if let Some(m) = &log.log_xunit_xpass {
-        xunit.xpass = xunit::MapMode::parse(m).expect("clap checked the value");
-    }
-    if let Some(n) = log.log_xunit_max_output {
-        xunit.max_output = n as usize;
-    }
-    Ok(Options {
-        raw_level: parse_level("--log-raw-level", &log.log_raw_level)?.unwrap_or(Level::Info),
-        mach_level: parse_level("--log-mach-level", &log.log_mach_level)?.unwrap_or(Level::Info),
-        tbpl_level: parse_level("--log-tbpl-level", &log.log_tbpl_level)?.unwrap_or(Level::Info),
-        mach_buffer: limit("--log-mach-buffer", &log.log_mach_buffer)?,
-        tbpl_buffer: limit("--log-tbpl-buffer", &log.log_tbpl_buffer)?,
-        xunit,
-        connect_timeout,
-    })
-}
 
 /// Wraps a sink in a context buffer when one is asked for.
 fn buffered<S: Sink + 'static>(sink: S, limit: Option<buffer::Limit>) -> Box<dyn Sink> {
@@ -801,8 +670,7 @@ fn buffered<S: Sink + 'static>(sink: S, limit: Option<buffer::Limit>) -> Box<dyn
 fn make(
     format: &str,
     out: Output,
-    opts: &Options,
-    log: &LogArgs,
+    opts: &Config,
     color: bool,
     summary: &mut Option<Output>,
 ) -> Box<dyn Sink> {
@@ -813,7 +681,7 @@ fn make(
                 mach::Mach::new(
                     out,
                     mach::MachOptions {
-                        verbose: log.log_mach_verbose,
+                        verbose: opts.mach_verbose,
                         color,
                     },
                 ),
@@ -822,7 +690,7 @@ fn make(
             opts.mach_buffer,
         ),
         "tbpl" => buffered(
-            LevelFilter::new(tbpl::Tbpl::new(out, log.log_tbpl_compact), opts.tbpl_level),
+            LevelFilter::new(tbpl::Tbpl::new(out, opts.tbpl_compact), opts.tbpl_level),
             opts.tbpl_buffer,
         ),
         "errorsummary" => Box::new(errorsummary::ErrorSummary::new(out)),
@@ -859,15 +727,14 @@ fn step_summary(specs: &[(&'static str, String)]) -> Result<Option<Output>, Erro
     Ok(Some(Box::new(io::BufWriter::new(f))))
 }
 
-/// Opens every sink the options name (mach on stdout when none is named).
-/// Files are created now, so an unwritable path stops the run before it
-/// starts; two sinks on stdout are a usage error. Sockets are connected and
-/// `--log-exec` commands started now, before the build; a socket that
-/// cannot be connected is reported and counted as a failed sink, and the
-/// run goes on.
-pub fn setup(log: &LogArgs, color: Option<&str>) -> Result<FanOut, Error> {
-    let specs = requested(log);
-    let opts = options(log, &specs)?;
+/// Opens every sink the configuration names. Files are created now, so an
+/// unwritable path stops the run before it starts; two sinks on stdout are
+/// a usage error. Sockets are connected and `--log-exec` commands started
+/// now, before the build; a socket that cannot be connected is reported and
+/// counted as a failed sink, and the run goes on.
+pub fn setup(opts: &Config) -> Result<FanOut, Error> {
+    let specs = &opts.outputs;
+    let color = opts.color.as_deref();
     let on_stdout: Vec<String> = specs
         .iter()
         .filter(|(_, d)| d == "-")
@@ -879,14 +746,14 @@ pub fn setup(log: &LogArgs, color: Option<&str>) -> Result<FanOut, Error> {
             on_stdout.join(" and ")
         )));
     }
-    for (format, dest) in &specs {
+    for (format, dest) in specs {
         Destination::parse(dest)
             .check()
             .map_err(|e| Error::Usage(format!("--log-{format} {dest}: {e}")))?;
     }
-    let mut summary = step_summary(&specs)?;
+    let mut summary = step_summary(specs)?;
     let mut fan = FanOut::new();
-    for (format, dest) in &specs {
+    for (format, dest) in specs {
         let destination = Destination::parse(dest);
         let label = format!("--log-{format} {dest}");
         let is_tty =
@@ -911,14 +778,7 @@ pub fn setup(log: &LogArgs, color: Option<&str>) -> Result<FanOut, Error> {
                 )))
             }
         };
-        let sink = make(
-            format,
-            out,
-            &opts,
-            log,
-            use_color(color, is_tty),
-            &mut summary,
-        );
+        let sink = make(format, out, opts, use_color(color, is_tty), &mut summary);
         // A regular file or a socket is this sink's own; stdout, and a
         // device such as /dev/stdout or a terminal, may be another's too.
         let file = match &destination {
@@ -934,7 +794,7 @@ pub fn setup(log: &LogArgs, color: Option<&str>) -> Result<FanOut, Error> {
         }
     }
     let mut commands = Vec::new();
-    for cmd in &log.log_exec {
+    for cmd in &opts.exec {
         let sink = exec::Exec::start(cmd, opts.raw_level, socket::WRITE_TIMEOUT, exec::GRACE)
             .map_err(|e| Error::Setup(format!("--log-exec {cmd}: cannot start: {e}")))?;
         commands.push((cmd, sink));

@@ -18,72 +18,9 @@
 
 use crate::libtest::{self, Event, Outcome, TestResult};
 use crate::model::{Action, Level, Log, ProcessOutput, Status, TestEnd, TestStart};
-use crate::plan::expectations::Expectation;
+use crate::plan::{Harness, TestInfo};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
-use std::sync::Arc;
-
-/// The protocol a test binary speaks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Harness {
-    /// libtest (`harness = true`): JSON with `--report-time`.
-    Libtest,
-    /// libtest-mimic: JSON, but rejects `--report-time`, `--ensure-time`, `--shuffle`.
-    Mimic,
-    /// `tester` (a libtest fork): JSON on stable without `RUSTC_BOOTSTRAP`.
-    Tester,
-    /// Any other `harness = false` binary: run as `cargo test` would, one
-    /// result from its exit status.
-    Custom,
-    /// rustdoc running a package's doctests (libtest inside rustdoc).
-    Rustdoc,
-}
-
-impl Harness {
-    /// Whether the binary takes libtest's flags and writes its JSON.
-    pub fn speaks_libtest(self) -> bool {
-        !matches!(self, Harness::Custom)
-    }
-
-    /// Whether a run can be narrowed to tests chosen by exact name. Not for
-    /// rustdoc (it splits `--test-args` at whitespace, and doctest names have
-    /// spaces) nor for a custom harness (one test: the binary).
-    pub fn selects_by_name(self) -> bool {
-        !matches!(self, Harness::Custom | Harness::Rustdoc)
-    }
-
-    /// Whether several positional filters may be given (libtest-mimic and
-    /// `tester` take one).
-    pub fn takes_many_filters(self) -> bool {
-        matches!(self, Harness::Libtest | Harness::Rustdoc)
-    }
-
-    /// The name used in messages.
-    pub fn name(self) -> &'static str {
-        match self {
-            Harness::Libtest => "libtest",
-            Harness::Mimic => "libtest-mimic",
-            Harness::Tester => "tester",
-            Harness::Custom => "custom",
-            Harness::Rustdoc => "rustdoc",
-        }
-    }
-}
-
-/// A discovered test.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct TestInfo {
-    /// libtest's name.
-    pub name: String,
-    /// Source file, relative to the workspace root.
-    pub path: Option<String>,
-    /// Line of the test function (or doctest), 1-based.
-    pub line: Option<u32>,
-    /// `#[should_panic]` (or a `should_panic` doctest), as found in the source.
-    pub should_panic: bool,
-    /// The expectations file's entry for this test.
-    pub expectation: Option<Arc<Expectation>>,
-}
 
 /// Where a test is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
