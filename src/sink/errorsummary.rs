@@ -45,8 +45,9 @@
 //! * Memory: only running tests, per-group totals and a 64-bit hash of each
 //!   listed test id (for its group) are kept, not the durations of every test.
 
+use super::index::{hash_id, PreHashed};
 use super::tbpl::unfinished;
-use super::{hash_id, Output, PreHashed, Sink};
+use super::{Output, Sink};
 use crate::model::{Action, Crash, Entry, Level, Log, Status, TestEnd, TestStatus};
 use serde::Serialize;
 use serde_json::{Map, Value};

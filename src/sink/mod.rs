@@ -27,6 +27,7 @@ pub mod exec;
 pub mod github;
 pub mod grouped;
 pub mod html;
+pub(crate) mod index;
 pub mod mach;
 pub mod progress;
 pub mod raw;
@@ -374,66 +375,6 @@ impl Sink for Finished {
 
     fn finish(&mut self) -> io::Result<()> {
         Ok(())
-    }
-}
-
-/// Strings a sink's records refer to by a 32-bit index (a run's groups, its
-/// test files): each kept once, however many records name it. No index is
-/// `u32::MAX`, which a record may use for "none".
-#[derive(Debug, Default)]
-pub(crate) struct Names {
-    names: Vec<Box<str>>,
-    index: foldhash::HashMap<Box<str>, u32>,
-}
-
-impl Names {
-    /// The index of `name`, which is added if it is new.
-    pub(crate) fn index(&mut self, name: &str) -> u32 {
-        if let Some(&i) = self.index.get(name) {
-            return i;
-        }
-        let i = u32::try_from(self.names.len())
-            .ok()
-            .filter(|&i| i != u32::MAX)
-            .expect("fewer than 2^32 - 1 names");
-        self.names.push(name.into());
-        self.index.insert(name.into(), i);
-        i
-    }
-
-    /// Every name, at its index.
-    pub(crate) fn all(&self) -> &[Box<str>] {
-        &self.names
-    }
-}
-
-/// A test id's 64-bit hash, for the tables sinks key by hash: foldhash with
-/// a fixed seed (an id always maps to the same hash), whose bits are evenly
-/// spread even for ids that differ in a character or two, as such a table
-/// needs (it takes the hash as it is), at a fraction of SipHash's cost.
-pub(crate) fn hash_id(id: &str) -> u64 {
-    use std::hash::BuildHasher;
-    foldhash::fast::FixedState::with_seed(0x05ee_d1d5).hash_one(id)
-}
-
-/// The hasher of tables keyed by [`hash_id`]s, which are hashes already.
-#[derive(Debug, Default)]
-pub(crate) struct PreHashed(u64);
-
-impl std::hash::Hasher for PreHashed {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        // Only u64 keys are hashed here; any other input still hashes.
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
     }
 }
 

@@ -295,4 +295,3 @@ impl Report {
         &mut self.other_output[i]
     }
 }
-

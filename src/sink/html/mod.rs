@@ -32,8 +32,8 @@ mod text;
 
 use text::*;
 
-use super::xunit::{is_in_group, strip_group, IdIndex, Listing};
-use super::{Names, Output, Sink};
+use super::index::{is_in_group, strip_group, IdIndex, Listing, Names};
+use super::{Output, Sink};
 use crate::model::{Action, Crash, Entry, Level, Status, TestEnd, TestStatus, Tests};
 use crate::text::millis_as_secs;
 use serde_json::{Map, Value};

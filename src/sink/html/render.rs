@@ -635,4 +635,3 @@ const TABLE: &str = r##"<section class="panel tests" id="tests">
 </div>
 </section>
 "##;
-

@@ -223,4 +223,3 @@ pub(super) fn utc(ms: u64) -> String {
         rem % 60
     )
 }
-
