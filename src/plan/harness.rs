@@ -6,9 +6,10 @@ use cargo_metadata::Package;
 use std::path::Path;
 
 /// The protocol a test binary speaks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Harness {
     /// libtest (`harness = true`): JSON with `--report-time`.
+    #[default]
     Libtest,
     /// libtest-mimic: JSON, but rejects `--report-time`, `--ensure-time`, `--shuffle`.
     Mimic,

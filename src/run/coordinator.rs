@@ -22,6 +22,10 @@
 //! may start as soon as it and those before it are listed: the rest are
 //! listed (and the doctests, through cargo) while the first ones run.
 
+pub use super::hook::Hook;
+use super::hook::{run_hook, sample_name};
+use super::policy;
+use super::process::{kill_group, spawn_reader, widen_pipe, LogfileWitness, COALESCE};
 use crate::model::{
     Action, Crash, Entry, Level, Log, Origin, ProcessExit, ProcessStart, Status, SuiteStart,
     TestEnd, TestGroups,
@@ -36,17 +40,12 @@ use crate::translate::{BinaryState, Ended};
 use nix::sys::signal::Signal;
 use serde_json::{Map, Value};
 use std::collections::{HashMap, VecDeque};
-use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-/// Longest line kept from a test's output: libtest writes a test's whole
-/// captured output as one JSON line, so this is large; the rest of a longer
-/// line is dropped and the line marked as cut.
-const MAX_LINE: usize = 64 << 20;
 /// Lines of a process's stderr kept for a crash report.
 const STDERR_TAIL: usize = 20;
 /// How long to wait for a dead process's output pipes (a grandchild may hold them).
@@ -77,17 +76,6 @@ impl Clock for SystemClock {
             .map(|d| d.as_millis() as u64)
             .unwrap_or(0)
     }
-}
-
-/// What runs before a hung test is killed.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Hook {
-    /// `--pre-kill-hook CMD`, run by `sh -c` with `{pid}`, `{test}`, `{binary}` replaced.
-    Command(String),
-    /// The platform's stack sampler, where its tool is installed.
-    Default,
-    /// Nothing.
-    None,
 }
 
 /// How a run is controlled.
@@ -230,7 +218,7 @@ pub struct Runner<'a> {
     refused: Option<String>,
 }
 
-fn elapsed_secs(d: Duration) -> String {
+pub(super) fn elapsed_secs(d: Duration) -> String {
     let s = d.as_secs_f64();
     if s.fract() == 0.0 {
         format!("{}", s as u64)
@@ -979,67 +967,8 @@ impl<'a> Runner<'a> {
         };
         self.send(e);
         let report = self.bins[bin].state.process_exited(pid);
-        let mut in_flight = report.in_flight;
-        let tail: Vec<String> = job.stderr_tail.iter().cloned().collect();
-        let (signature, reason) = describe_exit(code);
-
-        if let Some((name, sample)) = &job.timed_out {
-            if let Some(pos) = in_flight.iter().position(|n| n == name) {
-                in_flight.remove(pos);
-                let limit = elapsed_secs(self.config.timeout.unwrap_or_default());
-                let mut end = TestEnd::new(String::new(), Status::Timeout);
-                end.set_expected(self.bins[bin].state.expected_of(name));
-                let mut message = format!("timed out after {limit} s (--timeout)");
-                let mut extra = Map::new();
-                extra.insert(
-                    "timeout".into(),
-                    Value::from(self.config.timeout.unwrap_or_default().as_secs_f64()),
-                );
-                if let Some(s) = sample {
-                    message.push_str(&format!(
-                        "; stacks sampled before the kill: {}",
-                        s.display()
-                    ));
-                    extra.insert(
-                        "sample".into(),
-                        Value::from(s.to_string_lossy().into_owned()),
-                    );
-                }
-                end.message = Some(message);
-                end.extra = Some(extra);
-                self.end_test(bin, pid, &name.clone(), end, true);
-            }
-        }
-
-        if self.interrupted.is_some() {
-            for name in in_flight {
-                let mut end = TestEnd::new(String::new(), Status::Error);
-                end.set_expected(self.bins[bin].state.expected_of(&name));
-                end.message = Some("interrupted".into());
-                self.end_test(bin, pid, &name, end, false);
-            }
-            return;
-        }
-
-        if self.bins[bin].binary.harness == Harness::Custom {
-            for name in in_flight {
-                let end = if code == 0 {
-                    TestEnd::new(String::new(), Status::Pass)
-                } else if code < 0 {
-                    self.crash_entry(bin, pid, &name, &signature, &reason, &tail);
-                    crash_end(&reason, &tail)
-                } else {
-                    let mut end = TestEnd::new(String::new(), Status::Fail);
-                    end.set_expected(Status::Pass);
-                    end.message = Some(format!("the test binary exited with status {code}"));
-                    end
-                };
-                self.end_test(bin, pid, &name, end, true);
-            }
-            return;
-        }
-
-        let scope: Vec<String> = match &job.work {
+        let harness = self.bins[bin].binary.harness;
+        let unstarted: Vec<String> = match &job.work {
             Work::Full => self.bins[bin].state.pending(),
             Work::Resume(names) => names
                 .iter()
@@ -1054,91 +983,117 @@ impl<'a> Runner<'a> {
                 }
             }
         };
-        let normal = job.kill == Kill::None
-            && (code == 0 || code == 101)
-            && report.suite_finished
-            && in_flight.is_empty();
-        if normal {
-            if !scope.is_empty() {
-                self.not_run(
-                    bin,
-                    pid,
-                    &scope,
-                    "listed by the test binary, but it did not run it",
-                );
-            }
-            return;
-        }
-        let killed_for_timeout = job.timed_out.is_some();
-        let id = self.bins[bin].binary.id.clone();
-        let mut isolate = Vec::new();
-        match (in_flight.len(), &job.work) {
-            (0, _) => {
-                if !killed_for_timeout {
-                    // Died between tests, or after the last one.
-                    let mut c = Crash::new(signature.clone());
-                    c.process = Some(pid.to_string());
-                    c.reason = Some(format!("{id}: {reason} outside any test"));
-                    c.stackwalk_stdout = (!tail.is_empty()).then(|| tail.join("\n"));
-                    let e = Entry {
-                        time: self.now(),
-                        thread: id.clone(),
-                        pid: pid as i64,
-                        source: self.origin.source.clone(),
-                        component: None,
-                        action: Action::Crash(c),
-                    };
-                    self.send(e);
-                    let mut message = format!("{id}: the test binary {reason} outside any test");
-                    if !tail.is_empty() {
-                        message.push_str("; its last words:\n");
-                        message.push_str(&tail.join("\n"));
-                    }
-                    self.log(Level::Error, message);
-                }
-            }
-            (1, _) if !killed_for_timeout || matches!(job.work, Work::Isolate(_)) => {
-                let name = in_flight[0].clone();
-                self.crash_entry(bin, pid, &name, &signature, &reason, &tail);
-                self.end_test(bin, pid, &name, crash_end(&reason, &tail), true);
-            }
-            _ => {
-                // Which of these crashed (or were merely in flight when a hung
-                // test was killed)? Run each alone to find out.
-                for name in &in_flight {
-                    self.bins[bin].state.requeue(name);
-                    isolate.push(name.clone());
-                }
-            }
-        }
-        if !self.bins[bin].binary.harness.selects_by_name() {
-            // rustdoc splits its --test-args at whitespace, and doctest names
-            // have spaces: their tests cannot be re-run one by one.
-            let mut rest = isolate;
-            rest.extend(scope.iter().cloned());
-            self.not_run(
-                bin,
-                pid,
-                &rest,
-                &format!(
-                    "not run: the {} process {reason}, and its tests cannot be re-run by name",
-                    harness_name(&self.bins[bin])
-                ),
+        let d = policy::after_exit(policy::Exit {
+            harness,
+            code,
+            killed: job.kill != Kill::None,
+            timed_out: job.timed_out.as_ref().map(|(name, _)| name.clone()),
+            interrupted: self.interrupted.is_some(),
+            suite_finished: report.suite_finished,
+            in_flight: report.in_flight,
+            isolated: matches!(job.work, Work::Isolate(_)),
+            unstarted,
+            started_any: job.started_any,
+        });
+        let tail: Vec<String> = job.stderr_tail.iter().cloned().collect();
+        let (signature, reason) = describe_exit(code);
+
+        if let (Some(name), Some((_, sample))) = (&d.timed_out, &job.timed_out) {
+            let limit = elapsed_secs(self.config.timeout.unwrap_or_default());
+            let mut end = TestEnd::new(String::new(), Status::Timeout);
+            end.set_expected(self.bins[bin].state.expected_of(name));
+            let mut message = format!("timed out after {limit} s (--timeout)");
+            let mut extra = Map::new();
+            extra.insert(
+                "timeout".into(),
+                Value::from(self.config.timeout.unwrap_or_default().as_secs_f64()),
             );
-            return;
-        }
-        let mut requeue: Vec<Work> = isolate.into_iter().map(Work::Isolate).collect();
-        if !scope.is_empty() {
-            if job.started_any || !requeue.is_empty() {
-                requeue.push(Work::Resume(scope));
-            } else {
-                self.not_run(
-                    bin,
-                    pid,
-                    &scope,
-                    &format!("not run: the test binary {reason} before running it"),
+            if let Some(s) = sample {
+                message.push_str(&format!(
+                    "; stacks sampled before the kill: {}",
+                    s.display()
+                ));
+                extra.insert(
+                    "sample".into(),
+                    Value::from(s.to_string_lossy().into_owned()),
                 );
             }
+            end.message = Some(message);
+            end.extra = Some(extra);
+            self.end_test(bin, pid, name, end, true);
+        }
+        for name in &d.interrupted {
+            let mut end = TestEnd::new(String::new(), Status::Error);
+            end.set_expected(self.bins[bin].state.expected_of(name));
+            end.message = Some("interrupted".into());
+            self.end_test(bin, pid, name, end, false);
+        }
+        for name in &d.by_exit_status {
+            let end = if code == 0 {
+                TestEnd::new(String::new(), Status::Pass)
+            } else if code < 0 {
+                self.crash_entry(bin, pid, name, &signature, &reason, &tail);
+                crash_end(&reason, &tail)
+            } else {
+                let mut end = TestEnd::new(String::new(), Status::Fail);
+                end.set_expected(Status::Pass);
+                end.message = Some(format!("the test binary exited with status {code}"));
+                end
+            };
+            self.end_test(bin, pid, name, end, true);
+        }
+        if let Some(name) = &d.crashed {
+            self.crash_entry(bin, pid, name, &signature, &reason, &tail);
+            self.end_test(bin, pid, name, crash_end(&reason, &tail), true);
+        }
+        if d.crashed_outside {
+            let id = self.bins[bin].binary.id.clone();
+            let mut c = Crash::new(signature.clone());
+            c.process = Some(pid.to_string());
+            c.reason = Some(format!("{id}: {reason} outside any test"));
+            c.stackwalk_stdout = (!tail.is_empty()).then(|| tail.join("\n"));
+            let e = Entry {
+                time: self.now(),
+                thread: id.clone(),
+                pid: pid as i64,
+                source: self.origin.source.clone(),
+                component: None,
+                action: Action::Crash(c),
+            };
+            self.send(e);
+            let mut message = format!("{id}: the test binary {reason} outside any test");
+            if !tail.is_empty() {
+                message.push_str("; its last words:\n");
+                message.push_str(&tail.join("\n"));
+            }
+            self.log(Level::Error, message);
+        }
+        if let Some(why) = d.not_run_because {
+            let why = match why {
+                policy::NotRun::Skipped => {
+                    "listed by the test binary, but it did not run it".to_string()
+                }
+                policy::NotRun::CannotRerun => format!(
+                    "not run: the {} process {reason}, and its tests cannot be re-run by name",
+                    harness.name()
+                ),
+                policy::NotRun::DiedFirst => {
+                    format!("not run: the test binary {reason} before running it")
+                }
+            };
+            // Tests that were in flight are put back in line first, so that
+            // they end here as the ones that never started do.
+            for name in &d.not_run {
+                self.bins[bin].state.requeue(name);
+            }
+            self.not_run(bin, pid, &d.not_run, &why);
+        }
+        for name in &d.isolate {
+            self.bins[bin].state.requeue(name);
+        }
+        let mut requeue: Vec<Work> = d.isolate.into_iter().map(Work::Isolate).collect();
+        if !d.resume.is_empty() {
+            requeue.push(Work::Resume(d.resume));
         }
         for w in requeue.into_iter().rev() {
             self.bins[bin].queue.push_front(w);
@@ -1251,10 +1206,7 @@ impl<'a> Runner<'a> {
         let program = self.bins[bin].binary.launch.program.clone();
         let hook = self.config.hook.clone();
         let limit = self.config.hook_timeout;
-        let path = self
-            .config
-            .session_dir
-            .join(format!("{}-{pid}.sample", sanitize(&test_id)));
+        let path = self.config.session_dir.join(sample_name(&test_id, pid));
         let tx = self.tx.clone();
         std::thread::spawn(move || {
             let (sample, error) =
@@ -1298,60 +1250,6 @@ impl<'a> Runner<'a> {
     }
 }
 
-/// libtest's `--logfile` of one process, read as its results come: the
-/// account of them that its tests cannot write (see [`crate::libtest::witness`]).
-/// The file is removed when this is dropped.
-#[derive(Debug)]
-struct LogfileWitness {
-    path: PathBuf,
-    file: std::fs::File,
-    records: crate::libtest::witness::Records,
-}
-
-impl LogfileWitness {
-    /// An empty log file for job `job` under `<session_dir>/witness`, open
-    /// for reading (libtest opens it again, truncating nothing). `None` when
-    /// it cannot be made: the process then runs without one.
-    fn create(session_dir: &Path, job: u64) -> Option<LogfileWitness> {
-        let dir = session_dir.join("witness");
-        std::fs::create_dir_all(&dir).ok()?;
-        let path = dir.join(format!("{}-{job}.log", std::process::id()));
-        std::fs::File::create(&path).ok()?;
-        let file = std::fs::File::open(&path).ok()?;
-        Some(LogfileWitness {
-            path,
-            file,
-            records: crate::libtest::witness::Records::new(),
-        })
-    }
-}
-
-impl crate::translate::Witness for LogfileWitness {
-    fn confirms(&mut self, name: &str, outcome: crate::libtest::Outcome) -> bool {
-        if self.records.confirm(name, outcome) {
-            return true;
-        }
-        // libtest wrote the record before the line: whatever is new now
-        // holds it, if anything does (one read for a batch of results).
-        let mut new = Vec::new();
-        if std::io::Read::read_to_end(&mut self.file, &mut new).is_ok() && !new.is_empty() {
-            self.records.push(&new);
-            return self.records.confirm(name, outcome);
-        }
-        false
-    }
-}
-
-impl Drop for LogfileWitness {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
-    }
-}
-
-fn harness_name(bin: &Bin) -> &'static str {
-    bin.binary.harness.name()
-}
-
 fn crash_end(reason: &str, tail: &[String]) -> TestEnd {
     let mut end = TestEnd::new(String::new(), Status::Crash);
     end.set_expected(Status::Pass);
@@ -1393,363 +1291,10 @@ fn describe_exit(code: i64) -> (String, String) {
     }
 }
 
-fn sanitize(id: &str) -> String {
-    let s: String = id
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "._-".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    s.chars().take(150).collect()
-}
-
-/// Sends a signal to a process group (the test process and its children).
-fn kill_group(pid: u32, sig: Signal) {
-    let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid as i32), sig);
-}
-
-/// How long a stream's reader waits after passing lines on, so that the
-/// lines written meanwhile go together: a few milliseconds more before a
-/// line reaches the sinks (a person at a terminal notices a delay from
-/// about ten times that), and on a suite of tiny tests a batch of a few
-/// dozen results for each wake-up of the reader and of the coordinator.
-const COALESCE: Duration = Duration::from_millis(5);
-
-/// A burst of at least this many bytes is read on without a pause: the
-/// output is coming faster than the pipe could hold it over a pause.
-const COALESCE_BELOW: usize = 16 * 1024;
-
-/// The room a test process's output pipe is given where the system allows
-/// it (Linux, up to `/proc/sys/fs/pipe-max-size`, 1 MiB by default, for
-/// any user). While a reader pauses ([`COALESCE`]) the lines gather in the
-/// pipe, and a full pipe stops the test process until the reader is back:
-/// the default 64 KiB is what a binary of tiny tests writes in a few
-/// milliseconds on a fast machine.
-const PIPE_ROOM: usize = 1024 * 1024;
-
-/// Gives a pipe [`PIPE_ROOM`], or leaves it as it is if that is refused.
-fn widen_pipe(pipe: &impl std::os::fd::AsFd) {
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    {
-        let _ = nix::fcntl::fcntl(pipe, nix::fcntl::FcntlArg::F_SETPIPE_SZ(PIPE_ROOM as i32));
-    }
-    #[cfg(not(any(target_os = "linux", target_os = "android")))]
-    let _ = pipe;
-}
-
-/// Reads a test process's stream on a thread of its own. The lines that
-/// have arrived go together, as soon as no complete line is left to read:
-/// one message, one wake-up of the coordinator, for a burst of lines;
-/// then a pause of `coalesce` ([`pause`]). Once the process has closed its
-/// end of the pipe or `exited` is disconnected (the process exited), the
-/// rest is read without pauses, so the end of the stream is seen at once
-/// (the job is finished with it).
-fn spawn_reader(
-    job: u64,
-    stderr: bool,
-    pipe: impl Read + std::os::fd::AsFd + Send + 'static,
-    exited: std::sync::mpsc::Receiver<()>,
-    tx: SyncSender<Msg>,
-    coalesce: Duration,
-) {
-    std::thread::spawn(move || {
-        // Once the process has exited, the rest is read without pausing.
-        let mut pausing = true;
-        let mut r = BufReader::with_capacity(64 * 1024, pipe);
-        let mut line = Vec::new();
-        loop {
-            let mut lines = Vec::new();
-            let mut ended = false;
-            // The first line may wait for input; those after it are read
-            // only while whole lines are already buffered.
-            loop {
-                match read_line_capped(&mut r, &mut line, MAX_LINE) {
-                    Some(truncated) => lines.push((std::mem::take(&mut line), truncated)),
-                    None => {
-                        ended = true;
-                        break;
-                    }
-                }
-                if memchr::memchr(b'\n', r.buffer()).is_none() {
-                    break;
-                }
-            }
-            let bytes: usize = lines.iter().map(|(l, _)| l.len() + 1).sum();
-            if !lines.is_empty() && tx.send(Msg::Lines { job, stderr, lines }).is_err() {
-                return;
-            }
-            if ended {
-                let _ = tx.send(Msg::Closed { job });
-                return;
-            }
-            // A test binary writes a line per event: read as they come,
-            // each would cost two wake-ups (this thread's and the
-            // coordinator's). A short pause lets the next ones gather in
-            // the pipe, unless lines come faster than a pause could hold.
-            if pausing && bytes < COALESCE_BELOW {
-                pausing = pause(r.get_ref(), &exited, coalesce);
-            }
-        }
-    });
-}
-
-/// A reader's pause between batches: `length`, cut short when the process
-/// closes its end of the pipe (it exited: the rest of its output and the
-/// end of the stream are there to read at once) or when its exit is known
-/// (`exited`'s sender is dropped: a child it left behind may hold the pipe
-/// open). Returns whether the next batch is to be paused for too.
-fn pause(
-    pipe: &impl std::os::fd::AsFd,
-    exited: &std::sync::mpsc::Receiver<()>,
-    length: Duration,
-) -> bool {
-    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-    // No event is asked for: lines arriving do not end the pause, the
-    // writers' hang-up does (poll always reports it).
-    let mut fds = [PollFd::new(pipe.as_fd(), PollFlags::empty())];
-    let timeout = PollTimeout::try_from(length).unwrap_or(PollTimeout::MAX);
-    let hung_up = matches!(poll(&mut fds, timeout), Ok(n) if n > 0);
-    !hung_up && matches!(exited.try_recv(), Err(std::sync::mpsc::TryRecvError::Empty))
-}
-
-/// Reads one line (without its `\n`), keeping at most `cap` bytes of it.
-/// `None` at the end of the stream, else whether the line was cut.
-fn read_line_capped(r: &mut impl BufRead, line: &mut Vec<u8>, cap: usize) -> Option<bool> {
-    line.clear();
-    let mut cut = false;
-    let mut any = false;
-    loop {
-        let buf = match r.fill_buf() {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(_) => return any.then_some(cut),
-        };
-        if buf.is_empty() {
-            return any.then_some(cut);
-        }
-        any = true;
-        let (chunk, done) = match buf.iter().position(|b| *b == b'\n') {
-            Some(i) => (i, true),
-            None => (buf.len(), false),
-        };
-        let room = cap.saturating_sub(line.len());
-        if chunk > room {
-            cut = true;
-        }
-        line.extend_from_slice(&buf[..chunk.min(room)]);
-        r.consume(if done { chunk + 1 } else { chunk });
-        if done {
-            return Some(cut);
-        }
-    }
-}
-
-/// The default pre-kill hook's command on this platform, if its tool is installed.
-pub fn default_hook_command(pid: u32) -> Option<Vec<String>> {
-    let has = |tool: &str| {
-        std::env::var_os("PATH")
-            .map(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
-            .unwrap_or(false)
-    };
-    let pid = pid.to_string();
-    if cfg!(target_os = "macos") && has("sample") {
-        return Some(vec!["sample".into(), pid, "1".into()]);
-    }
-    if cfg!(target_os = "linux") {
-        if has("gdb") {
-            return Some(
-                [
-                    "gdb",
-                    "-p",
-                    &pid,
-                    "-batch",
-                    "-nx",
-                    "-q",
-                    "-ex",
-                    "set pagination off",
-                    "-ex",
-                    "thread apply all bt",
-                ]
-                .map(String::from)
-                .to_vec(),
-            );
-        }
-        if has("eu-stack") {
-            return Some(vec!["eu-stack".into(), "-p".into(), pid]);
-        }
-    }
-    None
-}
-
-/// Runs the pre-kill hook on a hung process, its output to `path`.
-/// Returns the sample's path (when one was written) and any error.
-fn run_hook(
-    hook: &Hook,
-    pid: u32,
-    test_id: &str,
-    binary_id: &str,
-    program: &Path,
-    path: &Path,
-    limit: Duration,
-) -> (Option<PathBuf>, Option<String>) {
-    let mut cmd = match hook {
-        Hook::None => return (None, None),
-        Hook::Command(c) => {
-            let text = c
-                .replace("{pid}", &pid.to_string())
-                .replace("{test}", &shell_quote(test_id))
-                .replace("{binary}", &shell_quote(&program.to_string_lossy()));
-            let mut cmd = std::process::Command::new("sh");
-            cmd.arg("-c").arg(text);
-            cmd
-        }
-        Hook::Default => match default_hook_command(pid) {
-            Some(argv) => {
-                let mut cmd = std::process::Command::new(&argv[0]);
-                cmd.args(&argv[1..]);
-                cmd
-            }
-            None => return (None, None),
-        },
-    };
-    if let Some(dir) = path.parent() {
-        if let Err(e) = std::fs::create_dir_all(dir) {
-            return (None, Some(format!("cannot create {}: {e}", dir.display())));
-        }
-    }
-    let file = match std::fs::File::create(path) {
-        Ok(f) => f,
-        Err(e) => return (None, Some(format!("cannot create {}: {e}", path.display()))),
-    };
-    let err_file = match file.try_clone() {
-        Ok(f) => f,
-        Err(e) => return (None, Some(format!("cannot write {}: {e}", path.display()))),
-    };
-    cmd.env("STRUCTLOG_PID", pid.to_string())
-        .env("STRUCTLOG_TEST", test_id)
-        .env("STRUCTLOG_BINARY", binary_id)
-        .env("STRUCTLOG_SAMPLE", path)
-        .stdin(Stdio::null())
-        .stdout(file)
-        .stderr(err_file);
-    #[cfg(unix)]
-    {
-        use std::os::unix::process::CommandExt;
-        cmd.process_group(0);
-    }
-    let mut child = match cmd.spawn() {
-        Ok(c) => c,
-        Err(e) => {
-            let _ = std::fs::remove_file(path);
-            return (None, Some(format!("cannot start the pre-kill hook: {e}")));
-        }
-    };
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(s)) => break Some(s),
-            Ok(None) if Instant::now() >= deadline => {
-                kill_group(child.id(), Signal::SIGKILL);
-                let _ = child.wait();
-                break None;
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-            Err(_) => break None,
-        }
-    };
-    let written = std::fs::metadata(path)
-        .map(|m| m.len() > 0)
-        .unwrap_or(false);
-    let sample = written.then(|| path.to_path_buf());
-    if !written {
-        let _ = std::fs::remove_file(path);
-    }
-    match status {
-        None => (
-            sample,
-            Some(format!(
-                "the pre-kill hook did not finish within {} s; killed it",
-                elapsed_secs(limit)
-            )),
-        ),
-        Some(s) if !s.success() => (sample, Some(format!("the pre-kill hook failed ({s})"))),
-        Some(_) => (sample, None),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::sync::mpsc::sync_channel;
-
-    /// The next message a reader sends, or a failure after a minute.
-    fn next_message(rx: &std::sync::mpsc::Receiver<Msg>) -> Msg {
-        rx.recv_timeout(Duration::from_secs(60))
-            .expect("the reader sent nothing within a minute")
-    }
-
-    fn batch(msg: Msg) -> Vec<String> {
-        match msg {
-            Msg::Lines { lines, .. } => lines
-                .into_iter()
-                .map(|(l, _)| String::from_utf8(l).unwrap())
-                .collect(),
-            _ => panic!("not lines"),
-        }
-    }
-
-    #[test]
-    fn a_readers_pause_gathers_lines_and_ends_when_the_pipe_is_closed() {
-        use std::io::Write;
-        let (read, write) = nix::unistd::pipe().unwrap();
-        let mut write = std::fs::File::from(write);
-        let (tx, rx) = sync_channel(16);
-        // The process's exit is never told: only the pipe's closing can
-        // cut the ten-minute pause short.
-        let (_exit, exited) = std::sync::mpsc::channel::<()>();
-        let pause = Duration::from_secs(600);
-        spawn_reader(7, false, std::fs::File::from(read), exited, tx, pause);
-        writeln!(write, "first").unwrap();
-        assert_eq!(batch(next_message(&rx)), ["first"]);
-        // The reader pauses now: lines written meanwhile wait for the
-        // pause's end and come together.
-        writeln!(write, "second").unwrap();
-        std::thread::sleep(Duration::from_millis(100));
-        writeln!(write, "third").unwrap();
-        drop(write);
-        assert_eq!(batch(next_message(&rx)), ["second", "third"]);
-        assert!(matches!(next_message(&rx), Msg::Closed { job: 7 }));
-    }
-
-    #[cfg(target_os = "linux")]
-    #[test]
-    fn a_test_process_output_pipe_is_given_room() {
-        use nix::fcntl::{fcntl, FcntlArg};
-        let mut child = std::process::Command::new("true")
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let pipe = child.stdout.take().unwrap();
-        let before = fcntl(&pipe, FcntlArg::F_GETPIPE_SZ).unwrap() as usize;
-        widen_pipe(&pipe);
-        let after = fcntl(&pipe, FcntlArg::F_GETPIPE_SZ).unwrap() as usize;
-        child.wait().unwrap();
-        // Linux lets any user go up to pipe-max-size (1 MiB unless lowered).
-        let max: usize = std::fs::read_to_string("/proc/sys/fs/pipe-max-size")
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap();
-        if max >= PIPE_ROOM {
-            assert!(after >= PIPE_ROOM, "{before} -> {after}");
-        } else {
-            assert!(after >= before);
-        }
-    }
 
     struct Collect(Vec<Entry>);
 
@@ -1931,28 +1476,9 @@ mod tests {
     }
 
     #[test]
-    fn long_lines_are_cut_not_kept_whole() {
-        let data = b"short\nabcdefghij\n\nlast";
-        let mut r = BufReader::with_capacity(4, &data[..]);
-        let mut line = Vec::new();
-        let mut got = Vec::new();
-        while let Some(cut) = read_line_capped(&mut r, &mut line, 6) {
-            got.push((String::from_utf8(line.clone()).unwrap(), cut));
-        }
-        let want = [
-            ("short", false),
-            ("abcdef", true),
-            ("", false),
-            ("last", false),
-        ];
-        assert_eq!(got, want.map(|(s, c)| (s.to_string(), c)));
-    }
-
-    #[test]
     fn exits_are_described() {
         assert_eq!(describe_exit(-6).0, "SIGABRT");
         assert_eq!(describe_exit(-11).1, "was killed by signal 11 (SIGSEGV)");
         assert_eq!(describe_exit(3).0, "exit code 3");
-        assert_eq!(sanitize("alpha::it a::b c"), "alpha__it_a__b_c");
     }
 }

@@ -1,6 +1,9 @@
 //! `cargo structlog run`: build, discover, run, and write the stream.
 
 pub mod coordinator;
+mod hook;
+pub mod policy;
+mod process;
 
 use crate::cargo::{self, Rustc};
 use crate::error::{exit, Error};

@@ -303,7 +303,7 @@ impl BinaryState {
             Value::Object(a)
         };
         let tried = self.attempts.get(&i).map_or(0, Vec::len) as u32;
-        if retryable && end.is_unexpected() && tried + 1 < self.max_attempts {
+        if crate::run::policy::retry(retryable, end.is_unexpected(), tried, self.max_attempts) {
             let a = attempt();
             self.attempts.entry(i).or_default().push(a);
             self.phase[i] = Phase::Retrying;
