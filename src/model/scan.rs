@@ -19,7 +19,7 @@
 //! negative and non-integer numbers where a field takes an integer, an
 //! unknown key whose value is a list or an object, nesting deeper than
 //! [`crate::model::json::MAX_DEPTH`], anything malformed.
-use super::{Fields, ProcessId, TestId, TestsText};
+use super::read::{Fields, ProcessId, TestId, TestsText};
 use crate::model::json::Scanner;
 
 /// The line's fields, or `None` to read it with serde.
