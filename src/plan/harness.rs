@@ -133,3 +133,59 @@ fn linked_harness(exe: &Path) -> Option<Linked> {
     }
     any.then_some(Linked::None)
 }
+
+/// Reads a package's manifest for what `cargo metadata` leaves out: which
+/// targets say `harness = false`. Keys are `(kind, name)` with kind one of
+/// `lib`, `bin`, `test`, `bench`, `example`.
+pub(crate) fn harness_false_targets(manifest: &Path) -> Vec<(String, String)> {
+    let Ok(text) = std::fs::read_to_string(manifest) else {
+        return Vec::new();
+    };
+    let Ok(doc) = text.parse::<toml::Table>() else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let no_harness = |t: &toml::Table| t.get("harness").and_then(|h| h.as_bool()) == Some(false);
+    if let Some(lib) = doc.get("lib").and_then(|l| l.as_table()) {
+        if no_harness(lib) {
+            let name = lib
+                .get("name")
+                .and_then(|n| n.as_str())
+                .map(str::to_string)
+                .unwrap_or_default();
+            out.push(("lib".to_string(), name));
+        }
+    }
+    for kind in ["bin", "test", "bench", "example"] {
+        if let Some(arr) = doc.get(kind).and_then(|v| v.as_array()) {
+            for t in arr.iter().filter_map(|t| t.as_table()) {
+                if no_harness(t) {
+                    if let Some(n) = t.get("name").and_then(|n| n.as_str()) {
+                        out.push((kind.to_string(), n.to_string()));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn harness_false_is_read_from_the_manifest() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = dir.path().join("Cargo.toml");
+        std::fs::write(
+            &m,
+            "[package]\nname='x'\n[lib]\nharness=false\n[[test]]\nname='a'\nharness=false\n[[test]]\nname='b'\n",
+        )
+        .unwrap();
+        assert_eq!(
+            harness_false_targets(&m),
+            vec![("lib".into(), "".into()), ("test".into(), "a".into())]
+        );
+    }
+}

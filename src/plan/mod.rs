@@ -165,7 +165,7 @@ pub fn binaries(ctx: &Context) -> Vec<TestBinary> {
         let manifest = pkg.manifest_path.as_std_path().to_path_buf();
         let no_harness = no_harness_cache
             .entry(manifest.clone())
-            .or_insert_with(|| cargo::harness_false_targets(&manifest));
+            .or_insert_with(|| harness::harness_false_targets(&manifest));
         let harness = harness::of(pkg, art, no_harness);
         let env = cargo::test_env(&cargo::TestEnvInput {
             pkg,
