@@ -1,25 +1,27 @@
 //! cargo-structlog: run a workspace's tests on stable Rust and write the
 //! run as Mozilla's mozlog structured log, fanned out to any number of sinks.
 //!
-//! The pieces, in the order a run goes through them: [`cli`] reads the
-//! command line; [`cargo`] builds the tests and learns the workspace and the
-//! toolchain; [`plan`] decides how to start each test binary and discovers
-//! its tests; [`run`] runs them, and [`translate`] turns libtest's events
-//! (read by [`libtest`]) into mozlog entries ([`model`]); [`sink`] writes
-//! every entry to every output format. [`logs`] works on saved raw logs.
+//! The pieces, in the order a run goes through them: `cli` reads the
+//! command line into settings; `cargo` builds the tests and learns the
+//! workspace and the toolchain; `plan` decides how to start each test binary
+//! and discovers its tests; `run` runs them, and `translate` turns
+//! libtest's events (read by `libtest`) into mozlog entries ([`model`]);
+//! [`sink`] writes every entry to every output format. [`logs`] works on
+//! saved raw logs. The public modules are what the tool's own tests,
+//! examples and benchmark use; the rest is private.
 
-pub mod cargo;
-pub mod cli;
-pub mod error;
-pub mod libtest;
+mod cargo;
+mod cli;
+mod error;
+mod libtest;
 pub mod logs;
 pub mod memory;
 pub mod model;
-pub mod plan;
-pub mod run;
+mod plan;
+mod run;
 pub mod sink;
 pub mod text;
-pub mod translate;
+mod translate;
 
 use clap::Parser;
 

@@ -1,9 +1,9 @@
 //! Logs as data: replaying raw logs into any sinks, merging the logs of
 //! shards, and finding the tests whose results differ between runs.
 
-pub mod expectations;
+pub(crate) mod expectations;
 pub(crate) mod parallel;
-pub mod replay;
-pub mod unstable;
+pub(crate) mod replay;
+pub(crate) mod unstable;
 
 pub use replay::{LogReader, READ_BUFFER};

@@ -109,10 +109,6 @@ impl ParsedBatch {
         self.batch.entries.len()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.batch.entries.is_empty()
-    }
-
     /// The `i`th entry of the batch.
     pub fn get(&self, i: usize) -> ReadEntry<'_> {
         let (line, entry) = &self.batch.entries[i];

@@ -88,7 +88,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-pub use super::parallel::{ParallelReader, ParsedBatch, ReadEntry};
+pub use super::parallel::{ParallelReader, ParsedBatch};
 
 /// An entry read from a log, with its line number, or why the line holds none.
 pub type LineEntry = (u64, Result<Entry, ParseError>);
@@ -113,7 +113,7 @@ pub const STDIN_LABEL: &str = "<stdin>";
 /// from one line to the next.
 ///
 /// ```
-/// use cargo_structlog::replay::LogReader;
+/// use cargo_structlog::logs::LogReader;
 /// let log = b"{\"action\":\"shutdown\",\"time\":1}\n\nnot json\n";
 /// let mut reader = LogReader::new(&log[..]);
 /// let (n, first) = reader.next_entry().unwrap().unwrap();

@@ -24,7 +24,7 @@ mod write;
 pub use read::ParseError;
 use read::{CountTests, EachTest, TestList};
 mod scan;
-pub mod summary;
+pub(crate) mod summary;
 
 /// A test result status (mozlog's `Status` and `SubStatus` enums together).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -84,10 +84,6 @@ impl ByTest {
     pub fn groups(&self) -> &[(String, Vec<Noted>)] {
         &self.groups
     }
-
-    pub fn is_empty(&self) -> bool {
-        self.groups.is_empty()
-    }
 }
 
 /// The summary of the current suite.

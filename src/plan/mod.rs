@@ -88,7 +88,6 @@ impl Launch {
 #[derive(Clone, Debug)]
 pub struct TestBinary {
     pub id: String,
-    pub package: String,
     pub harness: Harness,
     pub launch: Launch,
     /// The target's source file, relative to the workspace root.
@@ -191,7 +190,6 @@ pub fn binaries(ctx: &Context) -> Vec<TestBinary> {
         };
         out.push(TestBinary {
             id: binary_id(&pkg.name, &art.kind, &art.target_name),
-            package: pkg.name.to_string(),
             harness,
             launch: Launch {
                 program,
@@ -229,7 +227,6 @@ pub fn doctest_binary(inv: &RustdocInvocation, package: &str, unlock: &Unlock) -
     }
     TestBinary {
         id: format!("{package}::doc"),
-        package: package.to_string(),
         harness: Harness::Rustdoc,
         launch: Launch {
             program: PathBuf::from(&inv.program),

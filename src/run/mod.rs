@@ -581,7 +581,6 @@ fn failed_doc_listing(message: String) -> Discovered {
     Discovered {
         binary: TestBinary {
             id: "doctests".into(),
-            package: String::new(),
             harness: crate::plan::Harness::Rustdoc,
             launch: plan::Launch {
                 program: "rustdoc".into(),

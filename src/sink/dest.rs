@@ -52,7 +52,7 @@ impl Destination {
 /// Opens a destination for writing. Files are created (truncated) now, so an
 /// unwritable path is found before anything runs; sockets are connected now,
 /// waiting at most `connect_timeout`, and written with a time limit
-/// ([`socket::WRITE_TIMEOUT`]) so that a peer that stops reading cannot
+/// (`socket::WRITE_TIMEOUT`) so that a peer that stops reading cannot
 /// hold the run.
 pub fn open(
     dest: &Destination,

@@ -11,23 +11,23 @@
 //! once and dropped, and the others carry on.
 //!
 //! A format's destination (`--log-<format> DEST`) is a file, `-` (stdout),
-//! `tcp://HOST:PORT` or `unix:PATH` (the tool connects: [`socket`]); a file
+//! `tcp://HOST:PORT` or `unix:PATH` (the tool connects: `socket`); a file
 //! whose name starts with `tcp://` or `unix:` is written `./unix:name`.
-//! `--log-exec CMD` adds a command that reads the raw stream ([`exec`]).
+//! `--log-exec CMD` adds a command that reads the raw stream (`exec`).
 //! A socket that cannot be connected, like a command that ends too early,
 //! fails its sink (exit status 103) and the run goes on: a collector that is
 //! down must not stop a CI run. A file that cannot be created, a malformed
 //! address, or a command that cannot start is a setup error (exit status 2),
 //! found before anything is built.
 
-pub mod buffer;
+pub(crate) mod buffer;
 mod config;
 mod dest;
-pub mod errorsummary;
-pub mod exec;
+pub(crate) mod errorsummary;
+pub(crate) mod exec;
 mod fanout;
-pub mod github;
-pub mod grouped;
+pub(crate) mod github;
+pub(crate) mod grouped;
 pub mod html;
 pub(crate) mod index;
 mod setup;
@@ -35,12 +35,12 @@ mod setup;
 pub use dest::{open, Destination};
 pub use fanout::{FanOut, FILE_FLUSH_INTERVAL};
 pub use setup::{setup, use_color, FORMATS};
-pub mod mach;
-pub mod progress;
-pub mod raw;
-pub mod socket;
-pub mod tbpl;
-pub mod unittest;
+pub(crate) mod mach;
+pub(crate) mod progress;
+pub(crate) mod raw;
+pub(crate) mod socket;
+pub(crate) mod tbpl;
+pub(crate) mod unittest;
 pub mod xunit;
 
 use crate::model::{Action, Entry, Level};
@@ -119,7 +119,7 @@ impl<S: Sink> Sink for LevelFilter<S> {
 }
 
 /// A sink's writer: a buffered file, or stdout (which a progress bar on the
-/// same terminal must not tear: see [`crate::sink::progress`]).
+/// same terminal must not tear: see `progress`).
 pub type Output = Box<dyn Write + Send>;
 
 #[cfg(test)]

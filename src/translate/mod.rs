@@ -193,11 +193,6 @@ impl BinaryState {
         self.names_where(|p| p == Phase::Running { pid })
     }
 
-    /// Tests running in any process.
-    pub fn running(&self) -> Vec<String> {
-        self.names_where(|p| matches!(p, Phase::Running { .. }))
-    }
-
     fn names_where(&self, f: impl Fn(Phase) -> bool) -> Vec<String> {
         self.tests
             .iter()
@@ -205,11 +200,6 @@ impl BinaryState {
             .filter(|(_, p)| f(**p))
             .map(|(t, _)| t.name.clone())
             .collect()
-    }
-
-    /// True when every test has its result.
-    pub fn all_done(&self) -> bool {
-        self.phase.iter().all(|p| *p == Phase::Done)
     }
 
     /// Starts a test (libtest's `started`, or the runner starting a custom

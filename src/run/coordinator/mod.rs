@@ -794,7 +794,6 @@ mod tests {
     ) -> TestBinary {
         TestBinary {
             id: id.to_string(),
-            package: "p".into(),
             harness,
             launch: crate::plan::Launch {
                 program: program.into(),
