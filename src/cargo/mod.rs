@@ -208,7 +208,7 @@ pub fn metadata(args: &Options) -> Result<Workspace, Error> {
         .cargo_command()
         .stderr(Stdio::inherit())
         .output()
-        .map_err(|e| Error::Setup(format!("cargo metadata failed: {e}")))?;
+        .map_err(|e| Error::caused("cargo metadata failed", e))?;
     if !output.status.success() {
         return Err(Error::Setup(format!(
             "cargo metadata failed: {}",
@@ -220,8 +220,8 @@ pub fn metadata(args: &Options) -> Result<Workspace, Error> {
         .split(|b| *b == b'\n')
         .find(|line| line.starts_with(b"{"))
         .unwrap_or_default();
-    let metadata: Metadata = serde_json::from_slice(json)
-        .map_err(|e| Error::Setup(format!("cargo metadata's output: {e}")))?;
+    let metadata: Metadata =
+        serde_json::from_slice(json).map_err(|e| Error::caused("cargo metadata's output", e))?;
     #[derive(Deserialize)]
     struct Raw {
         packages: Vec<RawPackage>,
@@ -304,7 +304,7 @@ pub fn build(cmd: &mut Command, color: Option<&str>) -> Result<Build, Error> {
         .stderr(Stdio::piped());
     let mut child = cmd
         .spawn()
-        .map_err(|e| Error::Setup(format!("cannot run cargo: {e}")))?;
+        .map_err(|e| Error::caused("cannot run cargo", e))?;
     let stdout = child.stdout.take().expect("piped");
     let mut cargo_stderr = child.stderr.take().expect("piped");
     // Told when cargo's status line is through (or its stderr ends).
@@ -338,7 +338,7 @@ pub fn build(cmd: &mut Command, color: Option<&str>) -> Result<Build, Error> {
     let stderr = io::stderr();
     let mut messages = Message::parse_stream(BufReader::new(stdout));
     for message in messages.by_ref() {
-        let message = message.map_err(|e| Error::Setup(format!("reading cargo's output: {e}")))?;
+        let message = message.map_err(|e| Error::caused("reading cargo's output", e))?;
         match message {
             Message::CompilerArtifact(a) => {
                 out.outputs
@@ -414,7 +414,7 @@ pub fn build(cmd: &mut Command, color: Option<&str>) -> Result<Build, Error> {
     }
     let status = child
         .wait()
-        .map_err(|e| Error::Setup(format!("waiting for cargo: {e}")))?;
+        .map_err(|e| Error::caused("waiting for cargo", e))?;
     let rendered = errors.join().unwrap_or_default();
     out.success = status.success() && finished != Some(false);
     if !out.success {

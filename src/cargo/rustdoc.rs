@@ -74,8 +74,8 @@ pub fn list_doctests(
     list_args: &[String],
     bootstrap: Option<&str>,
 ) -> Result<DocListing, Error> {
-    let me = std::env::current_exe()
-        .map_err(|e| Error::Setup(format!("cannot find our own executable: {e}")))?;
+    let me =
+        std::env::current_exe().map_err(|e| Error::caused("cannot find our own executable", e))?;
     let real = toolchain_tool("rustdoc", "RUSTDOC");
     cmd.arg("--doc").arg("--");
     cmd.args(list_args);
@@ -89,7 +89,7 @@ pub fn list_doctests(
     };
     let mut child = cmd
         .spawn()
-        .map_err(|e| Error::Setup(format!("cannot run cargo: {e}")))?;
+        .map_err(|e| Error::caused("cannot run cargo", e))?;
     let mut stderr_pipe = child.stderr.take().expect("piped");
     let err_thread = std::thread::spawn(move || {
         let mut s = Vec::new();
@@ -113,7 +113,7 @@ pub fn list_doctests(
     }
     let status = child
         .wait()
-        .map_err(|e| Error::Setup(format!("waiting for cargo: {e}")))?;
+        .map_err(|e| Error::caused("waiting for cargo", e))?;
     out.stderr = err_thread.join().unwrap_or_default();
     out.success = status.success();
     Ok(out)

@@ -32,7 +32,7 @@ pub fn dispatch(args: Structlog) -> Result<i32, Error> {
             let text = crate::logs::expectations::generate(&a.from)?;
             match &a.output {
                 Some(path) => std::fs::write(path, text)
-                    .map_err(|e| Error::Setup(format!("{}: cannot write: {e}", path.display())))?,
+                    .map_err(|e| Error::caused(format!("{}: cannot write", path.display()), e))?,
                 None => print!("{text}"),
             }
             Ok(crate::error::exit::OK)

@@ -20,10 +20,10 @@ pub fn generate(logs: &[PathBuf]) -> Result<String, Error> {
     let mut seen: BTreeMap<String, Seen> = BTreeMap::new();
     for log in logs {
         let reader = crate::logs::replay::LogReader::open(log)
-            .map_err(|e| Error::Setup(format!("{}: cannot read: {e}", log.display())))?;
+            .map_err(|e| Error::caused(format!("{}: cannot read", log.display()), e))?;
         for item in reader {
             let (line, entry) =
-                item.map_err(|e| Error::Setup(format!("{}: cannot read: {e}", log.display())))?;
+                item.map_err(|e| Error::caused(format!("{}: cannot read", log.display()), e))?;
             match entry {
                 Ok(e) => {
                     if let Action::TestEnd(end) = e.action {

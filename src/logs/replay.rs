@@ -324,15 +324,7 @@ impl Malformed {
 
 /// The exit status of a `format` or `merge`.
 fn status(sink_failed: bool, stopped: bool, malformed: &Malformed) -> i32 {
-    if sink_failed {
-        exit::SINK_FAILED
-    } else if stopped || malformed.stopped {
-        exit::USAGE
-    } else if malformed.count > 0 {
-        exit::MALFORMED_INPUT
-    } else {
-        exit::OK
-    }
+    exit::of_replay(sink_failed, stopped || malformed.stopped, malformed.count)
 }
 
 /// Refuses an output file that is also an input: opening the sinks would
@@ -604,7 +596,7 @@ pub fn format(inputs: &[String], strict: bool, sinks: &sink::Config) -> Result<i
             sources.push((STDIN_LABEL.to_string(), Box::new(io::stdin())));
         } else {
             let file = File::open(input)
-                .map_err(|e| Error::Setup(format!("--input {input}: cannot open: {e}")))?;
+                .map_err(|e| Error::caused(format!("--input {input}: cannot open"), e))?;
             sources.push((input.clone(), Box::new(file)));
         }
     }
@@ -689,7 +681,7 @@ impl Shard {
 /// over here: the merge itself reports them).
 fn first_suite_start(path: &Path, label: &str) -> Result<Option<Entry>, Error> {
     let mut reader =
-        LogReader::open(path).map_err(|e| Error::Setup(format!("{label}: cannot open: {e}")))?;
+        LogReader::open(path).map_err(|e| Error::caused(format!("{label}: cannot open"), e))?;
     loop {
         match reader.next_entry() {
             Ok(None) => return Ok(None),
@@ -698,10 +690,10 @@ fn first_suite_start(path: &Path, label: &str) -> Result<Option<Entry>, Error> {
             }
             Ok(Some(_)) => {}
             Err(e) => {
-                return Err(Error::Setup(format!(
-                    "{label}: cannot read after line {}: {e}",
-                    reader.line_number()
-                )))
+                return Err(Error::caused(
+                    format!("{label}: cannot read after line {}", reader.line_number()),
+                    e,
+                ))
             }
         }
     }
@@ -848,8 +840,8 @@ pub fn merge(
 
     let mut shards = Vec::with_capacity(paths.len());
     for (path, label) in paths.iter().zip(&labels) {
-        let reader = LogReader::open(path)
-            .map_err(|e| Error::Setup(format!("{label}: cannot open: {e}")))?;
+        let reader =
+            LogReader::open(path).map_err(|e| Error::caused(format!("{label}: cannot open"), e))?;
         shards.push(Shard {
             label: label.clone(),
             reader,

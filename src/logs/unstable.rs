@@ -327,10 +327,10 @@ pub fn unstable(logs: &[std::path::PathBuf], json: bool) -> Result<i32, Error> {
         } else {
             let label = path.display().to_string();
             let reader = LogReader::open(path)
-                .map_err(|e| Error::Setup(format!("{label}: cannot open: {e}")))?;
+                .map_err(|e| Error::caused(format!("{label}: cannot open"), e))?;
             statuses.read(&label, reader, &mut malformed)
         };
-        result.map_err(|e| Error::Setup(format!("{}: cannot read: {e}", path.display())))?;
+        result.map_err(|e| Error::caused(format!("{}: cannot read", path.display()), e))?;
     }
     malformed.summary();
     let report = statuses.report();
@@ -349,7 +349,7 @@ pub fn unstable(logs: &[std::path::PathBuf], json: bool) -> Result<i32, Error> {
         Ok(()) => Ok(exit::OK),
         // The reader went away (`| head`): nothing left to tell it.
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(exit::OK),
-        Err(e) => Err(Error::Setup(format!("cannot write to stdout: {e}"))),
+        Err(e) => Err(Error::caused("cannot write to stdout", e)),
     }
 }
 

@@ -71,7 +71,7 @@ impl Expectations {
     /// Reads and checks a file; a malformed one is an error naming its line.
     pub fn load(path: &Path) -> Result<Expectations, Error> {
         let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::Setup(format!("{}: cannot read: {e}", path.display())))?;
+            .map_err(|e| Error::caused(format!("{}: cannot read", path.display()), e))?;
         Expectations::parse(&text, path)
     }
 

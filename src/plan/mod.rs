@@ -96,11 +96,35 @@ pub struct TestBinary {
     pub order: (String, u8, String),
 }
 
+/// Why a binary's tests could not be listed.
+#[derive(Debug, thiserror::Error)]
+pub enum ListingError {
+    /// The listing process did not start.
+    #[error("cannot start its listing")]
+    Start(#[source] std::io::Error),
+    /// It ran and failed: its exit status and the end of its stderr.
+    #[error("listing its tests failed ({status}): {stderr}")]
+    Failed {
+        status: std::process::ExitStatus,
+        stderr: String,
+    },
+    /// The doctests' listing (through cargo) failed, or a listing panicked.
+    #[error("{0}")]
+    Other(String),
+}
+
+impl ListingError {
+    /// Whether the harness refused `-Z` options on a stable toolchain.
+    fn refuses_unstable(&self) -> bool {
+        matches!(self, ListingError::Failed { stderr, .. } if crate::plan::unlock::refused(stderr))
+    }
+}
+
 /// A binary with its discovered tests, or why discovery failed.
 #[derive(Debug)]
 pub struct Discovered {
     pub binary: TestBinary,
-    pub tests: Result<Vec<TestInfo>, String>,
+    pub tests: Result<Vec<TestInfo>, ListingError>,
 }
 
 fn binary_id(pkg: &str, kind: &str, name: &str) -> String {
@@ -354,7 +378,7 @@ fn libtest_listing(
     binary: &TestBinary,
     args: &[String],
     cache: Option<&ListingCache>,
-) -> Result<Vec<u8>, String> {
+) -> Result<Vec<u8>, ListingError> {
     let launch = &binary.launch;
     let cache = cache.filter(|_| binary.harness == Harness::Libtest && launch.base_args.is_empty());
     let key = cache.and_then(|_| ListingCache::key(&launch.program, args));
@@ -371,21 +395,20 @@ fn libtest_listing(
 }
 
 /// Runs a listing command and returns its stdout, or why it failed.
-fn run_listing(mut cmd: Command) -> Result<Vec<u8>, String> {
+fn run_listing(mut cmd: Command) -> Result<Vec<u8>, ListingError> {
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let out = cmd.output().map_err(|e| format!("cannot start: {e}"))?;
+    let out = cmd.output().map_err(ListingError::Start)?;
     if out.status.success() {
         Ok(out.stdout)
     } else {
         let stderr = String::from_utf8_lossy(&out.stderr);
         let tail: Vec<&str> = stderr.lines().rev().take(5).collect();
-        Err(format!(
-            "listing its tests failed ({}): {}",
-            out.status,
-            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
-        ))
+        Err(ListingError::Failed {
+            status: out.status,
+            stderr: tail.into_iter().rev().collect::<Vec<_>>().join("\n"),
+        })
     }
 }
 
@@ -421,7 +444,7 @@ pub fn discover(
     root: &Path,
     doc_lines: Option<&[Vec<u8>]>,
     cache: Option<&ListingCache>,
-) -> Result<Vec<TestInfo>, String> {
+) -> Result<Vec<TestInfo>, ListingError> {
     let mut sources = SourceCache::new(root);
     match binary.harness {
         Harness::Custom => Ok(vec![TestInfo {
@@ -445,7 +468,7 @@ pub fn discover(
         }
         Harness::Rustdoc => {
             let lines: Vec<&[u8]> = doc_lines
-                .ok_or("no doctest listing")?
+                .ok_or_else(|| ListingError::Other("no doctest listing".into()))?
                 .iter()
                 .map(Vec::as_slice)
                 .collect();
@@ -467,7 +490,7 @@ pub fn discover(
         }
         Harness::Libtest | Harness::Tester => {
             let listed = match list_with_should_panic(binary, flags, cache) {
-                Err(e) if binary.launch.unlock.is_preload() && crate::plan::unlock::refused(&e) => {
+                Err(e) if binary.launch.unlock.is_preload() && e.refuses_unstable() => {
                     binary.launch.unlock = Unlock::Env;
                     list_with_should_panic(binary, flags, cache)
                 }
@@ -511,7 +534,7 @@ fn list_with_should_panic(
     binary: &TestBinary,
     flags: &TestFlags,
     cache: Option<&ListingCache>,
-) -> Result<Listed, String> {
+) -> Result<Listed, ListingError> {
     let harness = binary.harness;
     let (tests, plain) = std::thread::scope(|scope| {
         let plain = scope.spawn(|| {
@@ -537,7 +560,7 @@ fn list_names(
     binary: &TestBinary,
     args: &[String],
     cache: Option<&ListingCache>,
-) -> Result<Vec<libtest::Discovered>, String> {
+) -> Result<Vec<libtest::Discovered>, ListingError> {
     let output = libtest_listing(binary, args, cache)?;
     if !args.iter().any(|a| a == "json") {
         let text = String::from_utf8_lossy(&output);

@@ -121,33 +121,13 @@ fn now_ms() -> u64 {
     SystemClock.now_ms()
 }
 
-/// The exit status of a finished stream.
-pub fn exit_status(
-    summary: &Summary,
-    sink_failed: bool,
-    interrupted: bool,
-    build_failed: bool,
-) -> i32 {
-    if interrupted {
-        exit::INTERRUPTED
-    } else if build_failed {
-        exit::BUILD_FAILED
-    } else if sink_failed {
-        exit::SINK_FAILED
-    } else if !summary.is_ok() {
-        exit::TESTS_FAILED
-    } else {
-        exit::OK
-    }
-}
-
 /// Installs handlers for SIGINT and SIGTERM: each one is counted and sent to
 /// the coordinator.
 fn watch_signals(tx: SyncSender<Msg>) -> Result<Arc<AtomicUsize>, Error> {
     use signal_hook::consts::{SIGINT, SIGTERM};
     let count = Arc::new(AtomicUsize::new(0));
     let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])
-        .map_err(|e| Error::Setup(format!("cannot handle signals: {e}")))?;
+        .map_err(|e| Error::caused("cannot handle signals", e))?;
     let c = count.clone();
     std::thread::spawn(move || {
         for sig in signals.forever() {
@@ -218,14 +198,15 @@ fn failed_run(
     stream.entry(&o.entry(now_ms(), Action::SuiteEnd(SuiteEnd::default())));
 }
 
-fn finish(mut stream: Stream, interrupted: bool, build_failed: bool) -> i32 {
+/// Finishes every sink; the run's exit status.
+fn finish(mut stream: Stream, interrupted: bool, build_failed: bool, fail_on_flaky: bool) -> i32 {
     let failures = stream.fanout.finish();
-    exit_status(
-        &stream.summary,
-        !failures.is_empty(),
+    exit::of_run(exit::Run {
         interrupted,
         build_failed,
-    )
+        sink_failed: !failures.is_empty(),
+        tests_failed: !stream.summary.is_ok() || (fail_on_flaky && stream.summary.flaky > 0),
+    })
 }
 
 /// Runs the tests and writes the stream.
@@ -242,8 +223,7 @@ pub fn run(args: Settings) -> Result<i32, Error> {
     // opened still stops the run before anything is built.
     let cargo_args = args.cargo.clone();
     let metadata = std::thread::spawn(move || cargo::metadata(&cargo_args));
-    let cwd =
-        std::env::current_dir().map_err(|e| Error::Setup(format!("no current directory: {e}")))?;
+    let cwd = std::env::current_dir().map_err(|e| Error::caused("no current directory", e))?;
     let manifest_dir = args
         .cargo
         .manifest_path
@@ -297,7 +277,7 @@ pub fn run(args: Settings) -> Result<i32, Error> {
             // No workspace to speak of: still leave complete documents behind.
             let info = run_info(&manifest_dir, &args, &rustc);
             failed_run(&mut stream, info, None, e.to_string());
-            finish(stream, false, false);
+            finish(stream, false, false, false);
             return Err(e);
         }
     };
@@ -313,7 +293,7 @@ pub fn run(args: Settings) -> Result<i32, Error> {
                 Ok(x) => expectations = Some(Arc::new(x)),
                 Err(e) => {
                     failed_run(&mut stream, info, suite_name, e.to_string());
-                    finish(stream, false, false);
+                    finish(stream, false, false, false);
                     return Err(e);
                 }
             }
@@ -326,7 +306,7 @@ pub fn run(args: Settings) -> Result<i32, Error> {
             suite_name,
             "interrupted while building".into(),
         );
-        return Ok(finish(stream, true, false));
+        return Ok(finish(stream, true, false, false));
     }
     if !build.success {
         let mut message = String::from("build failed");
@@ -335,7 +315,7 @@ pub fn run(args: Settings) -> Result<i32, Error> {
             message.push_str(e);
         }
         failed_run(&mut stream, info, suite_name, message);
-        return Ok(finish(stream, false, true));
+        return Ok(finish(stream, false, true, false));
     }
 
     let structlog_dir = metadata.target_directory.as_std_path().join("structlog");
@@ -443,16 +423,10 @@ pub fn run(args: Settings) -> Result<i32, Error> {
     .run();
     stream.entry(&origin().entry(now_ms(), Action::SuiteEnd(SuiteEnd::default())));
     if let Some(why) = end.refused {
-        finish(stream, false, false);
+        finish(stream, false, false, false);
         return Err(Error::Usage(why));
     }
-    let flaky_failed = args.fail_on_flaky && stream.summary.flaky > 0;
-    let code = finish(stream, end.interrupted, false);
-    Ok(if code == exit::OK && flaky_failed {
-        exit::TESTS_FAILED
-    } else {
-        code
-    })
+    Ok(finish(stream, end.interrupted, false, args.fail_on_flaky))
 }
 
 /// Binaries run at once by default: as many as keep the CPUs busy given each
@@ -505,7 +479,7 @@ fn discover_all(
         let tests = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             plan::discover(&mut binary, &flags, &root, None, Some(&cache))
         }))
-        .unwrap_or_else(|_| Err("discovery panicked".to_string()));
+        .unwrap_or_else(|_| Err(plan::ListingError::Other("discovery panicked".into())));
         let listed = Discovered { binary, tests };
         tx.send(Msg::Listed(place, Box::new(listed))).is_ok()
     };
@@ -594,6 +568,6 @@ fn failed_doc_listing(message: String) -> Discovered {
             src_path: None,
             order: (String::new(), 9, String::new()),
         },
-        tests: Err(message),
+        tests: Err(plan::ListingError::Other(message)),
     }
 }

@@ -92,10 +92,13 @@ pub(crate) fn step_summary(specs: &[(&'static str, String)]) -> Result<Option<Ou
         .create(true)
         .open(&path)
         .map_err(|e| {
-            Error::Setup(format!(
-                "GITHUB_STEP_SUMMARY={}: cannot open for appending: {e}",
-                std::path::Path::new(&path).display()
-            ))
+            Error::caused(
+                format!(
+                    "GITHUB_STEP_SUMMARY={}: cannot open for appending",
+                    std::path::Path::new(&path).display()
+                ),
+                e,
+            )
         })?;
     Ok(Some(Box::new(io::BufWriter::new(f))))
 }
@@ -146,9 +149,10 @@ pub fn setup(opts: &Config) -> Result<FanOut, Error> {
                 continue;
             }
             Err(e) => {
-                return Err(Error::Setup(format!(
-                    "{label}: cannot open for writing: {e}"
-                )))
+                return Err(Error::caused(
+                    format!("{label}: cannot open for writing"),
+                    e,
+                ))
             }
         };
         let sink = make(format, out, opts, use_color(color, is_tty), &mut summary);
@@ -169,14 +173,14 @@ pub fn setup(opts: &Config) -> Result<FanOut, Error> {
     let mut commands = Vec::new();
     for cmd in &opts.exec {
         let sink = exec::Exec::start(cmd, opts.raw_level, socket::WRITE_TIMEOUT, exec::GRACE)
-            .map_err(|e| Error::Setup(format!("--log-exec {cmd}: cannot start: {e}")))?;
+            .map_err(|e| Error::caused(format!("--log-exec {cmd}: cannot start"), e))?;
         commands.push((cmd, sink));
     }
     // All of them get the same short while to show they cannot run.
     let until = std::time::Instant::now() + exec::START_PROBE;
     for (cmd, mut sink) in commands {
         sink.check_started(until)
-            .map_err(|e| Error::Setup(format!("--log-exec {cmd}: cannot start: {e}")))?;
+            .map_err(|e| Error::caused(format!("--log-exec {cmd}: cannot start"), e))?;
         fan.add_own(format!("--log-exec {cmd}"), Box::new(sink));
     }
     Ok(fan)

@@ -35,7 +35,8 @@ impl Runner<'_> {
             let mut tests = match d.tests {
                 Ok(t) => t,
                 Err(e) => {
-                    self.listing_errors.push((d.binary.id.clone(), e));
+                    self.listing_errors
+                        .push((d.binary.id.clone(), crate::error::chain(&e)));
                     Vec::new()
                 }
             };

@@ -813,7 +813,9 @@ mod tests {
     fn unlisted_binary(id: &str) -> Discovered {
         Discovered {
             binary: test_binary(id, 0, Harness::Libtest, "/nonexistent", &[]),
-            tests: Err("listing its tests failed".into()),
+            tests: Err(crate::plan::ListingError::Other(
+                "listing its tests failed".into(),
+            )),
         }
     }
 
