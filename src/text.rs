@@ -193,9 +193,56 @@ pub fn millis_as_secs(ms: u64) -> String {
     out
 }
 
+/// A time in UTC, from milliseconds since the epoch (proleptic Gregorian:
+/// Howard Hinnant's days-to-civil algorithm).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Civil {
+    pub year: i64,
+    pub month: u32,
+    pub day: u32,
+    pub hour: u32,
+    pub minute: u32,
+    pub second: u32,
+}
+
+impl Civil {
+    pub fn from_millis(ms: u64) -> Civil {
+        let secs = ms / 1000;
+        let z = (secs / 86_400) as i64 + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z.rem_euclid(146_097);
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+        let sod = secs % 86_400;
+        Civil {
+            year: yoe + era * 400 + i64::from(month <= 2),
+            month,
+            day,
+            hour: (sod / 3600) as u32,
+            minute: (sod / 60 % 60) as u32,
+            second: (sod % 60) as u32,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn civil_times() {
+        let c = Civil::from_millis(1_700_000_000_123);
+        assert_eq!(
+            (c.year, c.month, c.day, c.hour, c.minute, c.second),
+            (2023, 11, 14, 22, 13, 20)
+        );
+        let leap = Civil::from_millis(951_782_400_000);
+        assert_eq!((leap.year, leap.month, leap.day), (2000, 2, 29));
+        assert_eq!(Civil::from_millis(0).year, 1970);
+    }
 
     #[test]
     fn ansi_is_stripped() {

@@ -45,8 +45,8 @@
 //! * Memory: only running tests, per-group totals and a 64-bit hash of each
 //!   listed test id (for its group) are kept, not the durations of every test.
 
+use super::common::end_unfinished;
 use super::index::{hash_id, PreHashed};
-use super::tbpl::unfinished;
 use super::{Output, Sink};
 use crate::model::{Action, Crash, Entry, Level, Log, Status, TestEnd, TestStatus};
 use serde::Serialize;
@@ -575,17 +575,15 @@ impl Sink for ErrorSummary {
         // A stream cut short: tests still running end in error, and the
         // groups are reported as at `suite_end`.
         if let Some(time) = self.last_time {
-            let mut running: Vec<(u64, String, Option<String>)> = self
+            let running: Vec<(u64, String, Option<String>)> = self
                 .running
                 .iter()
                 .map(|(t, r)| (r.start, t.clone(), r.group.clone()))
                 .collect();
-            running.sort();
-            for (_, test, group) in running {
-                let mut end = unfinished(&test);
+            end_unfinished(running, |mut end, group| {
                 end.group = group;
                 self.test_end(&end, time);
-            }
+            });
             if !self.groups.is_empty() {
                 self.suite_end();
             }

@@ -40,10 +40,10 @@
 //! * Text is made safe for a file: ANSI escape sequences are removed and
 //!   other control characters than tab and newline are shown as `\xNN`.
 
-use super::tbpl::unfinished;
+use super::common::{end_unfinished, write_text};
 use super::{Output, Sink};
 use crate::model::{Action, Entry, Level, Log, Status, TestEnd, TestStatus};
-use crate::text::{safe_text, Ansi};
+use crate::text::Ansi;
 use std::io::{self, Write};
 
 /// A test that is running.
@@ -473,12 +473,7 @@ impl Grouped {
     }
 
     fn write_text(&mut self) -> io::Result<()> {
-        if !self.text.is_empty() {
-            self.out
-                .write_all(safe_text(&self.text, Ansi::Strip).as_bytes())?;
-            self.text.clear();
-        }
-        Ok(())
+        write_text(&mut self.out, &mut self.text, Ansi::Strip)
     }
 }
 
@@ -501,15 +496,12 @@ impl Sink for Grouped {
         // A stream cut short: the tests still running end in error, and the
         // summary is written as at `suite_end`.
         if let Some(time) = self.last_time.filter(|_| self.open) {
-            let mut running: Vec<(u64, String)> = self
+            let running: Vec<(u64, String, ())> = self
                 .running
                 .iter()
-                .map(|(t, r)| (r.start, t.clone()))
+                .map(|(t, r)| (r.start, t.clone(), ()))
                 .collect();
-            running.sort();
-            for (_, test) in running {
-                self.test_end(&unfinished(&test));
-            }
+            end_unfinished(running, |end, ()| self.test_end(&end));
             self.suite_end(time);
         }
         self.write_text()?;

@@ -39,9 +39,10 @@
 //!   parser reads. Any other escape sequence (cursor movement, screen
 //!   clearing) has its ESC shown as `\x1b`, so it cannot act on a terminal.
 
+use super::common::{end_unfinished, write_text};
 use super::{Output, Sink};
 use crate::model::{Action, Crash, Entry, Log, Status, TestEnd, TestStatus};
-use crate::text::{exit_status_text, safe_text, Ansi};
+use crate::text::{exit_status_text, Ansi};
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::collections::VecDeque;
@@ -50,9 +51,6 @@ use std::io::{self, Write};
 
 /// How many expected subtest results compact mode keeps as context.
 const CONTEXT: usize = 10;
-
-/// The message given to a test that was still running when the stream ended.
-const NO_RESULT: &str = "no result: the log ends before the test did";
 
 /// The tbpl sink.
 pub struct Tbpl {
@@ -479,12 +477,7 @@ impl Tbpl {
     }
 
     fn write_text(&mut self) -> io::Result<()> {
-        if !self.text.is_empty() {
-            self.out
-                .write_all(safe_text(&self.text, Ansi::KeepColors).as_bytes())?;
-            self.text.clear();
-        }
-        Ok(())
+        write_text(&mut self.out, &mut self.text, Ansi::KeepColors)
     }
 }
 
@@ -662,15 +655,12 @@ impl Sink for Tbpl {
         // A stream cut short: the tests still running get a result, so that a
         // log parser sees that the run did not complete, and the suite ends.
         if let Some(time) = self.last_time {
-            let mut running: Vec<(u64, String)> = self
+            let running: Vec<(u64, String, ())> = self
                 .test_start_times
                 .iter()
-                .map(|(t, s)| (*s, t.clone()))
+                .map(|(t, s)| (*s, t.clone(), ()))
                 .collect();
-            running.sort();
-            for (_, test) in running {
-                self.test_end(&unfinished(&test), time, None);
-            }
+            end_unfinished(running, |end, ()| self.test_end(&end, time, None));
             if self.suite_open {
                 self.suite_end(time);
             } else {
@@ -682,20 +672,12 @@ impl Sink for Tbpl {
     }
 }
 
-/// The result given to a test still running when the stream ends: an
-/// unexpected ERROR.
-pub(crate) fn unfinished(test: &str) -> TestEnd {
-    let mut end = TestEnd::new(test, Status::Error);
-    end.set_expected(Status::Pass);
-    end.message = Some(NO_RESULT.to_string());
-    end
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::model::Origin;
     use crate::sink::testing::{render, stream};
+    use crate::text::safe_text;
 
     fn tbpl(name: &str, compact: bool) -> String {
         render(&stream(name, false), |o| Tbpl::new(o, compact))

@@ -49,10 +49,10 @@
 //!   other control characters than tab and newline are shown as `\xNN`.
 //! * Memory: counts and the listed (unexpected) results only.
 
-use super::tbpl::unfinished;
+use super::common::{end_unfinished, write_text};
 use super::{Output, Sink};
 use crate::model::{Action, Entry, Level, Log, Status, TestEnd, TestStatus};
-use crate::text::{safe_text, Ansi};
+use crate::text::Ansi;
 use serde_json::{Map, Value};
 use std::io::{self, Write};
 
@@ -330,12 +330,7 @@ impl Unittest {
     }
 
     fn write_text(&mut self) -> io::Result<()> {
-        if !self.text.is_empty() {
-            self.out
-                .write_all(safe_text(&self.text, Ansi::Strip).as_bytes())?;
-            self.text.clear();
-        }
-        Ok(())
+        write_text(&mut self.out, &mut self.text, Ansi::Strip)
     }
 }
 
@@ -358,12 +353,9 @@ impl Sink for Unittest {
         // A stream cut short: the tests still running end in error, and the
         // summary is written as at `suite_end`.
         if let Some(time) = self.last_time.filter(|_| self.open) {
-            let mut running: Vec<(u64, String)> =
-                self.running.drain().map(|(t, s)| (s, t)).collect();
-            running.sort();
-            for (_, test) in running {
-                self.test_end(&unfinished(&test));
-            }
+            let running: Vec<(u64, String, ())> =
+                self.running.drain().map(|(t, s)| (s, t, ())).collect();
+            end_unfinished(running, |end, ()| self.test_end(&end));
             self.summary(time);
         }
         self.write_text()?;

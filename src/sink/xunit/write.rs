@@ -135,34 +135,16 @@ pub(super) fn package_of(binary: &str) -> &str {
     binary.split("::").next().unwrap_or(binary)
 }
 
-/// Days since 1970-01-01 to a civil date (proleptic Gregorian).
-pub(super) fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
 /// Milliseconds since the epoch as an ISO 8601 UTC time without a zone
 /// (`2023-11-14T22:13:20`), the form the Ant schema requires.
 pub(super) fn iso_time(ms: u64) -> String {
-    let secs = ms / 1000;
-    let (y, m, d) = civil_from_days((secs / 86_400) as i64);
-    if y > 9999 {
+    let c = crate::text::Civil::from_millis(ms);
+    if c.year > 9999 {
         return "9999-12-31T23:59:59".to_string();
     }
-    let sod = secs % 86_400;
     format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
-        sod / 3600,
-        sod % 3600 / 60,
-        sod % 60
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+        c.year, c.month, c.day, c.hour, c.minute, c.second
     )
 }
 
