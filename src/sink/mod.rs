@@ -21,6 +21,7 @@
 //! found before anything is built.
 
 pub(crate) mod buffer;
+mod cap;
 mod common;
 mod config;
 mod dest;

@@ -26,6 +26,8 @@
 //! entity-escaped, and in the JSON block `<`, `>`, `&`, U+2028 and U+2029 are
 //! written as `\uXXXX` escapes so no string can close the element.
 
+use super::cap::Capped;
+
 mod collect;
 mod render;
 mod text;
@@ -302,96 +304,6 @@ struct ProcOutput {
     output: Capped,
 }
 
-/// Output lines (each followed by `\n`, cleaned) kept to a cap: the first
-/// half of the cap in `head`, the latest bytes in `tail`, and a count of the
-/// bytes between them that were dropped.
-#[derive(Default)]
-struct Capped {
-    head: String,
-    tail: String,
-    cut: u64,
-}
-
-impl Capped {
-    fn push_line(&mut self, line: &str, cap: usize) {
-        self.push(line, cap);
-        self.push("\n", cap);
-    }
-
-    fn push(&mut self, s: &str, cap: usize) {
-        let mut s = s;
-        if self.tail.is_empty() {
-            let room = (cap / 2).saturating_sub(self.head.len());
-            if s.len() <= room {
-                self.head.push_str(s);
-                return;
-            }
-            let k = floor_boundary(s, room);
-            self.head.push_str(&s[..k]);
-            s = &s[k..];
-        }
-        self.tail.push_str(s);
-        // Dropped only once the tail holds a whole cap more than it keeps,
-        // so that each byte is moved a bounded number of times.
-        if self.tail.len() > cap {
-            let k = self.excess(cap);
-            self.cut += k as u64;
-            self.tail.drain(..k);
-        }
-    }
-
-    /// Bytes at the front of the tail beyond the cap.
-    fn excess(&self, cap: usize) -> usize {
-        let over = (self.head.len() + self.tail.len()).saturating_sub(cap);
-        let mut k = over.min(self.tail.len());
-        while !self.tail.is_char_boundary(k) {
-            k += 1;
-        }
-        k
-    }
-
-    fn is_empty(&self) -> bool {
-        self.head.is_empty()
-    }
-
-    /// Gives back what growing left unused.
-    fn shrink(&mut self) {
-        self.head.shrink_to_fit();
-        self.tail.shrink_to_fit();
-    }
-
-    /// The kept text, without the last newline: `(head, cut, tail)`; when
-    /// nothing is cut, everything is in the head.
-    fn parts(&self, cap: usize) -> (Cow<'_, str>, u64, &str) {
-        let k = self.excess(cap);
-        let cut = self.cut + k as u64;
-        let tail = &self.tail[k..];
-        if cut == 0 {
-            let all = if tail.is_empty() {
-                Cow::Borrowed(self.head.as_str())
-            } else {
-                Cow::Owned(format!("{}{tail}", self.head))
-            };
-            let trimmed = match all {
-                Cow::Borrowed(s) => Cow::Borrowed(s.strip_suffix('\n').unwrap_or(s)),
-                Cow::Owned(mut s) => {
-                    if s.ends_with('\n') {
-                        s.pop();
-                    }
-                    Cow::Owned(s)
-                }
-            };
-            (trimmed, 0, "")
-        } else {
-            (
-                Cow::Borrowed(self.head.as_str()),
-                cut,
-                tail.strip_suffix('\n').unwrap_or(tail),
-            )
-        }
-    }
-}
-
 /// Everything the page shows, gathered entry by entry.
 #[derive(Default)]
 struct Report {
@@ -476,6 +388,12 @@ mod tests {
     use super::*;
     use crate::model::{Log, Origin, ProcessOutput, SuiteStart, TestStart};
     use crate::sink::testing::{render, stream};
+
+    #[test]
+    fn long_texts_are_cut_on_a_char_boundary() {
+        let s = "é".repeat(10);
+        assert_eq!(&*capped(&s, 5), "éé\n[… 16 more bytes not shown]");
+    }
 
     #[test]
     fn a_grouped_tests_id_is_written_as_its_whole_id_cleaned() {
@@ -720,36 +638,6 @@ mod tests {
         // 1 MiB and its newline, less what is kept.
         assert_eq!(big["cut"], (1 << 20) + 1 - OUTPUT_CAP as u64);
         assert!(JS.contains("Output truncated: "));
-    }
-
-    #[test]
-    fn long_texts_are_cut_on_a_char_boundary() {
-        let s = "é".repeat(10);
-        assert_eq!(&*capped(&s, 5), "éé\n[… 16 more bytes not shown]");
-        // Up to the cap, everything is kept.
-        let mut c = Capped::default();
-        for line in ["ab", "cd", "ef"] {
-            c.push_line(line, 9);
-        }
-        assert_eq!(c.parts(9), (Cow::Borrowed("ab\ncd\nef"), 0, ""));
-        // Beyond it, the first and last halves, cut on char boundaries.
-        let mut c = Capped::default();
-        for line in ["ab", "日本", "x", "yz"] {
-            c.push_line(line, 8);
-        }
-        // The head is "ab\n" (日 does not fit in its 4 bytes); "日本\n" is
-        // dropped whole rather than split inside a char.
-        assert_eq!(c.parts(8), (Cow::Borrowed("ab\n"), 7, "x\nyz"));
-        let (mut c, mut total) = (Capped::default(), 0);
-        for i in 0..10_000 {
-            let line = format!("line {i}");
-            total += line.len() + 1;
-            c.push_line(&line, 64);
-        }
-        let (head, cut, tail) = c.parts(64);
-        assert!(head.starts_with("line 0\nline 1\n") && tail.ends_with("line 9999"));
-        assert!(c.tail.len() <= 64, "the tail stays small while lines come");
-        assert_eq!(head.len() + cut as usize + tail.len() + 1, total);
     }
 
     #[test]

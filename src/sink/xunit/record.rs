@@ -39,67 +39,37 @@ pub(super) fn cut_marker(cut: u64, max: usize) -> String {
     format!("[... {cut} bytes of output cut by cargo-structlog: --log-xunit-max-output {max} ...]")
 }
 
-/// Sanitized text with a byte budget: what fits is kept, the rest is only
-/// counted, so a test printing a gigabyte costs `max` bytes of memory.
+/// Captured output kept to a budget (see [`crate::sink::cap`]), sanitized
+/// as it comes.
 #[derive(Debug, Default)]
-pub(super) struct Capped {
-    pub(super) text: String,
-    pub(super) cut: u64,
-}
+pub(super) struct Capped(crate::sink::cap::Capped);
 
 impl Capped {
-    /// Appends raw text (sanitized here).
-    pub(super) fn push(&mut self, s: &str, max: usize) {
-        let clean = sanitize(s);
-        self.push_clean(&clean, max);
-    }
-
-    pub(super) fn push_clean(&mut self, s: &str, max: usize) {
-        if self.cut > 0 {
-            self.cut += s.len() as u64;
-            return;
-        }
-        let room = max.saturating_sub(self.text.len());
-        if s.len() <= room {
-            self.text.push_str(s);
-            return;
-        }
-        let mut end = room;
-        while !s.is_char_boundary(end) {
-            end -= 1;
-        }
-        self.text.push_str(&s[..end]);
-        self.cut += (s.len() - end) as u64;
-    }
-
-    /// Appends one line.
+    /// Appends one line (sanitized here).
     pub(super) fn push_line(&mut self, line: &str, max: usize) {
-        self.push(line, max);
-        self.push_clean("\n", max);
+        self.0.push_line(&sanitize(line), max);
     }
 
     pub(super) fn is_empty(&self) -> bool {
-        self.text.trim_end_matches('\n').is_empty() && self.cut == 0
+        self.0.is_empty()
     }
 
-    /// The text, with the marker when something was cut.
+    /// Gives back what growing left unused.
+    pub(super) fn shrink(&mut self) {
+        self.0.shrink();
+    }
+
+    /// The text, with the marker where something was cut.
     pub(super) fn render(&self, max: usize) -> String {
-        let mut s = self.text.trim_end_matches('\n').to_string();
-        if self.cut > 0 {
-            if !s.is_empty() {
-                s.push('\n');
-            }
-            s.push_str(&cut_marker(self.cut, max));
-        }
-        s
+        self.0.render(max, |cut| cut_marker(cut, max))
     }
 }
 
 /// A sanitized copy of a message or stack, cut to the limit.
 pub(super) fn capped_text(s: &str, max: usize) -> String {
-    let mut c = Capped::default();
-    c.push(s, max);
-    c.render(max)
+    let mut c = crate::sink::cap::Capped::default();
+    c.push(&sanitize(s), max);
+    c.render(max, |cut| cut_marker(cut, max))
 }
 
 /// A test's result, as much of `test_end` as the report needs: a view of
