@@ -42,7 +42,7 @@ impl Report {
                     self.tests[i].group = self.group(g);
                 }
                 let rec = &mut self.tests[i];
-                rec.flags |= BEGAN;
+                rec.flags.insert(Flags::BEGAN);
                 rec.set_start(e.time);
             }
             Action::TestStatus(s) => self.test_status(s),
@@ -149,7 +149,7 @@ impl Report {
         });
         let mut to = base;
         for from in base..self.tests.len() {
-            if self.tests[from].flags & HOLE != 0 {
+            if self.tests[from].flags.contains(Flags::HOLE) {
                 continue;
             }
             if from != to {
@@ -210,7 +210,7 @@ impl Report {
         }
         let i = self.open_record(&s.test, s.group.as_deref());
         let rec = &mut self.tests[i];
-        rec.flags |= BEGAN;
+        rec.flags.insert(Flags::BEGAN);
         let d = rec.more();
         if unexpected {
             d.subtests_unexpected += 1;
@@ -231,14 +231,14 @@ impl Report {
     fn test_end(&mut self, t: &TestEnd, time: u64) {
         let i = self.open_record(&t.test, t.group.as_deref());
         let rec = &mut self.tests[i];
-        rec.flags |= BEGAN;
+        rec.flags.insert(Flags::BEGAN);
         rec.set_end(time);
         rec.status = Some(t.status);
         rec.expected = t.expected;
         if t.is_known_intermittent() {
-            rec.flags |= KNOWN;
+            rec.flags.insert(Flags::KNOWN);
         } else {
-            rec.flags &= !KNOWN;
+            rec.flags.remove(Flags::KNOWN);
         }
         if let Some(d) = &mut rec.detail {
             // Its output is complete: the slack its growth left is given
@@ -248,12 +248,12 @@ impl Report {
                 more.extra = None;
             }
         }
-        rec.flags &= !EXTRA_LINE;
+        rec.flags.remove(Flags::EXTRA_LINE);
         if let Some(m) = t.extra.as_ref().filter(|m| !m.is_empty()) {
             match line_only(m) {
                 Some(line) => {
                     rec.line = line;
-                    rec.flags |= EXTRA_LINE;
+                    rec.flags.insert(Flags::EXTRA_LINE);
                 }
                 None => rec.more().extra = Some(extra_text(m)),
             }

@@ -151,21 +151,27 @@ struct More {
     crashes: Vec<Box<str>>,
 }
 
-/// `TestRec::flags`: started (`test_start`, or a subtest result before any
-/// start).
-const BEGAN: u8 = 1;
-/// The status is one of the listed known intermittent ones.
-const KNOWN: u8 = 2;
-/// `time` is the `test_start` time.
-const STARTED: u8 = 4;
-/// `time` is the duration: the test started and ended.
-const TIMED: u8 = 8;
-/// `extra` was `{"line": N}` alone (most results' extra): its text,
-/// `line: N`, is written from `line` rather than kept.
-const EXTRA_LINE: u8 = 16;
-/// A place kept for a listed test that went elsewhere: removed once the
-/// listing is placed.
-const HOLE: u8 = 32;
+bitflags::bitflags! {
+    /// Bit flags of a record: which of its inline fields hold a value.
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    struct Flags: u8 {
+        /// `TestRec::flags`: started (`test_start`, or a subtest result before any
+        /// start).
+        const BEGAN = 1;
+        /// The status is one of the listed known intermittent ones.
+        const KNOWN = 2;
+        /// `time` is the `test_start` time.
+        const STARTED = 4;
+        /// `time` is the duration: the test started and ended.
+        const TIMED = 8;
+        /// `extra` was `{"line": N}` alone (most results' extra): its text,
+        /// `line: N`, is written from `line` rather than kept.
+        const EXTRA_LINE = 16;
+        /// A place kept for a listed test that went elsewhere: removed once the
+        /// listing is placed.
+        const HOLE = 32;
+    }
+}
 
 /// `TestRec::group` of a test without a group.
 const NO_GROUP: u32 = u32::MAX;
@@ -192,7 +198,7 @@ struct TestRec {
     /// `None` until `test_end`.
     status: Option<Status>,
     expected: Option<Status>,
-    flags: u8,
+    flags: Flags,
     detail: Option<Box<Detail>>,
 }
 
@@ -208,14 +214,14 @@ impl TestRec {
             line: 0,
             status: None,
             expected: None,
-            flags: 0,
+            flags: Flags::empty(),
             detail: None,
         }
     }
 
     fn hole() -> TestRec {
         let mut t = TestRec::new("", None, &[]);
-        t.flags = HOLE;
+        t.flags = Flags::HOLE;
         t
     }
 
@@ -249,11 +255,11 @@ impl TestRec {
     }
 
     fn began(&self) -> bool {
-        self.flags & BEGAN != 0
+        self.flags.contains(Flags::BEGAN)
     }
 
     fn known(&self) -> bool {
-        self.flags & KNOWN != 0
+        self.flags.contains(Flags::KNOWN)
     }
 
     fn group(&self) -> Option<u32> {
@@ -262,13 +268,13 @@ impl TestRec {
 
     fn set_start(&mut self, time: u64) {
         self.time = time;
-        self.flags = (self.flags & !TIMED) | STARTED;
+        self.flags = (self.flags - Flags::TIMED) | Flags::STARTED;
     }
 
     fn set_end(&mut self, time: u64) {
-        if self.flags & STARTED != 0 {
+        if self.flags.contains(Flags::STARTED) {
             self.time = time.saturating_sub(self.time);
-            self.flags = (self.flags & !STARTED) | TIMED;
+            self.flags = (self.flags - Flags::STARTED) | Flags::TIMED;
         }
     }
 
@@ -285,7 +291,7 @@ impl TestRec {
     }
 
     fn duration(&self) -> Option<u64> {
-        (self.flags & TIMED != 0).then_some(self.time)
+        (self.flags.contains(Flags::TIMED)).then_some(self.time)
     }
 }
 

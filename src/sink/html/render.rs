@@ -516,7 +516,7 @@ pub(super) fn test_json(b: &mut String, t: &TestRec, groups: &[Box<str>]) {
             json_str(b, text);
         }
     }
-    if t.flags & EXTRA_LINE != 0 {
+    if t.flags.contains(Flags::EXTRA_LINE) {
         // What `extra_text` makes of `{"line": N}`, needing no escapes.
         let _ = write!(b, ",\"ex\":\"line: {}\"", t.line);
     }

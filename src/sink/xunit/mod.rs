@@ -223,7 +223,7 @@ impl Sink for Xunit {
                 let path = t.path.as_deref().map_or(NO_PATH, |p| rec.path(p));
                 let case = &mut rec.suites[s].cases[c];
                 case.start = e.time;
-                case.flags |= STARTED;
+                case.flags.insert(Flags::STARTED);
                 case.path = path;
             }
             Action::TestStatus(st) => {
@@ -259,11 +259,11 @@ impl Sink for Xunit {
                 case.end = e.time;
                 case.status = end.status;
                 case.expected = end.expected;
-                case.flags |= ENDED;
+                case.flags.insert(Flags::ENDED);
                 if end.is_known_intermittent() {
-                    case.flags |= KNOWN_INTERMITTENT;
+                    case.flags.insert(Flags::KNOWN_INTERMITTENT);
                 } else {
-                    case.flags &= !KNOWN_INTERMITTENT;
+                    case.flags.remove(Flags::KNOWN_INTERMITTENT);
                 }
                 case.set_line(end.extra_u64("line"));
                 let message = end.message.as_deref().map(|m| capped_text(m, text_max));

@@ -116,17 +116,23 @@ pub(super) struct Rare {
     pub(super) line: Option<u64>,
 }
 
-/// `Case::flags`: which of the inline fields hold a value.
-pub(super) const STARTED: u8 = 1;
-/// The case has its result: `end`, `status` and `expected` are set.
-pub(super) const ENDED: u8 = 2;
-pub(super) const KNOWN_INTERMITTENT: u8 = 4;
-pub(super) const HAS_LINE: u8 = 8;
-/// A place kept for a listed test that went elsewhere: removed once the
-/// listing is placed.
-pub(super) const HOLE: u8 = 16;
-/// `test` is the id without its suite's name and the space after it.
-pub(super) const PREFIXED: u8 = 32;
+bitflags::bitflags! {
+    /// Bit flags of a record: which of its inline fields hold a value.
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    pub(super) struct Flags: u8 {
+        /// `Case::flags`: which of the inline fields hold a value.
+        const STARTED = 1;
+        /// The case has its result: `end`, `status` and `expected` are set.
+        const ENDED = 2;
+        const KNOWN_INTERMITTENT = 4;
+        const HAS_LINE = 8;
+        /// A place kept for a listed test that went elsewhere: removed once the
+        /// listing is placed.
+        const HOLE = 16;
+        /// `test` is the id without its suite's name and the space after it.
+        const PREFIXED = 32;
+    }
+}
 
 /// `Case::path` of a test without a path.
 pub(super) const NO_PATH: u32 = u32::MAX;
@@ -151,7 +157,7 @@ pub(super) struct Case {
     pub(super) line: u32,
     pub(super) status: Status,
     pub(super) expected: Option<Status>,
-    pub(super) flags: u8,
+    pub(super) flags: Flags,
     /// Captured output: boxed, as most tests print nothing.
     pub(super) output: Option<Box<Capped>>,
     pub(super) rare: Option<Box<Rare>>,
@@ -169,7 +175,11 @@ impl Case {
             line: 0,
             status: Status::Pass,
             expected: None,
-            flags: if libtest.is_some() { PREFIXED } else { 0 },
+            flags: if libtest.is_some() {
+                Flags::PREFIXED
+            } else {
+                Flags::empty()
+            },
             output: None,
             rare: None,
         }
@@ -177,13 +187,13 @@ impl Case {
 
     pub(super) fn hole() -> Case {
         let mut c = Case::new("", "");
-        c.flags = HOLE;
+        c.flags = Flags::HOLE;
         c
     }
 
     /// The libtest name, when the id is the suite's name, a space and it.
     pub(super) fn libtest(&self) -> Option<&str> {
-        (self.flags & PREFIXED != 0).then_some(&*self.test)
+        (self.flags.contains(Flags::PREFIXED)).then_some(&*self.test)
     }
 
     /// The test id, given the case's suite.
@@ -203,15 +213,15 @@ impl Case {
     }
 
     pub(super) fn start(&self) -> Option<u64> {
-        (self.flags & STARTED != 0).then_some(self.start)
+        (self.flags.contains(Flags::STARTED)).then_some(self.start)
     }
 
     pub(super) fn end(&self) -> Option<u64> {
-        (self.flags & ENDED != 0).then_some(self.end)
+        (self.flags.contains(Flags::ENDED)).then_some(self.end)
     }
 
     pub(super) fn line(&self) -> Option<u64> {
-        if self.flags & HAS_LINE != 0 {
+        if self.flags.contains(Flags::HAS_LINE) {
             Some(self.line.into())
         } else {
             self.rare.as_ref().and_then(|r| r.line)
@@ -219,14 +229,14 @@ impl Case {
     }
 
     pub(super) fn set_line(&mut self, line: Option<u64>) {
-        self.flags &= !HAS_LINE;
+        self.flags.remove(Flags::HAS_LINE);
         if let Some(r) = &mut self.rare {
             r.line = None;
         }
         match line.map(u32::try_from) {
             Some(Ok(l)) => {
                 self.line = l;
-                self.flags |= HAS_LINE;
+                self.flags.insert(Flags::HAS_LINE);
             }
             Some(Err(_)) => self.rare_mut().line = line,
             None => {}
@@ -234,11 +244,11 @@ impl Case {
     }
 
     pub(super) fn started(&self) -> bool {
-        self.flags & (STARTED | ENDED) != 0
+        self.flags.intersects(Flags::STARTED | Flags::ENDED)
     }
 
     pub(super) fn has_outcome(&self) -> bool {
-        self.flags & ENDED != 0
+        self.flags.contains(Flags::ENDED)
     }
 
     pub(super) fn outcome(&self) -> Option<Outcome<'_>> {
@@ -249,7 +259,7 @@ impl Case {
         Some(Outcome {
             status: self.status,
             expected: self.expected,
-            known_intermittent: self.flags & KNOWN_INTERMITTENT != 0,
+            known_intermittent: self.flags.contains(Flags::KNOWN_INTERMITTENT),
             message: rare.and_then(|r| r.message.as_deref()),
             stack: rare.and_then(|r| r.stack.as_deref()),
             timeout: rare.and_then(|r| r.timeout),
@@ -424,7 +434,7 @@ impl Record {
         for &(s, base) in &places {
             let mut to = base;
             for from in base..self.suites[s].cases.len() {
-                if self.suites[s].cases[from].flags & HOLE != 0 {
+                if self.suites[s].cases[from].flags.contains(Flags::HOLE) {
                     continue;
                 }
                 if from != to {
