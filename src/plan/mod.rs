@@ -56,6 +56,9 @@ pub struct Launch {
     pub via_test_args: bool,
     /// How the process is let take `-Zunstable-options` (see [`crate::plan::unlock`]).
     pub unlock: Unlock,
+    /// The harness writes its results to `--logfile` as well, the witness
+    /// of its result lines (libtest and `tester`, as long as they take it).
+    pub witness: bool,
 }
 
 impl Launch {
@@ -117,6 +120,11 @@ impl ListingError {
     /// Whether the harness refused `-Z` options on a stable toolchain.
     fn refuses_unstable(&self) -> bool {
         matches!(self, ListingError::Failed { stderr, .. } if crate::plan::unlock::refused(stderr))
+    }
+
+    /// Whether the harness refused `--logfile` (libtest deprecates it).
+    fn refuses_logfile(&self) -> bool {
+        matches!(self, ListingError::Failed { stderr, .. } if stderr.contains("logfile"))
     }
 }
 
@@ -227,6 +235,7 @@ pub fn binaries(ctx: &Context) -> Vec<TestBinary> {
                 } else {
                     Unlock::Nothing
                 },
+                witness: matches!(harness, Harness::Libtest | Harness::Tester),
             },
             src_path: Some(relative(root, &art.src_path)),
             order: (
@@ -264,6 +273,7 @@ pub fn doctest_binary(inv: &RustdocInvocation, package: &str, unlock: &Unlock) -
             clear_env: true,
             via_test_args: true,
             unlock: unlock.for_rustdoc(),
+            witness: false,
         },
         src_path: None,
         order: (package.to_string(), 9, String::new()),
@@ -489,13 +499,17 @@ pub fn discover(
                 .collect())
         }
         Harness::Libtest | Harness::Tester => {
-            let listed = match list_with_should_panic(binary, flags, cache) {
-                Err(e) if binary.launch.unlock.is_preload() && e.refuses_unstable() => {
-                    binary.launch.unlock = Unlock::Env;
-                    list_with_should_panic(binary, flags, cache)
-                }
-                other => other,
-            }?;
+            let mut listed = list_with_should_panic(binary, flags, cache);
+            if matches!(&listed, Err(e) if binary.launch.unlock.is_preload() && e.refuses_unstable())
+            {
+                binary.launch.unlock = Unlock::Env;
+                listed = list_with_should_panic(binary, flags, cache);
+            }
+            if matches!(&listed, Err(e) if binary.launch.witness && e.refuses_logfile()) {
+                binary.launch.witness = false;
+                listed = list_with_should_panic(binary, flags, cache);
+            }
+            let listed = listed?;
             Ok(listed
                 .tests
                 .into_iter()
@@ -541,7 +555,13 @@ fn list_with_should_panic(
             let args = flags.list_args_without_should_panic(harness);
             list_names(binary, &args, cache).ok()
         });
-        let tests = list_names(binary, &flags.list_args(harness), cache);
+        // The listing that counts also tells whether the harness still
+        // takes `--logfile`.
+        let mut args = flags.list_args(harness);
+        if binary.launch.witness {
+            args.push("--logfile=/dev/null".into());
+        }
+        let tests = list_names(binary, &args, cache);
         (tests, plain.join().ok().flatten())
     });
     let mut tests = tests?;
@@ -730,6 +750,59 @@ impl<'a> SourceCache<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A stand-in libtest binary (a shell script) that lists `a` and the
+    /// should_panic `b`, and refuses `--logfile` as a libtest without it
+    /// would.
+    fn libtest_without_logfile(dir: &Path) -> TestBinary {
+        use std::os::unix::fs::PermissionsExt;
+        let exe = dir.join("fake-test");
+        std::fs::write(
+            &exe,
+            r#"#!/bin/sh
+for a in "$@"; do
+  case "$a" in --logfile*) echo "error: Unrecognized option: 'logfile'" >&2; exit 101 ;; esac
+done
+echo '{ "type": "suite", "event": "discovery" }'
+echo '{ "type": "test", "event": "discovered", "name": "a", "ignore": false, "ignore_message": "", "source_path": "src/lib.rs", "start_line": 1, "start_col": 1, "end_line": 1, "end_col": 2 }'
+case "$*" in *--exclude-should-panic*) ;; *)
+echo '{ "type": "test", "event": "discovered", "name": "b", "ignore": false, "ignore_message": "", "source_path": "src/lib.rs", "start_line": 2, "start_col": 1, "end_line": 2, "end_col": 2 }' ;;
+esac
+"#,
+        )
+        .unwrap();
+        std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+        TestBinary {
+            id: "p".into(),
+            harness: Harness::Libtest,
+            launch: Launch {
+                program: exe,
+                base_args: Vec::new(),
+                cwd: dir.to_path_buf(),
+                env: Vec::new(),
+                clear_env: false,
+                via_test_args: false,
+                unlock: Unlock::Nothing,
+                witness: true,
+            },
+            src_path: None,
+            order: ("p".into(), 0, "p".into()),
+        }
+    }
+
+    #[test]
+    fn a_harness_that_refuses_logfile_runs_without_a_witness() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut binary = libtest_without_logfile(dir.path());
+        let tests = discover(&mut binary, &TestFlags::default(), dir.path(), None, None)
+            .expect("listed without --logfile");
+        assert!(!binary.launch.witness);
+        let names: Vec<(&str, bool)> = tests
+            .iter()
+            .map(|t| (t.name.as_str(), t.should_panic))
+            .collect();
+        assert_eq!(names, [("a", false), ("b", true)]);
+    }
 
     #[test]
     fn remembered_listings_are_kept_to_a_bound() {

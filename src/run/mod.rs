@@ -564,6 +564,7 @@ fn failed_doc_listing(message: String) -> Discovered {
                 clear_env: false,
                 via_test_args: true,
                 unlock: crate::plan::unlock::Unlock::Nothing,
+                witness: false,
             },
             src_path: None,
             order: (String::new(), 9, String::new()),

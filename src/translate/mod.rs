@@ -101,6 +101,9 @@ pub struct BinaryState {
     claimed: HashMap<usize, Outcome>,
 }
 
+/// What libtest 1.9x prints on stderr when given `--logfile`.
+const LOGFILE_NOTICE: &[u8] = b"warning: `--logfile` is deprecated";
+
 /// Most raw output kept per test for reading its panic message.
 const RAW_OUTPUT_KEPT: usize = 1 << 20;
 
@@ -477,7 +480,12 @@ impl BinaryState {
     }
 
     /// One line of a process's stderr.
+    /// libtest's own notice that `--logfile` (given by the tool for its
+    /// witness, not by the user) is deprecated: not the test's output.
     pub fn stderr_line(&mut self, pid: u32, line: &[u8], out: &mut Vec<Action>) {
+        if line == LOGFILE_NOTICE && self.witnesses.contains_key(&pid) {
+            return;
+        }
         self.output_line(pid, line, out);
     }
 

@@ -498,7 +498,10 @@ impl<'a> Runner<'a> {
             }
             Some(names) => Selection::Only(names),
         };
-        let witness = matches!(harness, Harness::Libtest | Harness::Tester)
+        let witness = self.bins[bin]
+            .binary
+            .launch
+            .witness
             .then(|| LogfileWitness::create(&self.config.session_dir, self.next_job))
             .flatten();
         let (args, dropped) = self.config.flags.run_args(
@@ -803,6 +806,7 @@ mod tests {
                 clear_env: false,
                 via_test_args: false,
                 unlock: crate::plan::unlock::Unlock::Nothing,
+                witness: false,
             },
             src_path: None,
             order: ("p".into(), place as u8, id.to_string()),

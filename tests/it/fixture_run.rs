@@ -2,9 +2,7 @@
 //! checked against a table of what every test there must report, against
 //! `cargo test`'s own counts, and against the real mozlog package.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -149,7 +147,7 @@ fn run() -> &'static Run {
     RUN.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
         let raw = dir.path().join("run.log");
-        let out = common::run(structlog().args([
+        let out = crate::common::run(structlog().args([
             "--manifest-path",
             fixture_manifest("sample").to_str().unwrap(),
             "--workspace",

@@ -3,9 +3,7 @@
 //! give each test process exactly the environment `cargo test` gives it, and
 //! leave nothing for either to rebuild.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::{Command, Output};

@@ -3,9 +3,7 @@
 //! are not there, `--log-exec` commands that read the raw stream (or stop
 //! reading, or never exit), and the GitHub Actions sink with its job summary.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 use std::io::Read;
 use std::net::TcpListener;

@@ -1,9 +1,7 @@
 //! End to end: `--partition` shards of the fixture workspace, merged back
 //! with `merge`, give the results of one full run.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

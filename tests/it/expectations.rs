@@ -2,9 +2,7 @@
 //! workspace (a known-broken test, a test that fails on its first attempt
 //! only, and a plain one).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 use std::path::Path;
 use std::process::Output;

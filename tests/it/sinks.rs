@@ -3,9 +3,7 @@
 //! mach format against the real mozlog package's, and the progress bar on a
 //! real terminal.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 use std::path::Path;
 use std::process::Command;

@@ -5,18 +5,16 @@
 //!
 //! The browser side is `tests/browser/check-html.mjs` (playwright-core driving
 //! `/usr/bin/chromium`, or `$CHROMIUM`). Without node, playwright-core
-//! (`npm ci` in `tests/browser`) or Chromium the browser checks are skipped,
-//! or fail under `STRUCTLOG_REQUIRE_TOOLS=1`. Reports and screenshots are
-//! kept in `target/tmp/html_report/` for a look.
+//! (`npm ci` in `tests/browser`) or Chromium the browser checks fail, or
+//! are skipped under `STRUCTLOG_ALLOW_MISSING_TOOLS=1`. Reports and
+//! screenshots are kept in `target/tmp/html_report/` for a look.
 
-mod common;
-
+use crate::common::{fixture_manifest, missing, program, read_raw, root, run, structlog};
 use cargo_structlog::model::{
     Action, Entry, Origin, ProcessOutput, Status, SuiteStart, TestEnd, TestGroups, TestStart,
 };
 use cargo_structlog::sink::html::Html;
 use cargo_structlog::sink::Sink;
-use common::{fixture_manifest, missing, program, read_raw, root, run, structlog};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

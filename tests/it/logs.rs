@@ -3,9 +3,7 @@
 //! finds the tests whose status differs between runs; malformed input is
 //! reported by file and line, and a large log streams in bounded memory.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
@@ -62,7 +60,7 @@ fn live() -> &'static Live {
             "--workspace",
         ])
         .args(sink_args(dir.path()));
-        let out = common::run(&mut cmd);
+        let out = crate::common::run(&mut cmd);
         Live {
             status: out.status.code(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
@@ -80,7 +78,7 @@ fn live_entries() -> Vec<Value> {
 }
 
 fn tool(args: &[&str]) -> Output {
-    common::run(structlog().args(args))
+    crate::common::run(structlog().args(args))
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -118,7 +116,7 @@ fn replaying_the_raw_log_reproduces_every_sink_byte_for_byte() {
     let mut cmd = structlog();
     cmd.args(["format", "--input", p(&live.raw())])
         .args(sink_args(replay.path()));
-    let out = common::run(&mut cmd);
+    let out = crate::common::run(&mut cmd);
     // The replayed run failed tests, but formatting it did not fail.
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
@@ -660,7 +658,7 @@ fn malformed_lines_are_reported_by_file_and_line_and_skipped() {
     let mut cmd = structlog();
     cmd.args(["format", "--input", p(&bad)])
         .args(sink_args(dir.path()));
-    let out = common::run(&mut cmd);
+    let out = crate::common::run(&mut cmd);
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(104), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
@@ -704,7 +702,7 @@ fn malformed_lines_are_reported_by_file_and_line_and_skipped() {
     let mut cmd = structlog();
     cmd.args(["format", "--strict", "--input", p(&bad)])
         .args(sink_args(strict.path()));
-    let out = common::run(&mut cmd);
+    let out = crate::common::run(&mut cmd);
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains(&format!("{b}:4: ")), "{stderr}");
@@ -738,12 +736,12 @@ fn a_sink_failure_outranks_malformed_input() {
     let mut cmd = structlog();
     cmd.args(["format", "--input", p(&bad)])
         .args(sink_args(&alone));
-    let out = common::run(&mut cmd);
+    let out = crate::common::run(&mut cmd);
     assert_eq!(out.status.code(), Some(104), "{}", text(&out.stderr));
     let mut cmd = structlog();
     cmd.args(["format", "--input", p(&bad), "--log-tbpl", "/dev/full"])
         .args(sink_args(&beside));
-    let out = common::run(&mut cmd);
+    let out = crate::common::run(&mut cmd);
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(103), "{stderr}");
     assert_eq!(
@@ -768,7 +766,7 @@ fn a_truncated_log_is_formatted_to_complete_documents() {
     let mut cmd = structlog();
     cmd.args(["format", "--input", p(&incomplete)])
         .args(sink_args(dir.path()));
-    let out = common::run(&mut cmd);
+    let out = crate::common::run(&mut cmd);
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(

@@ -4,12 +4,10 @@
 //! XML validated and read by junitparser (a real consumer), result by result
 //! against the raw log of the same run.
 
-mod common;
-
+use crate::common::{fixture_manifest, program, python_with, read_raw, root, run, structlog};
 use cargo_structlog::model::{Action, Entry};
 use cargo_structlog::sink::xunit::{Flavor, MapMode, Xunit, XunitOptions};
 use cargo_structlog::sink::Sink;
-use common::{fixture_manifest, program, python_with, read_raw, root, run, structlog};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};

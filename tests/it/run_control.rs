@@ -2,9 +2,7 @@
 //! and binaries in parallel, on the real tool and the `fixtures/crashes`
 //! workspace (tests that hang, abort, segfault, exit, flood).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,17 @@
+//! The tool's end-to-end tests, in one binary: each module runs the real
+//! tool (or its library) on the fixture workspaces under `fixtures/` and
+//! checks what it wrote, with the real consumers where there are some
+//! (mozlog, xmllint, junitparser, Chromium; see `common`).
+
+mod common;
+mod destinations;
+mod expectations;
+mod fixture_run;
+mod html_report;
+mod logs;
+mod partition;
+mod real_suites;
+mod run_control;
+mod selection;
+mod sinks;
+mod xunit;
