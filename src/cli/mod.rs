@@ -29,6 +29,16 @@ pub fn dispatch(args: Structlog) -> Result<i32, Error> {
         }
         Some(Command::Unstable(a)) => crate::logs::unstable::unstable(&a.logs, a.json),
         Some(Command::Expectations(a)) => {
+            if let Some(out) = &a.output {
+                use crate::logs::replay::FileId;
+                let written = FileId::of(out);
+                if written.is_some() && a.from.iter().any(|f| FileId::of(f) == written) {
+                    return Err(Error::Usage(format!(
+                        "-o {}: this file is also an input; write the expectations to another file",
+                        out.display()
+                    )));
+                }
+            }
             let text = crate::logs::expectations::generate(&a.from)?;
             match &a.output {
                 Some(path) => std::fs::write(path, text)

@@ -5,6 +5,23 @@ use crate::error::Error;
 use crate::model::Status;
 use std::path::PathBuf;
 
+/// A test id as an expectations file must write it to mean that id alone:
+/// an id with `*` or `?` is read as a pattern, so then every character a
+/// pattern treats specially is escaped with a backslash.
+fn as_id(test: &str) -> String {
+    if !test.contains(['*', '?']) {
+        return test.to_string();
+    }
+    let mut out = String::with_capacity(test.len() + 4);
+    for c in test.chars() {
+        if matches!(c, '\\' | '*' | '?' | '[' | ']' | '{' | '}') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// One test's results across runs: (status, expected status) per run.
 type Seen = Vec<(Status, Status)>;
 
@@ -60,7 +77,7 @@ pub fn generate(logs: &[PathBuf]) -> Result<String, Error> {
         }
         let first = results[0].0;
         let same = results.iter().all(|(s, _)| *s == first);
-        out.push_str(&format!("\n[[test]]\nid = {}\n", quote(test)));
+        out.push_str(&format!("\n[[test]]\nid = {}\n", quote(&as_id(test))));
         if same {
             out.push_str(&format!("expected = {}\n", quote(first.as_str())));
             out.push_str(&format!(
@@ -134,5 +151,29 @@ mod tests {
             (None, vec![Status::Fail])
         );
         assert!(x.lookup("p fine").is_none());
+    }
+
+    #[test]
+    fn ids_with_pattern_characters_are_written_to_match_themselves_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("run.log");
+        let ids = ["p bad[?", "p star*", "p {a,b}\\x?"];
+        let mut text = String::new();
+        for (t, id) in ids.iter().enumerate() {
+            let id = serde_json::to_string(id).unwrap();
+            text.push_str(&format!("{{\"action\":\"test_end\",\"time\":{t},\"thread\":\"t\",\"pid\":1,\"source\":\"s\",\"test\":{id},\"status\":\"FAIL\",\"expected\":\"PASS\"}}\n"));
+        }
+        std::fs::write(&log, text).unwrap();
+        let file = generate(&[log]).unwrap();
+        let x = Expectations::parse(&file, Path::new("structlog.toml")).unwrap();
+        for id in ids {
+            let i = x
+                .lookup(id)
+                .unwrap_or_else(|| panic!("{id} not matched:\n{file}"));
+            assert_eq!(x.entries[i].expected, Some(Status::Fail));
+        }
+        for other in ["p starX", "p bad[x", "p a\\x?", "p bad?"] {
+            assert_eq!(x.lookup(other), None, "{other} matched:\n{file}");
+        }
     }
 }

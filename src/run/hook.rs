@@ -3,21 +3,86 @@
 
 use super::coordinator::elapsed_secs;
 use super::process::kill_group;
-use crate::text::shell_quote;
 use nix::sys::signal::Signal;
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// What runs before a hung test is killed.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Hook {
-    /// `--pre-kill-hook CMD`, run by `sh -c` with `{pid}`, `{test}`, `{binary}` replaced.
+    /// `--pre-kill-hook CMD`, run by `sh -c` (see [`hook_script`]).
     Command(String),
     /// The platform's stack sampler, where its tool is installed.
     Default,
     /// Nothing.
     None,
+}
+
+/// The pre-kill hooks running now (their process groups): an interrupted
+/// run ends them with its tests, and none starts after that.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Running(Arc<Mutex<(HashSet<u32>, bool)>>);
+
+impl Running {
+    /// Notes a hook that started; false (and the hook is killed) when the
+    /// run is ending.
+    fn add(&self, pid: u32) -> bool {
+        let mut r = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if r.1 {
+            kill_group(pid, Signal::SIGKILL);
+            return false;
+        }
+        r.0.insert(pid);
+        true
+    }
+
+    fn remove(&self, pid: u32) {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .0
+            .remove(&pid);
+    }
+
+    /// Kills every hook running, and any that starts from now on.
+    pub(super) fn end_all(&self) {
+        let mut r = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        r.1 = true;
+        for pid in r.0.drain() {
+            kill_group(pid, Signal::SIGKILL);
+        }
+    }
+}
+
+/// The shell text of a `--pre-kill-hook`: `{pid}`, `{test}` and `{binary}`
+/// become `"$1"`, `"$2"` and `"$3"`, which `sh -c TEXT sh PID TEST BINARY`
+/// sets. A test's name is never shell text, whatever it holds (`$(...)`,
+/// quotes): the shell reads it from its parameters, as a value. One pass,
+/// left to right: what a placeholder becomes is not searched again.
+fn hook_script(command: &str) -> String {
+    const PLACES: [(&str, &str); 3] = [
+        ("{pid}", "\"$1\""),
+        ("{test}", "\"$2\""),
+        ("{binary}", "\"$3\""),
+    ];
+    let mut out = String::with_capacity(command.len() + 8);
+    let mut rest = command;
+    'scan: while !rest.is_empty() {
+        for (place, param) in PLACES {
+            if let Some(after) = rest.strip_prefix(place) {
+                out.push_str(param);
+                rest = after;
+                continue 'scan;
+            }
+        }
+        let c = rest.chars().next().expect("not empty");
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    out
 }
 
 /// The sample file's name for a test's process: its id made safe as a
@@ -77,26 +142,42 @@ pub fn default_hook_command(pid: u32) -> Option<Vec<String>> {
     None
 }
 
-/// Runs the pre-kill hook on a hung process, its output to `path`.
-/// Returns the sample's path (when one was written) and any error.
+/// The hung test a hook samples.
+pub(super) struct Hung<'a> {
+    /// Its process.
+    pub pid: u32,
+    pub test_id: &'a str,
+    pub binary_id: &'a str,
+    /// The test executable.
+    pub program: &'a Path,
+}
+
+/// Runs the pre-kill hook on a hung process, its output to `path`, for at
+/// most `limit`. Returns the sample's path (when one was written) and any
+/// error.
 pub(super) fn run_hook(
+    running: &Running,
     hook: &Hook,
-    pid: u32,
-    test_id: &str,
-    binary_id: &str,
-    program: &Path,
+    hung: &Hung,
     path: &Path,
     limit: Duration,
 ) -> (Option<PathBuf>, Option<String>) {
+    let Hung {
+        pid,
+        test_id,
+        binary_id,
+        program,
+    } = *hung;
     let mut cmd = match hook {
         Hook::None => return (None, None),
         Hook::Command(c) => {
-            let text = c
-                .replace("{pid}", &pid.to_string())
-                .replace("{test}", &shell_quote(test_id))
-                .replace("{binary}", &shell_quote(&program.to_string_lossy()));
             let mut cmd = std::process::Command::new("sh");
-            cmd.arg("-c").arg(text);
+            cmd.arg("-c")
+                .arg(hook_script(c))
+                .arg("sh")
+                .arg(pid.to_string())
+                .arg(test_id)
+                .arg(program);
             cmd
         }
         Hook::Default => match default_hook_command(pid) {
@@ -140,6 +221,12 @@ pub(super) fn run_hook(
             return (None, Some(format!("cannot start the pre-kill hook: {e}")));
         }
     };
+    let hook_pid = child.id();
+    if !running.add(hook_pid) {
+        let _ = child.wait();
+        let _ = std::fs::remove_file(path);
+        return (None, Some("the run was interrupted".into()));
+    }
     let deadline = Instant::now() + limit;
     let status = loop {
         match child.try_wait() {
@@ -153,6 +240,7 @@ pub(super) fn run_hook(
             Err(_) => break None,
         }
     };
+    running.remove(hook_pid);
     let written = std::fs::metadata(path)
         .map(|m| m.len() > 0)
         .unwrap_or(false);
@@ -176,6 +264,15 @@ pub(super) fn run_hook(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn placeholders_become_parameters_in_one_pass() {
+        assert_eq!(
+            hook_script("gdb -p {pid} -batch > /tmp/{test}.txt # {binary}"),
+            "gdb -p \"$1\" -batch > /tmp/\"$2\".txt # \"$3\""
+        );
+        assert_eq!(hook_script("{{pid}}{"), "{\"$1\"}{");
+    }
 
     #[test]
     fn sample_names_are_safe_file_names() {

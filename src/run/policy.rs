@@ -38,6 +38,9 @@ pub struct Exit {
     pub unstarted: Vec<String>,
     /// It started at least one test.
     pub started_any: bool,
+    /// The harness says which test runs as it starts it (not libtest-mimic
+    /// on several threads, which prints `started` when a test has ended).
+    pub reliable_starts: bool,
 }
 
 /// Why tests that did not run end as ERROR.
@@ -68,6 +71,8 @@ pub struct Decision {
     pub isolate: Vec<String>,
     /// Run again together in a new process, after those.
     pub resume: Vec<String>,
+    /// ... on one thread, where the harness says which test runs.
+    pub resume_serially: bool,
     /// End ERROR: they cannot run, and why.
     pub not_run: Vec<String>,
     pub not_run_because: Option<NotRun>,
@@ -100,6 +105,13 @@ pub fn after_exit(exit: Exit) -> Decision {
             d.not_run = exit.unstarted;
             d.not_run_because = Some(NotRun::Skipped);
         }
+        return d;
+    }
+    if !exit.reliable_starts {
+        // Which test crashed or hung is not known: the tests without a
+        // result run again on one thread, where it will be.
+        d.resume = exit.unstarted;
+        d.resume_serially = true;
         return d;
     }
     let killed_for_timeout = exit.timed_out.is_some();
@@ -151,6 +163,7 @@ mod tests {
             in_flight: names(in_flight),
             unstarted: names(unstarted),
             started_any: true,
+            reliable_starts: true,
             ..Exit::default()
         }
     }
@@ -162,6 +175,7 @@ mod tests {
             code: 101,
             suite_finished: true,
             unstarted: names(&["listed_only"]),
+            reliable_starts: true,
             ..Exit::default()
         };
         let d = after_exit(exit.clone());
@@ -263,6 +277,26 @@ mod tests {
         let d = after_exit(exit);
         assert_eq!(d.by_exit_status, names(&["whole"]));
         assert_eq!(d.crashed, None);
+    }
+
+    #[test]
+    fn without_reliable_starts_the_rest_runs_again_on_one_thread() {
+        // libtest-mimic on several threads, killed by the watchdog or dead
+        // of an abort: nothing was in flight as far as anyone can tell.
+        let mut exit = died(&[], &["hung", "fine"]);
+        exit.reliable_starts = false;
+        exit.started_any = false;
+        exit.killed = true;
+        let d = after_exit(exit);
+        assert_eq!(d.resume, names(&["hung", "fine"]));
+        assert!(d.resume_serially);
+        assert!(!d.crashed_outside && d.not_run.is_empty());
+        // On one thread, the same death finds its test.
+        let mut alone = died(&["hung"], &["fine"]);
+        alone.harness = Harness::Mimic;
+        let d = after_exit(alone);
+        assert_eq!(d.crashed.as_deref(), Some("hung"));
+        assert!(!d.resume_serially);
     }
 
     #[test]

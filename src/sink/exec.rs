@@ -212,7 +212,8 @@ impl Sink for Exec {
     }
 
     fn finish(&mut self) -> io::Result<()> {
-        let flushed = self.with_inner(|s| s.finish());
+        // The end of the stream is waited for, as long as the command reads.
+        let flushed = super::socket::finishing(|| self.with_inner(|s| s.finish()));
         let ending = self.close_and_reap();
         flushed?;
         match ending {
@@ -344,14 +345,17 @@ mod tests {
     fn a_command_that_never_reads_times_out_and_is_killed_on_drop() {
         let started = Instant::now();
         let mut e = start("sleep 1000", Duration::from_secs(1000));
-        let mut err = None;
+        // More than the pipe holds: what it cannot take waits, and the run
+        // is not held for it.
         for x in &entries(5000) {
-            if let Err(x) = e.entry(x).and_then(|_| e.flush()) {
-                err = Some(x);
-                break;
-            }
+            e.entry(x).unwrap();
         }
-        let err = err.expect("a full pipe must time out");
+        e.flush().unwrap();
+        // Nothing taken for longer than the write timeout (300 ms here).
+        std::thread::sleep(Duration::from_millis(400));
+        let err = e
+            .flush()
+            .expect_err("a command that never reads must time out");
         assert_eq!(err.kind(), io::ErrorKind::TimedOut);
         let pid = e.child.id() as i32;
         // As the fan-out does with a failed sink: dropped, never finished.

@@ -221,7 +221,7 @@ impl FanOut {
                     own.push((
                         i,
                         scope.spawn(move || {
-                            let done = slot.sink.finish();
+                            let done = super::socket::finishing(|| slot.sink.finish());
                             // What it holds (a document's records) is freed
                             // here too, beside the others' finishing.
                             drop(std::mem::replace(&mut slot.sink, Box::new(Finished)));
@@ -235,7 +235,7 @@ impl FanOut {
             let mut results: Vec<_> = shared
                 .into_iter()
                 .rev()
-                .map(|(i, slot)| (i, slot.sink.finish()))
+                .map(|(i, slot)| (i, super::socket::finishing(|| slot.sink.finish())))
                 .collect();
             results.extend(own.into_iter().map(|(i, thread)| {
                 let done = thread

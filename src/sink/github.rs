@@ -43,8 +43,10 @@
 //! Test output is not trusted to be free of `::` lines: it is written
 //! between `::stop-commands::TOKEN` and `::TOKEN::`, so GitHub does not take
 //! a printed `::error::` or `::endgroup::` for a command. The token is
-//! derived from the `suite_start` entry (its time, pid and `run_info`), so
-//! the output stays a function of the entries.
+//! derived from a secret chosen at random for each run (given to the sink,
+//! as a time or a host is, so that tests can fix it) and the `suite_start`
+//! entry: a test that reads the raw log cannot predict it and print a
+//! command of its own after a forged `::TOKEN::`.
 //!
 //! Escaping follows GitHub's rules: in data (the message, a group title)
 //! `%`, CR and LF become `%25`, `%0D` and `%0A`; in properties `:` and `,`
@@ -204,6 +206,8 @@ pub struct Github {
     /// Commands are stopped (test output is being written).
     stopped: bool,
     token: String,
+    /// Mixed into each token.
+    secret: u64,
     workspace: Option<String>,
     suites: Vec<String>,
     tests: HashMap<String, TestInfo>,
@@ -230,7 +234,16 @@ pub struct Github {
 /// The token before any `suite_start`.
 const DEFAULT_TOKEN: &str = "cargo-structlog-output";
 
-/// FNV-1a: a stable hash for the stop-commands token.
+/// A secret for [`Github::new`], from the system's randomness (through the
+/// keys std's `RandomState` draws for each hasher).
+pub fn random_secret() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(std::process::id().into());
+    h.finish()
+}
+
+/// FNV-1a: a hash for the stop-commands token.
 fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
         (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
@@ -239,11 +252,13 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 
 impl Github {
     /// A sink writing commands to `out` and, at the end, the job summary to
-    /// `summary` (appended).
-    pub fn new(out: Output, summary: Option<Output>) -> Github {
+    /// `summary` (appended). `secret` makes the stop-commands token
+    /// unpredictable: give [`random_secret`] outside tests.
+    pub fn new(out: Output, summary: Option<Output>, secret: u64) -> Github {
         Github {
             out,
             summary,
+            secret,
             stopped: false,
             token: DEFAULT_TOKEN.to_string(),
             workspace: None,
@@ -623,7 +638,8 @@ impl Github {
         // A suite that did not end (logs put together) is ended first, and
         // commands resume under the old token before the new one is chosen.
         self.end_of_suite()?;
-        self.token = format!("structlog-{:016x}", fnv1a(e.to_json().as_bytes()));
+        let seed = fnv1a(e.to_json().as_bytes()) ^ self.secret;
+        self.token = format!("structlog-{:016x}", fnv1a(&seed.to_le_bytes()));
         self.workspace = s
             .run_info
             .as_ref()
@@ -911,7 +927,9 @@ mod tests {
     fn github(name: &str) -> (String, String) {
         let summary = SharedBuf::default();
         let s = summary.clone();
-        let out = render(&stream(name, false), |o| Github::new(o, Some(Box::new(s))));
+        let out = render(&stream(name, false), |o| {
+            Github::new(o, Some(Box::new(s)), 0)
+        });
         (out, summary.text())
     }
 
@@ -995,7 +1013,7 @@ mod tests {
             ),
             o.entry(2, Action::TestEnd(end)),
         ];
-        let out = render(&entries, |o| Github::new(o, None));
+        let out = render(&entries, |o| Github::new(o, None, 0));
         assert_eq!(
             out.trim_end(),
             "::error file=src/a%2Cb%3Ac.rs,title=g a%3Ab%2Cc%25d%3A FAIL%2C expected PASS::red 50%25%0D%0Aline two: x, y"
@@ -1048,7 +1066,7 @@ mod tests {
             .enumerate()
             .map(|(i, a)| o.entry(i as u64, a))
             .collect();
-        let out = render(&entries, |o| Github::new(o, None));
+        let out = render(&entries, |o| Github::new(o, None, 0));
         let token = out
             .lines()
             .find_map(|l| l.strip_prefix("::stop-commands::"))
@@ -1089,7 +1107,7 @@ mod tests {
             source: "s".into(),
         };
         let out = render(&[o.entry(1, Action::TestEnd(end.clone()))], |o| {
-            Github::new(o, None)
+            Github::new(o, None, 0)
         });
         assert_eq!(
             out.trim_end(),
@@ -1097,14 +1115,14 @@ mod tests {
         );
         end.extra.as_mut().unwrap()["attempts"] = serde_json::json!(["PASS"]);
         let out = render(&[o.entry(1, Action::TestEnd(end))], |o| {
-            Github::new(o, None)
+            Github::new(o, None, 0)
         });
         assert_eq!(out, "");
     }
 
     #[test]
     fn locations_stay_in_the_workspace() {
-        let mut g = Github::new(Box::new(SharedBuf::default()), None);
+        let mut g = Github::new(Box::new(SharedBuf::default()), None, 0);
         g.workspace = Some("/src/demo".into());
         let loc = |g: &Github, test, path, line, panic| g.location(test, path, line, panic);
         assert_eq!(

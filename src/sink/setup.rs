@@ -71,7 +71,11 @@ pub(crate) fn make(
         "grouped" => Box::new(grouped::Grouped::new(out)),
         "html" => Box::new(html::Html::new(out)),
         "xunit" => Box::new(xunit::Xunit::new(out, opts.xunit.clone())),
-        "github" => Box::new(github::Github::new(out, summary.take())),
+        "github" => Box::new(github::Github::new(
+            out,
+            summary.take(),
+            github::random_secret(),
+        )),
         other => unreachable!("unknown format {other}"),
     }
 }

@@ -8,12 +8,15 @@
 //! (exit status 103), as for a sink that fails while writing.
 //!
 //! Once connected, the format's bytes go out as the run goes (after each
-//! batch of entries). The reader is not trusted to keep up: writes go
-//! through [`Timed`], which gives up when a flush has not gone through
-//! within [`WRITE_TIMEOUT`], so a collector that stops reading fails its sink
-//! instead of holding the run. A connection the peer drops (EPIPE,
-//! ECONNRESET) fails the sink likewise; SIGPIPE is ignored by Rust programs,
-//! so it surfaces as that error and never kills the tool.
+//! batch of entries). The reader is not trusted to keep up, and never holds
+//! the run: writes go through [`Timed`], which hands the reader what it
+//! takes without waiting and keeps the rest, up to [`BACKLOG`] bytes. A
+//! reader that lets that much pile up, or takes nothing for
+//! [`WRITE_TIMEOUT`] while bytes wait, fails its sink alone. Only the last
+//! flush, when the sinks finish (see [`finishing`]), waits for the reader to
+//! take the rest, for as long as it keeps taking some. A connection the peer
+//! drops (EPIPE, ECONNRESET) fails the sink likewise; SIGPIPE is ignored by
+//! Rust programs, so it surfaces as that error and never kills the tool.
 
 use std::io::{self, Write};
 use std::net::{TcpStream, ToSocketAddrs};
@@ -29,6 +32,25 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Bytes held before they are pushed out without waiting for a flush.
 const CAPACITY: usize = 64 * 1024;
+
+/// Bytes a reader may leave waiting before its sink fails.
+pub const BACKLOG: usize = 16 * 1024 * 1024;
+
+thread_local! {
+    /// Set while the sinks finish on this thread: a flush then waits for
+    /// the reader (see [`finishing`]).
+    static FINISHING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` (a sink's `finish`) with flushes that wait for the reader to
+/// take what is left, as long as it takes some within [`WRITE_TIMEOUT`]:
+/// the end of the stream is not dropped for a reader that is merely slow.
+pub fn finishing<R>(f: impl FnOnce() -> R) -> R {
+    let before = FINISHING.with(|c| c.replace(true));
+    let r = f();
+    FINISHING.with(|c| c.set(before));
+    r
+}
 
 /// Checks the syntax of a `tcp://` address (`HOST:PORT`, `[::1]:PORT`): a
 /// typo is a usage error, while a host that does not answer only fails its
@@ -98,69 +120,105 @@ pub fn secs(d: Duration) -> String {
 }
 
 /// A buffered writer over a non-blocking stream (a socket, a pipe) that
-/// gives up on a flush the reader does not take within a time limit.
+/// never waits for the reader during the run.
 ///
-/// The stream must be in non-blocking mode: a full buffer on the reader's
-/// side then shows as `WouldBlock`, and the writer naps and retries until
-/// the deadline, which bounds how long one flush can hold the run. A timed
-/// out flush is a `TimedOut` error; the sink that owns the writer is then
-/// dropped by the fan-out, so nothing is written to it again.
+/// The stream must be in non-blocking mode: what the reader's side cannot
+/// take now shows as `WouldBlock` and stays in the buffer, to go with the
+/// next write or flush. The buffer is bounded ([`BACKLOG`]) and so is the
+/// time the reader may take nothing while bytes wait (`timeout`): past
+/// either, a write or flush fails with `TimedOut`, and the fan-out drops the
+/// sink that owns the writer. During [`finishing`], a flush waits instead,
+/// napping, until the reader has taken everything or has taken nothing for
+/// `timeout`.
 pub struct Timed<W: Write> {
     inner: W,
     buf: Vec<u8>,
     timeout: Duration,
+    /// When the reader last took bytes, or the buffer was last empty.
+    progress: Instant,
     /// Who reads, for messages ("the peer", "the command").
     reader: &'static str,
 }
 
 impl<W: Write> Timed<W> {
-    /// A writer over `inner` (non-blocking) whose flushes give up after
-    /// `timeout`; `reader` names who reads, for messages.
+    /// A writer over `inner` (non-blocking) that fails when its reader
+    /// takes nothing for `timeout`; `reader` names who reads, for messages.
     pub fn new(inner: W, timeout: Duration, reader: &'static str) -> Timed<W> {
         Timed {
             inner,
             buf: Vec::with_capacity(CAPACITY),
             timeout,
+            progress: Instant::now(),
             reader,
         }
     }
 
-    /// Writes out the buffer, within the time limit.
-    fn push(&mut self) -> io::Result<()> {
-        let deadline = Instant::now() + self.timeout;
+    /// Hands the reader what it takes now.
+    fn push_now(&mut self) -> io::Result<()> {
         let mut done = 0;
-        let mut nap = Duration::from_millis(1);
         let result = loop {
             if done == self.buf.len() {
                 break Ok(());
             }
             match self.inner.write(&self.buf[done..]) {
                 Ok(0) => break Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => {
-                    done += n;
-                    nap = Duration::from_millis(1);
-                }
+                Ok(n) => done += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    let now = Instant::now();
-                    if now >= deadline {
-                        break Err(io::Error::new(
-                            io::ErrorKind::TimedOut,
-                            format!(
-                                "write timed out: {} has not read the stream for {}",
-                                self.reader,
-                                secs(self.timeout)
-                            ),
-                        ));
-                    }
-                    std::thread::sleep(nap.min(deadline - now));
-                    nap = (nap * 2).min(Duration::from_millis(20));
-                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break Ok(()),
                 Err(e) => break Err(e),
             }
         };
+        if done > 0 || self.buf.is_empty() {
+            self.progress = Instant::now();
+        }
         self.buf.drain(..done);
         result
+    }
+
+    /// Fails when the reader has let too much wait, or taken nothing for
+    /// too long while bytes wait.
+    fn check(&self) -> io::Result<()> {
+        if self.buf.len() > BACKLOG {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!(
+                    "{} has not read the stream: {} MiB are waiting",
+                    self.reader,
+                    self.buf.len() >> 20
+                ),
+            ));
+        }
+        if !self.buf.is_empty() && self.progress.elapsed() >= self.timeout {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!(
+                    "write timed out: {} has not read the stream for {}",
+                    self.reader,
+                    secs(self.timeout)
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Waits, napping, until the reader has taken everything, or fails when
+    /// it takes nothing for `timeout`.
+    fn drain(&mut self) -> io::Result<()> {
+        let mut nap = Duration::from_millis(1);
+        loop {
+            let before = self.buf.len();
+            self.push_now()?;
+            if self.buf.is_empty() {
+                return Ok(());
+            }
+            self.check()?;
+            nap = if self.buf.len() < before {
+                Duration::from_millis(1)
+            } else {
+                (nap * 2).min(Duration::from_millis(20))
+            };
+            std::thread::sleep(nap);
+        }
     }
 }
 
@@ -168,13 +226,19 @@ impl<W: Write> Write for Timed<W> {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         self.buf.extend_from_slice(data);
         if self.buf.len() >= CAPACITY {
-            self.push()?;
+            self.push_now()?;
+            self.check()?;
         }
         Ok(data.len())
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.push()?;
+        if FINISHING.with(|c| c.get()) {
+            self.drain()?;
+        } else {
+            self.push_now()?;
+            self.check()?;
+        }
         self.inner.flush()
     }
 }
@@ -196,15 +260,16 @@ mod tests {
     }
 
     #[test]
-    fn a_reader_that_stops_reading_times_the_writer_out() {
+    fn a_reader_that_stops_reading_fails_the_writer_without_holding_it() {
         let (ours, theirs) = UnixStream::pair().unwrap();
         ours.set_nonblocking(true).unwrap();
-        let mut w = Timed::new(ours, Duration::from_millis(200), "the peer");
+        // A minute of patience, which the writer never spends waiting: the
+        // backlog's bound fails it first.
+        let mut w = Timed::new(ours, Duration::from_secs(60), "the peer");
         let start = Instant::now();
         let chunk = vec![b'x'; 64 * 1024];
         let mut err = None;
-        // The socket's buffers take a few hundred KiB at most.
-        for _ in 0..1024 {
+        for _ in 0..(2 * BACKLOG / chunk.len()) {
             if let Err(e) = w.write_all(&chunk).and_then(|_| w.flush()) {
                 err = Some(e);
                 break;
@@ -213,8 +278,57 @@ mod tests {
         let err = err.expect("a peer that never reads must fail the writer");
         assert_eq!(err.kind(), io::ErrorKind::TimedOut);
         assert!(err.to_string().contains("the peer has not read"), "{err}");
-        assert!(start.elapsed() < Duration::from_secs(10));
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            start.elapsed()
+        );
         drop(theirs);
+    }
+
+    #[test]
+    fn a_reader_that_takes_nothing_for_the_timeout_fails_the_writer() {
+        let (ours, theirs) = UnixStream::pair().unwrap();
+        ours.set_nonblocking(true).unwrap();
+        let mut w = Timed::new(ours, Duration::from_millis(100), "the peer");
+        let chunk = vec![b'x'; 64 * 1024];
+        // Fill the socket's buffers, then wait past the timeout.
+        for _ in 0..32 {
+            w.write_all(&chunk).unwrap();
+        }
+        let _ = w.flush();
+        std::thread::sleep(Duration::from_millis(150));
+        let err = w.flush().unwrap_err();
+        assert!(
+            err.to_string().contains("has not read the stream for"),
+            "{err}"
+        );
+        drop(theirs);
+    }
+
+    #[test]
+    fn the_last_flush_waits_for_a_slow_reader() {
+        let (ours, mut theirs) = UnixStream::pair().unwrap();
+        ours.set_nonblocking(true).unwrap();
+        let mut w = Timed::new(ours, Duration::from_secs(5), "the peer");
+        let sent = vec![b'y'; 4 * 1024 * 1024];
+        w.write_all(&sent).unwrap();
+        w.flush().unwrap();
+        let reader = std::thread::spawn(move || {
+            let mut v = Vec::new();
+            let mut buf = [0u8; 4096];
+            loop {
+                std::thread::sleep(Duration::from_micros(50));
+                match theirs.read(&mut buf) {
+                    Ok(0) => return v,
+                    Ok(n) => v.extend_from_slice(&buf[..n]),
+                    Err(e) => panic!("{e}"),
+                }
+            }
+        });
+        finishing(|| w.flush()).unwrap();
+        drop(w);
+        assert_eq!(reader.join().unwrap().len(), sent.len());
     }
 
     #[test]
@@ -246,7 +360,7 @@ mod tests {
             w.write_all(line.as_bytes()).unwrap();
             sent.extend_from_slice(line.as_bytes());
         }
-        w.flush().unwrap();
+        finishing(|| w.flush()).unwrap();
         drop(w);
         assert_eq!(reader.join().unwrap(), sent);
     }

@@ -213,6 +213,19 @@ fn an_expectations_file_is_written_from_runs() {
         String::from_utf8_lossy(&out.stderr)
     );
     let text = std::fs::read_to_string(&file).unwrap();
+    // Writing over an input (by another name: a hard link) is refused, and
+    // the input is left as it was.
+    let link = dir.path().join("link.log");
+    std::fs::hard_link(&first, &link).unwrap();
+    let before = std::fs::read(&first).unwrap();
+    let out = run(structlog()
+        .args(["expectations", "--from"])
+        .arg(&first)
+        .arg("-o")
+        .arg(&link));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("also an input"));
+    assert_eq!(std::fs::read(&first).unwrap(), before);
     assert!(
         text.contains("id = \"flaky::checks always_broken\"\nexpected = \"FAIL\""),
         "{text}"

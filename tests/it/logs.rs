@@ -142,6 +142,38 @@ fn replaying_the_raw_log_reproduces_every_sink_byte_for_byte() {
     assert!(out.stdout == mach, "mach on stdout:\n{}", text(&out.stdout));
 }
 
+/// The github sink's stop-commands token, from its output.
+fn stop_token(github: &str) -> String {
+    github
+        .lines()
+        .find_map(|l| l.strip_prefix("::stop-commands::"))
+        .expect("a stop-commands line")
+        .to_string()
+}
+
+#[test]
+fn the_github_stop_token_cannot_be_predicted_from_the_log() {
+    // The same log, replayed twice: every other output is the same bytes
+    // (see above); the token, which a test could otherwise work out from
+    // the raw log it can read, is new each time.
+    let live = live();
+    let dir = tempfile::tempdir().unwrap();
+    let mut tokens = Vec::new();
+    for i in 0..2 {
+        let out_file = dir.path().join(format!("github-{i}.txt"));
+        let out = tool(&[
+            "format",
+            "--input",
+            p(&live.raw()),
+            "--log-github",
+            p(&out_file),
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        tokens.push(stop_token(&std::fs::read_to_string(&out_file).unwrap()));
+    }
+    assert_ne!(tokens[0], tokens[1]);
+}
+
 #[test]
 fn raw_replay_keeps_each_line_as_another_producer_wrote_it() {
     let dir = tempfile::tempdir().unwrap();
@@ -835,6 +867,13 @@ fn inputs_are_checked_before_any_output_is_written() {
     assert_eq!(std::fs::read(&log).unwrap(), before);
     let out = tool(&["merge", p(&log), "--log-tbpl", p(&log)]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert_eq!(std::fs::read(&log).unwrap(), before);
+    // The same file by another name (a hard link) is the same input.
+    let link = dir.path().join("link.xml");
+    std::fs::hard_link(&log, &link).unwrap();
+    let out = tool(&["format", "--input", p(&log), "--log-xunit", p(&link)]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("also an input"));
     assert_eq!(std::fs::read(&log).unwrap(), before);
     // A missing input: nothing is created.
     let tbpl = dir.path().join("out.tbpl");

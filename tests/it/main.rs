@@ -7,6 +7,7 @@ mod common;
 mod destinations;
 mod expectations;
 mod fixture_run;
+mod hardening;
 mod html_report;
 mod logs;
 mod partition;

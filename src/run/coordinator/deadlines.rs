@@ -14,9 +14,12 @@ impl Runner<'_> {
         };
         for j in self.jobs.values() {
             if let Some(limit) = self.config.timeout {
-                if j.kill == Kill::None {
+                if j.kill == Kill::None && j.exit.is_none() {
                     for since in j.since.values() {
                         consider(*since + limit);
+                    }
+                    if !j.reliable_starts {
+                        consider(j.progress + limit);
                     }
                 }
             }
@@ -58,7 +61,7 @@ impl Runner<'_> {
                         j.kill = Kill::Killed;
                     }
                 }
-                Kill::None => {
+                Kill::None if j.exit.is_none() => {
                     if let Some(limit) = self.config.timeout {
                         let hung = j
                             .since
@@ -68,6 +71,8 @@ impl Runner<'_> {
                             .map(|(n, _)| n.clone());
                         if let Some(name) = hung {
                             self.timed_out(id, name);
+                        } else if !j.reliable_starts && now >= j.progress + limit {
+                            self.watchdog(id, limit);
                         }
                     }
                 }
@@ -79,6 +84,31 @@ impl Runner<'_> {
                 self.kill_all();
             }
         }
+    }
+
+    /// A process of a harness that does not say which test runs (see
+    /// `start_job`) reported no result within the timeout: it is stopped,
+    /// and its tests without a result run again on one thread, where the
+    /// hung one is found, sampled and ends in TIMEOUT, and the others get
+    /// their results.
+    fn watchdog(&mut self, job_id: u64, limit: Duration) {
+        let Some(j) = self.jobs.get_mut(&job_id) else {
+            return;
+        };
+        j.watchdog = true;
+        j.kill = Kill::Killed;
+        kill_group(j.pid, Signal::SIGKILL);
+        let bin = j.bin;
+        let id = self.bins[bin].binary.id.clone();
+        self.log(
+            Level::Warning,
+            format!(
+                "{id}: no result for {} s (--timeout), and {} does not say which test runs on \
+                 several threads: stopped; its tests without a result run again on one thread",
+                elapsed_secs(limit),
+                self.bins[bin].binary.harness.name()
+            ),
+        );
     }
 
     pub(super) fn timed_out(&mut self, job_id: u64, name: String) {
@@ -95,9 +125,15 @@ impl Runner<'_> {
         let limit = self.config.hook_timeout;
         let path = self.config.session_dir.join(sample_name(&test_id, pid));
         let tx = self.tx.clone();
+        let running = self.hooks.clone();
         std::thread::spawn(move || {
-            let (sample, error) =
-                run_hook(&hook, pid, &test_id, &binary_id, &program, &path, limit);
+            let hung = Hung {
+                pid,
+                test_id: &test_id,
+                binary_id: &binary_id,
+                program: &program,
+            };
+            let (sample, error) = run_hook(&running, &hook, &hung, &path, limit);
             let _ = tx.send(Msg::Hook {
                 job: job_id,
                 sample,
@@ -123,6 +159,8 @@ impl Runner<'_> {
             for j in self.jobs.values() {
                 kill_group(j.pid, Signal::SIGINT);
             }
+            // A stack sample is not worth waiting for now.
+            self.hooks.end_all();
         } else {
             self.kill_all();
         }

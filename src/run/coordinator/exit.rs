@@ -52,7 +52,7 @@ impl Runner<'_> {
         let harness = self.bins[bin].binary.harness;
         let unstarted: Vec<String> = match &job.work {
             Work::Full => self.bins[bin].state.pending(),
-            Work::Resume(names) => names
+            Work::Resume { names, .. } => names
                 .iter()
                 .filter(|n| self.bins[bin].state.is_unstarted(n))
                 .cloned()
@@ -74,6 +74,7 @@ impl Runner<'_> {
             suite_finished: report.suite_finished,
             in_flight: report.in_flight,
             isolated: matches!(job.work, Work::Isolate(_)),
+            reliable_starts: job.reliable_starts,
             unstarted,
             started_any: job.started_any,
         });
@@ -175,7 +176,10 @@ impl Runner<'_> {
         }
         let mut requeue: Vec<Work> = d.isolate.into_iter().map(Work::Isolate).collect();
         if !d.resume.is_empty() {
-            requeue.push(Work::Resume(d.resume));
+            requeue.push(Work::Resume {
+                names: d.resume,
+                serial: d.resume_serially,
+            });
         }
         for w in requeue.into_iter().rev() {
             self.bins[bin].queue.push_front(w);

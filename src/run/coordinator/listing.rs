@@ -77,7 +77,10 @@ impl Runner<'_> {
                 VecDeque::from([Work::Full])
             } else {
                 // This shard's share of the binary, by exact name.
-                VecDeque::from([Work::Resume(state.pending())])
+                VecDeque::from([Work::Resume {
+                    names: state.pending(),
+                    serial: false,
+                }])
             };
             self.bins.push(Bin {
                 binary: d.binary,

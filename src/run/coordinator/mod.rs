@@ -27,7 +27,7 @@ mod deadlines;
 mod exit;
 mod listing;
 
-use super::hook::{run_hook, sample_name};
+use super::hook::{run_hook, sample_name, Hung, Running as RunningHooks};
 use super::policy;
 use super::process::{kill_group, spawn_reader, widen_pipe, LogfileWitness, COALESCE};
 use crate::model::{
@@ -141,7 +141,12 @@ pub enum Msg {
 #[derive(Clone, Debug, PartialEq)]
 enum Work {
     Full,
-    Resume(Vec<String>),
+    /// These tests, in a new process; `serial`: on one thread (for a
+    /// harness that says which test runs only then).
+    Resume {
+        names: Vec<String>,
+        serial: bool,
+    },
     Isolate(String),
 }
 
@@ -173,6 +178,13 @@ struct Job {
     kill: Kill,
     stderr_tail: VecDeque<String>,
     started_any: bool,
+    /// The harness says which test runs as it starts (see `start_job`).
+    reliable_starts: bool,
+    /// When the process started or last reported a result.
+    progress: Instant,
+    /// Killed by the watchdog: no result within `--timeout`, and which
+    /// test runs is not known.
+    watchdog: bool,
 }
 
 /// How the run ended.
@@ -220,6 +232,8 @@ pub struct Runner<'a> {
     expectations: Vec<Arc<Expectation>>,
     matched: Vec<bool>,
     refused: Option<String>,
+    /// The pre-kill hooks running.
+    hooks: RunningHooks,
 }
 
 pub(super) fn elapsed_secs(d: Duration) -> String {
@@ -276,6 +290,7 @@ impl<'a> Runner<'a> {
             expectations: Vec::new(),
             matched: Vec::new(),
             refused: None,
+            hooks: RunningHooks::default(),
         };
         if let Some(x) = &r.config.expectations {
             r.expectations = x.entries.iter().cloned().map(Arc::new).collect();
@@ -379,6 +394,8 @@ impl<'a> Runner<'a> {
         }
         self.write_header();
         let interrupted = self.interrupted.is_some();
+        // Every process the run started ends with it.
+        self.hooks.end_all();
         // Every test that started gets its end: requeued ones end here when
         // the run stopped before they ran again.
         for bin in 0..self.bins.len() {
@@ -476,13 +493,21 @@ impl<'a> Runner<'a> {
         let harness = self.bins[bin].binary.harness;
         let names: Option<Vec<String>> = match &work {
             Work::Full => None,
-            Work::Resume(v) => Some(v.clone()),
+            Work::Resume { names, .. } => Some(names.clone()),
             Work::Isolate(n) => Some(vec![n.clone()]),
         };
         // A test re-run alone (to find which one crashed) runs uncaptured,
         // so that what it prints before dying is kept.
         let isolated = matches!(work, Work::Isolate(_));
-        let threads = isolated.then_some(1);
+        let serial = matches!(work, Work::Resume { serial: true, .. });
+        let threads = (isolated || serial).then_some(1);
+        // libtest-mimic prints a test's `started` only when it has finished
+        // unless it runs on one thread: then which test runs is not known,
+        // and a watchdog stands in for the per-test timeout.
+        let one_thread = threads == Some(1)
+            || self.config.flags.test_threads == Some(1)
+            || std::env::var("RUST_TEST_THREADS").is_ok_and(|n| n.trim() == "1");
+        let reliable_starts = harness != Harness::Mimic || one_thread;
         let complement;
         let selection = match &names {
             None => Selection::All,
@@ -602,6 +627,9 @@ impl<'a> Runner<'a> {
             kill: Kill::None,
             stderr_tail: VecDeque::new(),
             started_any: false,
+            reliable_starts,
+            progress: Instant::now(),
+            watchdog: false,
         };
         let e = Entry {
             time: self.now(),
@@ -742,6 +770,7 @@ impl<'a> Runner<'a> {
             }
             if let Some(name) = effect.ended {
                 job.since.remove(&name);
+                job.progress = Instant::now();
             }
             if let Some(name) = effect.retry {
                 self.bins[bin].queue.push_front(Work::Isolate(name));
