@@ -131,6 +131,32 @@ pub fn setup(opts: &Config) -> Result<FanOut, Error> {
             .check()
             .map_err(|e| Error::Usage(format!("--log-{format} {dest}: {e}")))?;
     }
+    // Everything that can fail is tried before any file's earlier content
+    // is cut: each file can be written (opened without truncating it), and
+    // each `--log-exec` command starts. A run that stops here leaves every
+    // file as it was.
+    for (format, dest) in specs {
+        if let Destination::File(path) = Destination::parse(dest) {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&path)
+                .map_err(|e| Error::caused(format!("--log-{format} {dest}: cannot open for writing"), e))?;
+        }
+    }
+    let mut commands = Vec::new();
+    for cmd in &opts.exec {
+        let sink = exec::Exec::start(cmd, opts.raw_level, socket::WRITE_TIMEOUT, exec::GRACE)
+            .map_err(|e| Error::caused(format!("--log-exec {cmd}: cannot start"), e))?;
+        commands.push((cmd, sink));
+    }
+    // All of them get the same short while to show they cannot run.
+    let until = std::time::Instant::now() + exec::START_PROBE;
+    for (cmd, sink) in &mut commands {
+        sink.check_started(until)
+            .map_err(|e| Error::caused(format!("--log-exec {cmd}: cannot start"), e))?;
+    }
     let mut summary = step_summary(specs)?;
     let mut fan = FanOut::new();
     for (format, dest) in specs {
@@ -174,17 +200,7 @@ pub fn setup(opts: &Config) -> Result<FanOut, Error> {
             fan.add(label, sink);
         }
     }
-    let mut commands = Vec::new();
-    for cmd in &opts.exec {
-        let sink = exec::Exec::start(cmd, opts.raw_level, socket::WRITE_TIMEOUT, exec::GRACE)
-            .map_err(|e| Error::caused(format!("--log-exec {cmd}: cannot start"), e))?;
-        commands.push((cmd, sink));
-    }
-    // All of them get the same short while to show they cannot run.
-    let until = std::time::Instant::now() + exec::START_PROBE;
-    for (cmd, mut sink) in commands {
-        sink.check_started(until)
-            .map_err(|e| Error::caused(format!("--log-exec {cmd}: cannot start"), e))?;
+    for (cmd, sink) in commands {
         fan.add_own(format!("--log-exec {cmd}"), Box::new(sink));
     }
     Ok(fan)

@@ -280,3 +280,36 @@ fn a_socket_peer_that_stops_reading_does_not_hold_the_run() {
     assert!(doc.trim_end().ends_with("</testsuites>"), "{doc}");
     drop(holder);
 }
+
+#[test]
+fn a_setup_error_leaves_every_earlier_output_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, xml) = (dir.path().join("pre.log"), dir.path().join("pre.xml"));
+    std::fs::write(&log, "an earlier run's log\n").unwrap();
+    std::fs::write(&xml, "<an earlier report/>\n").unwrap();
+    let cases: [&[&str]; 2] = [
+        // A command that cannot start, named after the files.
+        &["--log-exec", "no_such_command_4f1d"],
+        // An output that cannot be opened, named after the files.
+        &["--log-html", "/nonexistent-dir/report.html"],
+    ];
+    for extra in cases {
+        let out = run(structlog()
+            .args(["--manifest-path", &hostile(), "-p", "forger"])
+            .args(["--log-raw", log.to_str().unwrap()])
+            .args(["--log-xunit", xml.to_str().unwrap()])
+            .args(extra));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{extra:?}: {stderr}");
+        assert_eq!(
+            std::fs::read_to_string(&log).unwrap(),
+            "an earlier run's log\n",
+            "{extra:?}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(&xml).unwrap(),
+            "<an earlier report/>\n",
+            "{extra:?}"
+        );
+    }
+}
