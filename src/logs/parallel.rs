@@ -36,6 +36,9 @@ struct Chunk {
     /// For a line longer than a chunk: memory goes back at once until the
     /// line is freed.
     eager: Option<EagerRelease>,
+    /// A line longer than [`super::MAX_LINE`], of this many bytes: not kept
+    /// (`data` is empty), it is reported as such.
+    too_long: Option<u64>,
 }
 
 /// What goes from the input reader to a parser, in the turn of chunks.
@@ -249,6 +252,10 @@ fn read_chunks(mut input: impl Read, parsers: Vec<SyncSender<ToParser>>, free: R
     // comes: joined then into one buffer of its size, a line of tens of
     // megabytes costs its size once, not twice as a growing buffer would.
     let mut long: Vec<Vec<u8>> = Vec::new();
+    let mut long_len = 0usize;
+    // A line past MAX_LINE: its bytes so far, while the rest is read and
+    // dropped until its newline.
+    let mut skipping: Option<u64> = None;
     // Held from a long line's first piece until its entry is freed.
     let mut eager: Option<EagerRelease> = None;
     loop {
@@ -279,6 +286,30 @@ fn read_chunks(mut input: impl Read, parsers: Vec<SyncSender<ToParser>>, free: R
                 }
             }
         }
+        if let Some(skipped) = skipping.as_mut() {
+            match memchr::memchr(b'\n', &buf[..filled]) {
+                Some(i) => {
+                    let n = *skipped + i as u64;
+                    skipping = None;
+                    eager = None;
+                    if !send_too_long(&parsers, &mut turn, &mut next_line, n) {
+                        return;
+                    }
+                    buf.copy_within(i + 1..filled, 0);
+                    filled -= i + 1;
+                }
+                None => {
+                    *skipped += filled as u64;
+                    filled = 0;
+                    if eof {
+                        let n = *skipped;
+                        let _ = send_too_long(&parsers, &mut turn, &mut next_line, n);
+                        return;
+                    }
+                }
+            }
+            continue;
+        }
         if eof {
             if !long.is_empty() {
                 buf = join(&mut long, &buf[..filled]);
@@ -293,6 +324,7 @@ fn read_chunks(mut input: impl Read, parsers: Vec<SyncSender<ToParser>>, free: R
         if !long.is_empty() {
             match memchr::memchr(b'\n', &buf[..filled]) {
                 Some(i) => {
+                    long_len = 0;
                     let line = join(&mut long, &buf[..=i]);
                     if !send(&parsers, &mut turn, &mut next_line, line, eager.take()) {
                         return;
@@ -301,7 +333,15 @@ fn read_chunks(mut input: impl Read, parsers: Vec<SyncSender<ToParser>>, free: R
                     filled -= i + 1;
                 }
                 None => {
-                    long.push(buf[..filled].to_vec());
+                    long_len += filled;
+                    if long_len > super::MAX_LINE {
+                        // Too long to keep: the rest is dropped as it comes.
+                        skipping = Some(long_len as u64);
+                        long.clear();
+                        long_len = 0;
+                    } else {
+                        long.push(buf[..filled].to_vec());
+                    }
                     filled = 0;
                 }
             }
@@ -325,6 +365,7 @@ fn read_chunks(mut input: impl Read, parsers: Vec<SyncSender<ToParser>>, free: R
             }
             None if filled >= CHUNK => {
                 eager.get_or_insert_with(EagerRelease::new);
+                long_len = filled;
                 long.push(buf[..filled].to_vec());
                 filled = 0;
             }
@@ -363,8 +404,28 @@ fn send(
         data,
         first_line: *next_line,
         eager,
+        too_long: None,
     };
     *next_line += lines;
+    let ok = parsers[*turn].send(ToParser::Lines(chunk)).is_ok();
+    *turn = (*turn + 1) % parsers.len();
+    ok
+}
+
+/// Deals a line too long to keep, as a chunk of its own.
+fn send_too_long(
+    parsers: &[SyncSender<ToParser>],
+    turn: &mut usize,
+    next_line: &mut u64,
+    bytes: u64,
+) -> bool {
+    let chunk = Chunk {
+        data: Vec::new(),
+        first_line: *next_line,
+        eager: None,
+        too_long: Some(bytes),
+    };
+    *next_line += 1;
     let ok = parsers[*turn].send(ToParser::Lines(chunk)).is_ok();
     *turn = (*turn + 1) % parsers.len();
     ok
@@ -412,9 +473,17 @@ fn parse_chunk(chunk: Chunk, batch: &mut Batch) -> u64 {
         data,
         first_line,
         eager,
+        too_long,
     } = chunk;
     batch.eager = eager;
     let mut number = first_line;
+    if let Some(bytes) = too_long {
+        batch
+            .entries
+            .push((number, Err(ParseError::TooLong(bytes))));
+        batch.spans.push(0..0);
+        return number;
+    }
     // A chunk that is one huge line (a large run's suite_start): the entry
     // keeps the chunk itself.
     if data.len() > KEEP_LINE_CAPACITY
@@ -477,6 +546,33 @@ mod tests {
             Ok(e) => e.to_json(),
             Err(e) => format!("error: {e}"),
         }
+    }
+
+    #[test]
+    fn a_line_past_the_limit_is_reported_and_skipped_not_kept() {
+        use std::io::Read as _;
+        let good = br#"{"action":"shutdown","time":1}"#;
+        let input = || {
+            std::io::repeat(b'x')
+                .take((super::super::MAX_LINE + 3 * CHUNK) as u64)
+                .chain(&b"\n"[..])
+                .chain(&good[..])
+                .chain(&b"\n"[..])
+        };
+        for parsers in [1, 3] {
+            let (got, err) = all(ParallelReader::new(input(), parsers));
+            assert_eq!(err, None);
+            assert_eq!(got.len(), 2, "{parsers} parsers");
+            assert_eq!(got[0].0, 1);
+            assert!(got[0].1.contains("longer than the 64 MiB"), "{}", got[0].1);
+            assert_eq!(got[1], (2, describe(&Entry::from_json(good))));
+        }
+        let mut r = LogReader::new(std::io::BufReader::new(input()));
+        let (n, first) = r.next_entry().unwrap().unwrap();
+        assert_eq!(n, 1);
+        assert!(matches!(first, Err(ParseError::TooLong(_))));
+        let (n, second) = r.next_entry().unwrap().unwrap();
+        assert_eq!((n, second.unwrap().action.name()), (2, "shutdown"));
     }
 
     fn sequential(log: &[u8]) -> Vec<(u64, String)> {

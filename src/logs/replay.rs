@@ -171,10 +171,15 @@ impl<R: BufRead> LogReader<R> {
                 self.line = Vec::with_capacity(4096);
             }
             self.line.clear();
-            if self.read_line()? == 0 {
+            let read = self.read_line()?;
+            if read == 0 {
                 return Ok(None);
             }
             self.number += 1;
+            if read > super::MAX_LINE {
+                self.line = Vec::with_capacity(4096);
+                return Ok(Some((self.number, Err(ParseError::TooLong(read as u64)))));
+            }
             let parsed = if self.line.len() > KEEP_LINE_CAPACITY {
                 parse_owned(self.number, std::mem::take(&mut self.line))
             } else {
@@ -190,7 +195,8 @@ impl<R: BufRead> LogReader<R> {
     /// `read_until` does, except that past [`KEEP_LINE_CAPACITY`] the buffer
     /// grows by that much at a time rather than doubling: a line of tens of
     /// megabytes (a large run's suite_start) then costs about its size, not
-    /// twice it.
+    /// twice it. Past [`super::MAX_LINE`] the rest of the line is read but
+    /// not kept; the length returned says so.
     fn read_line(&mut self) -> io::Result<usize> {
         let mut total = 0;
         loop {
@@ -202,10 +208,16 @@ impl<R: BufRead> LogReader<R> {
                 Some(i) => (i + 1, true),
                 None => (buf.len(), false),
             };
-            if self.line.len() + n > self.line.capacity() && self.line.len() >= KEEP_LINE_CAPACITY {
-                self.line.reserve_exact(n.max(KEEP_LINE_CAPACITY));
+            if total + n > super::MAX_LINE {
+                self.line = Vec::new();
+            } else {
+                if self.line.len() + n > self.line.capacity()
+                    && self.line.len() >= KEEP_LINE_CAPACITY
+                {
+                    self.line.reserve_exact(n.max(KEEP_LINE_CAPACITY));
+                }
+                self.line.extend_from_slice(&buf[..n]);
             }
-            self.line.extend_from_slice(&buf[..n]);
             self.inner.consume(n);
             total += n;
             if done {

@@ -14,6 +14,8 @@ pub enum ParseError {
     BadValue { field: &'static str, value: String },
     /// An action mozlog does not know.
     UnknownAction(String),
+    /// A line longer than a reader keeps (its length so far, in bytes).
+    TooLong(u64),
 }
 
 impl fmt::Display for ParseError {
@@ -27,6 +29,12 @@ impl fmt::Display for ParseError {
                 write!(f, "field {field:?} has an unknown value {value:?}")
             }
             ParseError::UnknownAction(a) => write!(f, "unknown action {a:?}"),
+            ParseError::TooLong(n) => write!(
+                f,
+                "a line of {} MiB or more, longer than the {} MiB a line may have: skipped",
+                n >> 20,
+                crate::logs::MAX_LINE >> 20
+            ),
         }
     }
 }

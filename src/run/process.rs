@@ -7,6 +7,7 @@ use nix::sys::signal::Signal;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::SyncSender;
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 /// Longest line kept from a test's output: libtest writes a test's whole
@@ -98,6 +99,42 @@ pub(super) fn widen_pipe(pipe: &impl std::os::fd::AsFd) {
     let _ = pipe;
 }
 
+/// Bytes of test output read and not yet handled by the coordinator, with
+/// a bound: a reader waits while it is reached, so a test that prints faster
+/// than the run can write its entries is slowed down (its pipe fills), as a
+/// slow terminal slows `cargo test`, instead of filling memory.
+#[derive(Clone, Debug, Default)]
+pub(super) struct InFlight(Arc<(Mutex<usize>, Condvar)>);
+
+/// The bound of [`InFlight`].
+const IN_FLIGHT: usize = 4 << 20;
+
+impl InFlight {
+    /// Waits until `n` more bytes fit (at once when none are in flight,
+    /// whatever `n`: a single line may be larger than the bound).
+    fn take(&self, n: usize) {
+        let (count, freed) = &*self.0;
+        let mut c = count.lock().unwrap_or_else(|e| e.into_inner());
+        while *c > 0 && *c + n > IN_FLIGHT {
+            c = freed.wait(c).unwrap_or_else(|e| e.into_inner());
+        }
+        *c += n;
+    }
+
+    /// `n` bytes were handled.
+    pub(super) fn give_back(&self, n: usize) {
+        let (count, freed) = &*self.0;
+        let mut c = count.lock().unwrap_or_else(|e| e.into_inner());
+        *c = c.saturating_sub(n);
+        freed.notify_all();
+    }
+}
+
+/// The bytes a batch of lines counts for in [`InFlight`].
+pub(super) fn batch_bytes(lines: &[(Vec<u8>, bool)]) -> usize {
+    lines.iter().map(|(l, _)| l.len() + 1).sum()
+}
+
 /// Reads a test process's stream on a thread of its own. The lines that
 /// have arrived go together, as soon as no complete line is left to read:
 /// one message, one wake-up of the coordinator, for a burst of lines;
@@ -112,6 +149,7 @@ pub(super) fn spawn_reader(
     exited: std::sync::mpsc::Receiver<()>,
     tx: SyncSender<Msg>,
     coalesce: Duration,
+    in_flight: InFlight,
 ) {
     std::thread::spawn(move || {
         // Once the process has exited, the rest is read without pausing.
@@ -135,9 +173,12 @@ pub(super) fn spawn_reader(
                     break;
                 }
             }
-            let bytes: usize = lines.iter().map(|(l, _)| l.len() + 1).sum();
-            if !lines.is_empty() && tx.send(Msg::Lines { job, stderr, lines }).is_err() {
-                return;
+            let bytes = batch_bytes(&lines);
+            if !lines.is_empty() {
+                in_flight.take(bytes);
+                if tx.send(Msg::Lines { job, stderr, lines }).is_err() {
+                    return;
+                }
             }
             if ended {
                 let _ = tx.send(Msg::Closed { job });
@@ -236,7 +277,15 @@ mod tests {
         // cut the ten-minute pause short.
         let (_exit, exited) = std::sync::mpsc::channel::<()>();
         let pause = Duration::from_secs(600);
-        spawn_reader(7, false, std::fs::File::from(read), exited, tx, pause);
+        spawn_reader(
+            7,
+            false,
+            std::fs::File::from(read),
+            exited,
+            tx,
+            pause,
+            InFlight::default(),
+        );
         writeln!(write, "first").unwrap();
         assert_eq!(batch(next_message(&rx)), ["first"]);
         // The reader pauses now: lines written meanwhile wait for the

@@ -60,15 +60,75 @@ impl Style {
     }
 }
 
+/// What a test's lines are held to (without `--log-mach-verbose`) until its
+/// result says whether they show: the first half, then the latest lines;
+/// those between are counted, and a line says how many were not shown.
+const HELD_HALF: usize = 512 * 1024;
+
+/// One held line: its place in the test's output, time and text, and
+/// whether it shows whatever the result (crashes).
+struct HeldLine {
+    seq: u64,
+    time: u64,
+    text: String,
+    always: bool,
+}
+
 #[derive(Default)]
 struct Held {
     start: Option<(u64, String)>,
-    /// Lines with their time, and whether they show whatever the result (crashes).
-    output: Vec<(u64, String, bool)>,
+    /// The first lines, up to [`HELD_HALF`] bytes.
+    head: Vec<HeldLine>,
+    head_bytes: usize,
+    /// The latest lines after those, up to [`HELD_HALF`] bytes.
+    tail: std::collections::VecDeque<HeldLine>,
+    tail_bytes: usize,
+    /// Lines dropped between the head and the tail.
+    dropped: u64,
+    next_seq: u64,
     /// Where the last panic report in the output begins (`thread '...' panicked at`).
-    panic_at: Option<usize>,
+    panic_at: Option<u64>,
     /// Whether the last output line was empty.
     last_blank: bool,
+}
+
+impl Held {
+    fn push(&mut self, time: u64, text: String, always: bool) {
+        let line = HeldLine {
+            seq: self.next_seq,
+            time,
+            text,
+            always,
+        };
+        self.next_seq += 1;
+        if self.tail.is_empty() && self.head_bytes + line.text.len() <= HELD_HALF {
+            self.head_bytes += line.text.len();
+            self.head.push(line);
+            return;
+        }
+        self.tail_bytes += line.text.len();
+        self.tail.push_back(line);
+        while self.tail_bytes > HELD_HALF && self.tail.len() > 1 {
+            let gone = self.tail.pop_front().expect("not empty");
+            self.tail_bytes -= gone.text.len();
+            self.dropped += 1;
+        }
+    }
+
+    /// The held lines in order, with a line for those dropped, when any.
+    fn lines(self) -> impl Iterator<Item = HeldLine> {
+        let note = (self.dropped > 0).then(|| HeldLine {
+            seq: self.tail.front().map_or(self.next_seq, |l| l.seq),
+            time: self.tail.front().map_or(0, |l| l.time),
+            text: format!(
+                "[... {} lines of output not shown: mach holds {} KiB of a test's output ...]",
+                self.dropped,
+                2 * HELD_HALF / 1024
+            ),
+            always: false,
+        });
+        self.head.into_iter().chain(note).chain(self.tail)
+    }
 }
 
 #[derive(Clone, Copy, Default)]
@@ -477,20 +537,20 @@ impl Mach {
                 None
             }
             Action::TestEnd(end) => {
-                let held = self.held.remove(&end.test).unwrap_or_default();
+                let mut held = self.held.remove(&end.test).unwrap_or_default();
                 let line = self.test_end(end);
-                if let Some((time, text)) = held.start {
+                if let Some((time, text)) = held.start.take() {
                     self.push_line(time, &text);
                 }
                 // The panic report is shown once, on the TEST_END line (message
                 // and stack), so the output stops where the report begins.
                 let cut = match (end.stack.is_some(), held.panic_at) {
                     (true, Some(at)) => at,
-                    _ => held.output.len(),
+                    _ => u64::MAX,
                 };
-                for (i, (time, text, always)) in held.output.into_iter().enumerate() {
-                    if always || (end.expected.is_some() && i < cut) {
-                        self.push_line(time, &text);
+                for line in held.lines() {
+                    if line.always || (end.expected.is_some() && line.seq < cut) {
+                        self.push_line(line.time, &line.text);
                     }
                 }
                 Some(line)
@@ -503,10 +563,10 @@ impl Mach {
                         let held = self.held.entry(test.clone()).or_default();
                         if p.data.starts_with("thread '") && p.data.contains(" panicked at ") {
                             // A blank line before the report belongs to it.
-                            held.panic_at = Some(held.output.len() - usize::from(held.last_blank));
+                            held.panic_at = Some(held.next_seq - u64::from(held.last_blank));
                         }
                         held.last_blank = p.data.is_empty();
-                        held.output.push((e.time, text, false));
+                        held.push(e.time, text, false);
                         None
                     }
                     _ => Some(text),
@@ -520,8 +580,7 @@ impl Mach {
                         self.held
                             .get_mut(test)
                             .expect("held")
-                            .output
-                            .push((e.time, text, true));
+                            .push(e.time, text, true);
                         None
                     }
                     _ => Some(text),
@@ -690,12 +749,12 @@ impl Sink for Mach {
         // By start, then by text: the map's order is random, and tests
         // start in the same millisecond.
         held.sort_by(|a, b| a.start.cmp(&b.start));
-        for h in held {
-            if let Some((time, text)) = h.start {
+        for mut h in held {
+            if let Some((time, text)) = h.start.take() {
                 self.push_line(time, &text);
             }
-            for (time, text, _) in h.output {
-                self.push_line(time, &text);
+            for line in h.lines() {
+                self.push_line(line.time, &line.text);
             }
         }
         self.write_pending()?;
@@ -712,6 +771,54 @@ mod tests {
         render(&stream(name, false), |o| {
             Mach::new(o, MachOptions { verbose, color })
         })
+    }
+
+    #[test]
+    fn a_tests_held_output_is_bounded_keeping_its_start_and_end() {
+        use crate::model::{Origin, ProcessOutput, SuiteStart, TestEnd, TestStart};
+        let o = Origin {
+            thread: "main".into(),
+            pid: 1,
+            source: "s".into(),
+        };
+        let mut entries = vec![
+            o.entry(0, Action::SuiteStart(SuiteStart::default())),
+            o.entry(
+                0,
+                Action::TestStart(TestStart {
+                    test: "t".into(),
+                    ..Default::default()
+                }),
+            ),
+        ];
+        for i in 0..200_000 {
+            entries.push(o.entry(
+                1,
+                Action::ProcessOutput(ProcessOutput {
+                    process: "1".into(),
+                    data: format!("output line {i:06}"),
+                    command: None,
+                    test: Some("t".into()),
+                    subsuite: None,
+                }),
+            ));
+        }
+        let mut end = TestEnd::new("t", Status::Fail);
+        end.set_expected(Status::Pass);
+        entries.push(o.entry(2, Action::TestEnd(end)));
+        let out = render(&entries, |o| {
+            Mach::new(
+                o,
+                MachOptions {
+                    verbose: false,
+                    color: false,
+                },
+            )
+        });
+        assert!(out.contains("output line 000000"), "the start is kept");
+        assert!(out.contains("output line 199999"), "the end is kept");
+        assert!(out.contains("lines of output not shown"));
+        assert!(out.len() < 3 * HELD_HALF, "{} bytes", out.len());
     }
 
     #[test]

@@ -142,7 +142,9 @@ pub fn setup(opts: &Config) -> Result<FanOut, Error> {
                 .create(true)
                 .truncate(false)
                 .open(&path)
-                .map_err(|e| Error::caused(format!("--log-{format} {dest}: cannot open for writing"), e))?;
+                .map_err(|e| {
+                    Error::caused(format!("--log-{format} {dest}: cannot open for writing"), e)
+                })?;
         }
     }
     let mut commands = Vec::new();

@@ -313,3 +313,71 @@ fn a_setup_error_leaves_every_earlier_output_as_it_was() {
         );
     }
 }
+
+/// Waits for `child` while reading its peak memory (`VmHWM`, which only
+/// grows, so the last reading before it exits is its peak); kills it after
+/// `limit` when it has not exited. Returns its exit status (if it exited) and
+/// the peak in MiB.
+fn peak_memory(mut child: std::process::Child, limit: Duration) -> (Option<i32>, u64) {
+    let began = Instant::now();
+    let mut peak = 0;
+    loop {
+        if let Ok(status) = std::fs::read_to_string(format!("/proc/{}/status", child.id())) {
+            if let Some(kb) = status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse::<u64>().ok())
+            {
+                peak = peak.max(kb / 1024);
+            }
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            return (status.code(), peak);
+        }
+        if began.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            return (None, peak);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn memory_stays_bounded_whatever_the_input_or_a_test_prints() {
+    // An input without a line break, read for a few seconds: the readers
+    // drop what is past the longest line they keep.
+    for args in [
+        &["format", "--input", "/dev/zero", "--log-raw", "/dev/null"][..],
+        &["unstable", "/dev/zero"],
+    ] {
+        let child = structlog()
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let (_, peak) = peak_memory(child, Duration::from_secs(4));
+        assert!(peak < 400, "{args:?}: {peak} MiB");
+    }
+    // A passing test that prints 100 MB straight to stdout, into mach,
+    // against a run of three quiet tests.
+    let dir = tempfile::tempdir().unwrap();
+    let run_peak = |package: &str| {
+        let child = structlog()
+            .args(["--manifest-path", &hostile(), "-p", package])
+            .args(["--log-mach", dir.path().join("mach.txt").to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        peak_memory(child, Duration::from_secs(300))
+    };
+    let (_, quiet) = run_peak("forger");
+    let (code, peak) = run_peak("chatty");
+    assert_eq!(code, Some(0));
+    assert!(
+        peak < quiet + 64,
+        "{peak} MiB for 100 MB of output, {quiet} MiB for none"
+    );
+}

@@ -29,7 +29,9 @@ mod listing;
 
 use super::hook::{run_hook, sample_name, Hung, Running as RunningHooks};
 use super::policy;
-use super::process::{kill_group, spawn_reader, widen_pipe, LogfileWitness, COALESCE};
+use super::process::{
+    batch_bytes, kill_group, spawn_reader, widen_pipe, InFlight, LogfileWitness, COALESCE,
+};
 use crate::model::{
     Action, Crash, Entry, Level, Log, Origin, ProcessExit, ProcessStart, Status, SuiteStart,
     TestEnd, TestGroups,
@@ -234,6 +236,8 @@ pub struct Runner<'a> {
     refused: Option<String>,
     /// The pre-kill hooks running.
     hooks: RunningHooks,
+    /// Test output read and not yet handled.
+    in_flight: InFlight,
 }
 
 pub(super) fn elapsed_secs(d: Duration) -> String {
@@ -291,6 +295,7 @@ impl<'a> Runner<'a> {
             matched: Vec::new(),
             refused: None,
             hooks: RunningHooks::default(),
+            in_flight: InFlight::default(),
         };
         if let Some(x) = &r.config.expectations {
             r.expectations = x.entries.iter().cloned().map(Arc::new).collect();
@@ -602,8 +607,25 @@ impl<'a> Runner<'a> {
         // end of its streams come at once.
         let (stdout_exit, stdout_exited) = std::sync::mpsc::channel::<()>();
         let (stderr_exit, stderr_exited) = std::sync::mpsc::channel::<()>();
-        spawn_reader(job_id, false, stdout, stdout_exited, tx.clone(), COALESCE);
-        spawn_reader(job_id, true, stderr, stderr_exited, tx.clone(), COALESCE);
+        let flight = &self.in_flight;
+        spawn_reader(
+            job_id,
+            false,
+            stdout,
+            stdout_exited,
+            tx.clone(),
+            COALESCE,
+            flight.clone(),
+        );
+        spawn_reader(
+            job_id,
+            true,
+            stderr,
+            stderr_exited,
+            tx.clone(),
+            COALESCE,
+            flight.clone(),
+        );
         std::thread::spawn(move || {
             let waited = child.wait();
             drop((stdout_exit, stderr_exit));
@@ -684,9 +706,11 @@ impl<'a> Runner<'a> {
     fn handle(&mut self, msg: Msg) {
         match msg {
             Msg::Lines { job, stderr, lines } => {
+                let bytes = batch_bytes(&lines);
                 for (line, truncated) in lines {
                     self.line(job, stderr, &line, truncated);
                 }
+                self.in_flight.give_back(bytes);
             }
             Msg::Closed { job } => {
                 if let Some(j) = self.jobs.get_mut(&job) {
