@@ -988,3 +988,94 @@ fn a_large_log_streams_through_in_bounded_memory() {
         "the tbpl output ends with {last:?}"
     );
 }
+
+/// Formats `input` into every sink in a new directory, returning it with
+/// the exit status.
+fn format_all(input: &Path) -> (tempfile::TempDir, Option<i32>) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = structlog();
+    cmd.args(["format", "--input", p(input)])
+        .args(sink_args(dir.path()));
+    let out = crate::common::run(&mut cmd);
+    assert!(
+        !text(&out.stderr).contains("panicked"),
+        "{}",
+        text(&out.stderr)
+    );
+    (dir, out.status.code())
+}
+
+fn assert_same_sinks(a: &Path, b: &Path, what: &str) {
+    for (name, file) in SINKS {
+        let (x, y) = (
+            std::fs::read(a.join(file)).unwrap(),
+            std::fs::read(b.join(file)).unwrap(),
+        );
+        assert!(
+            x == y,
+            "--log-{name}: {what}\n--- first\n{}\n--- second\n{}",
+            text(&x),
+            text(&y)
+        );
+    }
+}
+
+#[test]
+fn malformed_lines_change_nothing_and_a_replay_of_the_replay_is_the_same() {
+    // The live log with damage between a test's start and its end, in the
+    // middle of the run and before its end: a cut line, garbage, a line
+    // of another line's halves, an entry missing its time.
+    let entries = live_entries();
+    let clean = tempfile::tempdir().unwrap();
+    let clean_log = clean.path().join("clean.log");
+    write_log(&clean_log, &entries);
+    let mut damaged = String::new();
+    let mut added = 0;
+    for (i, e) in entries.iter().enumerate() {
+        let line = e.to_string();
+        if e["action"] == "test_end" && i % 3 == 0 {
+            damaged.push_str(&line[..line.len() / 2]);
+            damaged.push('\n');
+            damaged.push_str("\u{1}not json at all\n");
+            let no_time = line.replace("\"time\":", "\"tim\":");
+            damaged.push_str(&no_time);
+            damaged.push('\n');
+            added += 3;
+        }
+        damaged.push_str(&line);
+        damaged.push('\n');
+    }
+    assert!(added >= 6, "too little damage: {added} lines");
+    let damaged_log = clean.path().join("damaged.log");
+    std::fs::write(&damaged_log, damaged).unwrap();
+
+    let (from_clean, status) = format_all(&clean_log);
+    assert_eq!(status, Some(0));
+    let (from_damaged, status) = format_all(&damaged_log);
+    assert_eq!(status, Some(104), "malformed input is reported");
+    assert_same_sinks(
+        from_clean.path(),
+        from_damaged.path(),
+        "skipped malformed lines changed the output",
+    );
+    let (again, status) = format_all(&from_damaged.path().join("run.log"));
+    assert_eq!(status, Some(0));
+    assert_same_sinks(
+        from_damaged.path(),
+        again.path(),
+        "replaying the replay's raw log differs",
+    );
+
+    // A log cut short, with no suite_end and a test left running: the
+    // documents are completed the same way from the replay's raw log.
+    let bad = malformed_log(clean.path());
+    let (first, status) = format_all(&bad);
+    assert_eq!(status, Some(104));
+    let (second, status) = format_all(&first.path().join("run.log"));
+    assert_eq!(status, Some(0));
+    assert_same_sinks(
+        first.path(),
+        second.path(),
+        "replaying a truncated log's replay differs",
+    );
+}
