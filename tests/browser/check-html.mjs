@@ -183,6 +183,26 @@ try {
   }
 
   lap("search");
+
+  // The page's own script runs by its hash: one added to it does not (as a
+  // test's output would, were it ever to get past the escaping).
+  const errorsBefore = pageErrors.length;
+  report.injected = await page.evaluate(async () => {
+    const before = window.__violations.length;
+    const s = document.createElement("script");
+    s.textContent = "window.__injected = true;";
+    document.body.appendChild(s);
+    await new Promise((r) => setTimeout(r, 100));
+    const blocked = window.__violations.splice(before);
+    return { ran: window.__injected === true, blocked };
+  });
+  pageErrors.splice(errorsBefore).forEach((e) => {
+    if (!/Content Security Policy/.test(e)) pageErrors.push(e);
+  });
+  if (report.injected.ran) problems.push("an inline script added to the page ran");
+  if (!report.injected.blocked.some((v) => v.startsWith("script-src"))) {
+    problems.push(`the CSP reported no blocked inline script: ${JSON.stringify(report.injected)}`);
+  }
   report.requests = requests;
   report.external = requests.filter((r) => r !== url);
   report.violations = await page.evaluate(() => window.__violations);

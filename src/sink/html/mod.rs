@@ -57,10 +57,37 @@ const SUBTEST_CAP: usize = 1000;
 /// tests; the others are only counted.
 const LOG_CAP: usize = 1000;
 
-/// The page may load nothing: styles and the script are inline, images could
-/// only be `data:` URLs (there are none), and no form, frame or base URL.
-const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; \
-                   img-src data:; base-uri 'none'; form-action 'none'";
+/// The page may load nothing: its style and its script are inline and
+/// allowed by their SHA-256 (no other inline script or style runs, even one
+/// a test's output smuggled past the escaping), images could only be
+/// `data:` URLs (there are none), and no form, frame or base URL.
+fn csp() -> &'static str {
+    static CSP: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    CSP.get_or_init(|| {
+        format!(
+            "default-src 'none'; style-src '{}'; script-src '{}'; img-src data:; \
+             base-uri 'none'; form-action 'none'",
+            sha256_source(&inline(CSS)),
+            sha256_source(&inline(JS)),
+        )
+    })
+}
+
+/// An inline `<style>` or `<script>` element's text as the page has it.
+fn inline(text: &str) -> String {
+    format!("\n{text}")
+}
+
+/// A CSP hash source: `sha256-` and the text's SHA-256 in base64.
+fn sha256_source(text: &str) -> String {
+    use base64::Engine;
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(text.as_bytes());
+    format!(
+        "sha256-{}",
+        base64::engine::general_purpose::STANDARD.encode(digest)
+    )
+}
 
 /// What became of a test: the classes of the report's filters and counts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -511,6 +538,25 @@ mod tests {
         let p = render(&[], Html::new);
         assert!(p.contains("The log has no entries"));
         assert!(data(&p).contains("\"tests\":[\n]"));
+    }
+
+    #[test]
+    fn only_the_pages_own_style_and_script_are_allowed() {
+        let p = page("statuses", false);
+        assert!(!p.contains("unsafe-inline"));
+        let between = |open: &str, close: &str| {
+            let start = p.find(open).unwrap() + open.len();
+            p[start..start + p[start..].find(close).unwrap()].to_string()
+        };
+        let style = between("<style>", "</style>");
+        let script = between("</script>\n<script>", "</script>");
+        assert!(style.contains(".panel") && script.contains("addEventListener"));
+        for (directive, text) in [("style-src", &style), ("script-src", &script)] {
+            let want = format!("{directive} '{}';", sha256_source(text));
+            assert!(p.contains(&want), "no {want}");
+        }
+        // One changed byte is another hash.
+        assert_ne!(sha256_source(&script), sha256_source(&format!("{script} ")));
     }
 
     #[test]

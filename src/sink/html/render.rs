@@ -76,15 +76,16 @@ impl Report {
         h.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
         let _ = writeln!(
             h,
-            "<meta http-equiv=\"Content-Security-Policy\" content=\"{CSP}\">"
+            "<meta http-equiv=\"Content-Security-Policy\" content=\"{}\">",
+            csp()
         );
         h.push_str("<meta name=\"referrer\" content=\"no-referrer\">\n");
         h.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
         let (verdict, verdict_class) = verdict(self, &stats);
         h.push_str("<title>");
         esc(&mut h, &format!("{} ({verdict})", self.title()));
-        h.push_str("</title>\n<style>\n");
-        h.push_str(CSS);
+        h.push_str("</title>\n<style>");
+        h.push_str(&inline(CSS));
         h.push_str("</style>\n</head>\n<body>\n");
         self.header(&mut h, verdict, verdict_class);
         h.push_str("<main>\n");
@@ -104,8 +105,8 @@ impl Report {
         h.push_str("<script id=\"report-data\" type=\"application/json\">\n");
         out.write_all(h.as_bytes())?;
         self.write_data(out)?;
-        out.write_all(b"</script>\n<script>\n")?;
-        out.write_all(JS.as_bytes())?;
+        out.write_all(b"</script>\n<script>")?;
+        out.write_all(inline(JS).as_bytes())?;
         out.write_all(b"</script>\n</body>\n</html>\n")
     }
 
