@@ -13,6 +13,8 @@
 mod cargo;
 mod cli;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod libtest;
 pub mod logs;
 pub mod memory;

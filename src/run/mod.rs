@@ -4,6 +4,7 @@ pub mod coordinator;
 mod hook;
 pub mod policy;
 mod process;
+pub(crate) use process::read_line_capped;
 
 use crate::cargo::{self, Rustc};
 use crate::error::{exit, Error};

@@ -216,7 +216,11 @@ fn pause(
 
 /// Reads one line (without its `\n`), keeping at most `cap` bytes of it.
 /// `None` at the end of the stream, else whether the line was cut.
-fn read_line_capped(r: &mut impl BufRead, line: &mut Vec<u8>, cap: usize) -> Option<bool> {
+pub(crate) fn read_line_capped(
+    r: &mut impl BufRead,
+    line: &mut Vec<u8>,
+    cap: usize,
+) -> Option<bool> {
     line.clear();
     let mut cut = false;
     let mut any = false;

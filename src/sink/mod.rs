@@ -36,6 +36,7 @@ mod setup;
 
 pub use dest::{open, Destination};
 pub use fanout::{FanOut, FILE_FLUSH_INTERVAL};
+pub(crate) use setup::make;
 pub use setup::{setup, use_color, FORMATS};
 pub(crate) mod mach;
 pub(crate) mod progress;
