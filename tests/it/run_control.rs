@@ -272,26 +272,40 @@ fn the_default_hook_samples_stacks_with_gdb() {
 }
 
 /// Starts the tool in the background; returns once `ready` is in the raw log.
-/// The caller waits for the child.
+/// The caller waits for the child. Its stderr goes to `raw` with `.stderr`
+/// added ([`wait_for_text`]).
 #[allow(clippy::zombie_processes)]
 fn start_in_background(args: &[&str], raw: &Path, ready: &str) -> std::process::Child {
     let mut child = structlog()
         .args(args)
         .args(["--log-raw", raw.to_str().unwrap()])
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(stderr_of(raw)).unwrap())
         .spawn()
         .unwrap();
+    wait_for_text(&mut child, raw, ready);
+    child
+}
+
+fn stderr_of(raw: &Path) -> std::path::PathBuf {
+    raw.with_extension("stderr")
+}
+
+/// Waits until `file` holds `text` (written by `child`, which is killed
+/// if it never comes).
+fn wait_for_text(child: &mut std::process::Child, file: &Path, text: &str) {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        let text = std::fs::read_to_string(raw).unwrap_or_default();
-        if text.contains(ready) {
-            return child;
+        if std::fs::read_to_string(file)
+            .unwrap_or_default()
+            .contains(text)
+        {
+            return;
         }
         if Instant::now() > deadline {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("{ready} never appeared in {}", raw.display());
+            panic!("{text} never appeared in {}", file.display());
         }
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -340,12 +354,19 @@ fn ctrl_c_ends_the_run_with_complete_documents() {
             mach.to_str().unwrap(),
         ],
         &raw,
-        r#""test":"crashy::hang hangs""#,
+        // The hung test's neighbour (a 300 ms nap) has ended, with a result.
+        r#""test":"crashy::hang slow_neighbour","status":"PASS""#,
     );
-    std::thread::sleep(Duration::from_millis(300));
     sigint(&child);
     let code = wait_for(&mut child, Duration::from_secs(15));
     assert_eq!(code, Some(130));
+    let stderr = std::fs::read_to_string(stderr_of(&raw)).unwrap();
+    assert!(
+        stderr.contains(
+            "interrupted: stopping the tests (they have 3 s; interrupt again to kill them now)"
+        ),
+        "{stderr}"
+    );
     let entries = read_raw(&raw);
     let ends = by_test(&entries, "test_end");
     assert_eq!(ends["crashy::hang hangs"]["status"], "ERROR");
@@ -403,7 +424,13 @@ fn a_second_ctrl_c_kills_at_once() {
         r#""test":"crashy::stubborn ignores_interrupts""#,
     );
     sigint(&child);
-    std::thread::sleep(Duration::from_millis(200));
+    // Two signals sent at once may arrive as one: the second is sent once
+    // the first has been taken.
+    wait_for_text(
+        &mut child,
+        &stderr_of(&raw),
+        "interrupted: stopping the tests",
+    );
     let began = Instant::now();
     sigint(&child);
     assert_eq!(wait_for(&mut child, Duration::from_secs(10)), Some(130));
