@@ -162,8 +162,8 @@ impl Runner<'_> {
             // A stack sample is not worth waiting for now.
             self.hooks.end_all();
             eprintln!(
-                "\ninterrupted: stopping the tests (they have {}; interrupt again to kill them now)",
-                format!("{} s", self.config.interrupt_grace.as_secs_f64())
+                "\ninterrupted: stopping the tests (they have {} s; interrupt again to kill them now)",
+                self.config.interrupt_grace.as_secs_f64()
             );
         } else {
             self.kill_all();
