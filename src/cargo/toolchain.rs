@@ -78,6 +78,21 @@ impl Rustc {
         self.release.contains("nightly") || self.release.contains("-dev")
     }
 
+    /// Whether its rustdoc can be told how to compile doctests
+    /// (`-Zunstable-options --merge-doctests`): 1.94 and later, and nightly
+    /// 1.95 and later (the option came during 1.94's nightly cycle).
+    pub fn rustdoc_merges(&self) -> bool {
+        let mut parts = self.release.split(['.', '-']);
+        let (Some(Ok(major)), Some(Ok(minor))) = (
+            parts.next().map(str::parse::<u32>),
+            parts.next().map(str::parse::<u32>),
+        ) else {
+            return false;
+        };
+        let first = if self.is_nightly() { 95 } else { 94 };
+        major > 1 || (major == 1 && minor >= first)
+    }
+
     /// True when every fact was learned (an answer worth remembering).
     fn is_whole(&self) -> bool {
         !self.version.is_empty() && !self.host.is_empty() && self.sysroot.is_some()
@@ -245,6 +260,20 @@ fn parse_rustc_info(text: &str) -> Rustc {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rustdoc_merges_doctests_from_1_94() {
+        let merges = |release: &str| {
+            Rustc {
+                release: release.into(),
+                ..Default::default()
+            }
+            .rustdoc_merges()
+        };
+        assert!(merges("1.94.0") && merges("1.95.0") && merges("1.96.0-beta.2"));
+        assert!(merges("1.95.0-nightly") && merges("2.0.0"));
+        assert!(!merges("1.93.1") && !merges("1.94.0-nightly") && !merges(""));
+    }
 
     #[test]
     fn rustups_proxies_are_passed_by() {

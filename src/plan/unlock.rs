@@ -19,11 +19,35 @@ use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The preload library's setting: `once` (libtest) or `always` (rustdoc).
+/// The preload library's setting (see [`Answer`]).
 const MODE_VAR: &str = "CARGO_STRUCTLOG_UNLOCK";
 /// The `LD_PRELOAD` the library puts back (unset when there was none).
 const SAVED_VAR: &str = "CARGO_STRUCTLOG_LD_PRELOAD";
 const PRELOAD_VAR: &str = "LD_PRELOAD";
+
+/// Which questions the preload library answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Answer {
+    /// The first only (libtest asks once).
+    Once,
+    /// Every one (rustdoc asks many times).
+    Always,
+    /// rustdoc merging doctests: every one, and in the processes rustdoc
+    /// starts, the one each needs: the merged doctests' runner (its
+    /// libtest) and rustc (which rustdoc hands `-Zunstable-options`) the
+    /// first, a doctest none.
+    Doctests,
+}
+
+impl Answer {
+    fn setting(self) -> &'static str {
+        match self {
+            Answer::Once => "once",
+            Answer::Always => "always",
+            Answer::Doctests => "doctests",
+        }
+    }
+}
 
 /// What a test process is given so that its harness takes `-Z` options.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -32,9 +56,8 @@ pub enum Unlock {
     Nothing,
     /// `RUSTC_BOOTSTRAP=-1` in its environment (and its children's).
     Env,
-    /// The preload library; `always` answers every question (rustdoc asks
-    /// many times), else only the first (libtest's).
-    Preload { library: PathBuf, always: bool },
+    /// The preload library.
+    Preload { library: PathBuf, answer: Answer },
 }
 
 impl Unlock {
@@ -46,7 +69,7 @@ impl Unlock {
             Unlock::Env => {
                 cmd.env("RUSTC_BOOTSTRAP", "-1");
             }
-            Unlock::Preload { library, always } => {
+            Unlock::Preload { library, answer } => {
                 let mut preload = OsString::from(library);
                 match inherited {
                     Some(old) => {
@@ -61,20 +84,34 @@ impl Unlock {
                     }
                 }
                 cmd.env(PRELOAD_VAR, preload)
-                    .env(MODE_VAR, if *always { "always" } else { "once" });
+                    .env(MODE_VAR, answer.setting());
             }
         }
     }
 
-    /// The same way for rustdoc, which asks many times.
-    pub fn for_rustdoc(&self) -> Unlock {
+    /// The same way for rustdoc, which asks many times; `merging`: rustdoc
+    /// is given `-Zunstable-options --merge-doctests`, so that the
+    /// processes it starts ask too.
+    pub fn for_rustdoc(&self, merging: bool) -> Unlock {
         match self {
             Unlock::Preload { library, .. } => Unlock::Preload {
                 library: library.clone(),
-                always: true,
+                answer: if merging {
+                    Answer::Doctests
+                } else {
+                    Answer::Always
+                },
             },
             other => other.clone(),
         }
+    }
+
+    /// Whether rustdoc can be let merge doctests this way: rustdoc, rustc
+    /// and the merged doctests' libtest must all take `-Z` options, without
+    /// the doctests seeing it. Not through the environment, which the
+    /// doctests would inherit.
+    pub fn lets_rustdoc_merge(&self) -> bool {
+        !matches!(self, Unlock::Env)
     }
 
     pub fn is_preload(&self) -> bool {
@@ -99,7 +136,7 @@ pub fn choose(nightly: bool, dir: &Path) -> Unlock {
     match LIBRARY.and_then(|bytes| install(bytes, dir)) {
         Some(library) => Unlock::Preload {
             library,
-            always: false,
+            answer: Answer::Once,
         },
         None => Unlock::Env,
     }
@@ -136,7 +173,7 @@ mod tests {
     fn preload_settings_keep_what_was_there() {
         let unlock = Unlock::Preload {
             library: "/t/unlock.so".into(),
-            always: false,
+            answer: Answer::Once,
         };
         let env = |cmd: &Command, k: &str| {
             cmd.get_envs()
@@ -150,7 +187,7 @@ mod tests {
         assert_eq!(env(&cmd, SAVED_VAR), Some(None));
         let mut cmd = Command::new("x");
         unlock
-            .for_rustdoc()
+            .for_rustdoc(false)
             .apply(&mut cmd, Some(OsStr::new("/usr/lib/libasan.so")));
         assert_eq!(
             env(&cmd, PRELOAD_VAR),
@@ -161,6 +198,9 @@ mod tests {
             Some(Some("/usr/lib/libasan.so".into()))
         );
         assert_eq!(env(&cmd, MODE_VAR), Some(Some("always".into())));
+        let mut cmd = Command::new("x");
+        unlock.for_rustdoc(true).apply(&mut cmd, None);
+        assert_eq!(env(&cmd, MODE_VAR), Some(Some("doctests".into())));
         let mut cmd = Command::new("x");
         Unlock::Env.apply(&mut cmd, None);
         assert_eq!(env(&cmd, "RUSTC_BOOTSTRAP"), Some(Some("-1".into())));
