@@ -45,6 +45,7 @@ pub fn run_settings(args: RunArgs) -> Result<Settings, Error> {
         session_dir: c.session_dir.clone(),
         partition: c.partition,
         test_binaries: c.test_binaries,
+        doctests: c.doctests,
     };
     Ok(Settings {
         sinks: sinks(&args.log, args.cargo.color.clone())?,

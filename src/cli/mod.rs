@@ -340,6 +340,17 @@ pub struct ControlArgs {
     /// Test binaries run at once [default: CPUs / test threads, at least 1]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub test_binaries: Option<u32>,
+    /// How rustdoc compiles doctests: merged into one crate where it can, on
+    /// every edition (a doctest that fails merged runs again on its own, and
+    /// that result counts, where cargo test would compile it alone), or each
+    /// standalone [default: structlog.toml's `doctests`, else merged]
+    #[arg(
+        long,
+        value_name = "merged|standalone",
+        value_parser = clap::builder::PossibleValuesParser::new(["merged", "standalone"])
+            .map(|s| crate::plan::DoctestMode::parse(&s).expect("a possible value"))
+    )]
+    pub doctests: Option<crate::plan::DoctestMode>,
 }
 
 /// Expected statuses, known intermittents, retries.

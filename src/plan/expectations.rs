@@ -19,6 +19,9 @@
 //! matches a test applies to it: its `expected` replaces the status the test
 //! would otherwise be expected to have, and its `known_intermittent`
 //! statuses are counted as expected, as mozlog counts them.
+//!
+//! A top-level `doctests = "standalone"` (or `"merged"`, the default) says
+//! how rustdoc compiles the doctests, as `--doctests` does.
 
 use crate::error::Error;
 use crate::model::Status;
@@ -43,6 +46,8 @@ pub struct Expectations {
     pub path: PathBuf,
     pub entries: Vec<Expectation>,
     matchers: Vec<Option<globset::GlobMatcher>>,
+    /// `doctests`: how rustdoc compiles the doctests.
+    pub doctests: Option<crate::plan::DoctestMode>,
 }
 
 #[derive(Deserialize)]
@@ -50,6 +55,7 @@ pub struct Expectations {
 struct File {
     #[serde(default)]
     test: Vec<toml::Spanned<Entry>>,
+    doctests: Option<toml::Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -92,6 +98,16 @@ impl Expectations {
             path: path.to_path_buf(),
             ..Default::default()
         };
+        if let Some(d) = file.doctests {
+            let line = line_of(text, d.span().start);
+            out.doctests = Some(crate::plan::DoctestMode::parse(d.get_ref()).ok_or_else(|| {
+                Error::Setup(format!(
+                    "{}:{line}: `doctests` is `merged` or `standalone`, not `{}`",
+                    path.display(),
+                    d.get_ref()
+                ))
+            })?);
+        }
         for spanned in file.test {
             let line = line_of(text, spanned.span().start);
             let e = spanned.into_inner();
@@ -165,6 +181,18 @@ mod tests {
     }
 
     #[test]
+    fn doctests_say_how_rustdoc_compiles_them() {
+        use crate::plan::DoctestMode;
+        assert_eq!(parse("").unwrap().doctests, None);
+        let x = parse("doctests = \"standalone\"\n[[test]]\nid = \"a\"\nexpected = \"FAIL\"\n");
+        assert_eq!(x.unwrap().doctests, Some(DoctestMode::Standalone));
+        assert_eq!(
+            parse("doctests = \"merged\"").unwrap().doctests,
+            Some(DoctestMode::Merged)
+        );
+    }
+
+    #[test]
     fn malformed_files_name_their_line() {
         let cases = [
             ("[[test]]\nid = \"a\"\nexpected = \"FAILED\"\n", ":3:"),
@@ -177,6 +205,10 @@ mod tests {
             (
                 "\n\n[[test]]\nid = \"[a*\"\nexpected = \"FAIL\"\n",
                 "structlog.toml:3: `[a*` is not a valid pattern",
+            ),
+            (
+                "\ndoctests = \"fast\"\n",
+                "structlog.toml:2: `doctests` is `merged` or `standalone`, not `fast`",
             ),
         ];
         for (text, want) in cases {

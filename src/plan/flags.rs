@@ -3,7 +3,8 @@
 //! The user's test selection (`TESTNAME`, `--exact`, `--skip`, `--ignored`,
 //! ...) and everything after `--` are merged into [`TestFlags`], then spelled
 //! for each harness: libtest gets `--format json -Zunstable-options
-//! --report-time --show-output` on top; libtest-mimic the same without the
+//! --report-time --show-output` on top (rustdoc the same without
+//! `--show-output`); libtest-mimic the same without the
 //! flags it rejects; a custom `harness = false` binary gets exactly what
 //! `cargo test` would give it. libtest's option parser rejects a flag given
 //! twice, so every flag is written once.
@@ -60,6 +61,10 @@ pub enum Selection<'a> {
     /// Every test but these (`--exact --skip NAME...`): for libtest-mimic,
     /// which takes a single positional filter.
     AllBut(&'a [String]),
+    /// The tests whose names contain one of these (rustdoc, which splits
+    /// its test arguments at whitespace: no name with a space can be given
+    /// whole), with the user's `--skip` and ignored tests.
+    Containing(&'a [String]),
 }
 
 /// Flags libtest-mimic rejects (with exit status 2).
@@ -240,7 +245,9 @@ impl TestFlags {
         }
         if self.nocapture || nocapture {
             out.push("--nocapture".into());
-        } else {
+        } else if harness != Harness::Rustdoc {
+            // rustdoc shows no passing doctest's output even with it, and
+            // compiles every doctest on its own when given it.
             out.push("--show-output".into());
         }
         if let Some(n) = threads.or(self.test_threads) {
@@ -264,6 +271,14 @@ impl TestFlags {
                 out.push("--exact".into());
                 self.ignored_flag(&mut out);
                 out.extend(names.iter().cloned());
+            }
+            Selection::Containing(parts) => {
+                out.extend(parts.iter().cloned());
+                for s in &self.skip {
+                    out.push("--skip".into());
+                    out.push(s.clone());
+                }
+                self.ignored_flag(&mut out);
             }
             Selection::AllBut(names) => {
                 out.push("--exact".into());
@@ -345,6 +360,23 @@ mod tests {
         assert_eq!(
             custom,
             "foo --exact bar --skip=x --test-threads 3 --show-output --shuffle --color never"
+                .split(' ')
+                .collect::<Vec<_>>()
+        );
+        // rustdoc: no --show-output (it would compile every doctest on its
+        // own); a doctest is named by parts of its name.
+        let (doc, _) = f.run_args(Harness::Rustdoc, Selection::All, None, false, None);
+        assert!(!doc.contains(&"--show-output".to_string()), "{doc:?}");
+        let (doc, _) = f.run_args(
+            Harness::Rustdoc,
+            Selection::Containing(&["Foo::bar".to_string()]),
+            None,
+            false,
+            None,
+        );
+        assert_eq!(
+            doc,
+            "--format json -Zunstable-options --report-time --test-threads=3 --shuffle --color=never Foo::bar --skip x"
                 .split(' ')
                 .collect::<Vec<_>>()
         );

@@ -59,13 +59,68 @@ pub struct Launch {
     /// The harness writes its results to `--logfile` as well, the witness
     /// of its result lines (libtest and `tester`, as long as they take it).
     pub witness: bool,
+    /// rustdoc: how it compiles the doctests (none: as it does by default).
+    pub doc_merge: Option<DocMerge>,
+}
+
+/// How rustdoc compiles a package's doctests, when it can be told
+/// (`-Zunstable-options --merge-doctests`, rustdoc 1.94 and later).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DocMerge {
+    /// Merged into one crate where they can be (`--merge-doctests=auto`).
+    /// `confirm`: a doctest that fails merged is compiled and run again on
+    /// its own, and that result counts (editions before 2024, which
+    /// `cargo test` compiles one by one).
+    Merged { confirm: bool },
+    /// Each on its own (`--merge-doctests=no`).
+    Standalone,
+}
+
+/// Whether rustdoc merges doctests: `--doctests` and `structlog.toml`'s
+/// `doctests`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DoctestMode {
+    /// Merged where rustdoc can, on every edition.
+    #[default]
+    Merged,
+    /// Each compiled on its own, on every edition.
+    Standalone,
+}
+
+impl DoctestMode {
+    pub fn parse(s: &str) -> Option<DoctestMode> {
+        match s {
+            "merged" => Some(DoctestMode::Merged),
+            "standalone" => Some(DoctestMode::Standalone),
+            _ => None,
+        }
+    }
 }
 
 impl Launch {
     /// The command that runs the binary with these libtest arguments.
     pub fn command(&self, libtest_args: &[String]) -> Command {
+        let merge = match self.doc_merge {
+            None => None,
+            Some(DocMerge::Merged { .. }) => Some("auto"),
+            Some(DocMerge::Standalone) => Some("no"),
+        };
+        self.command_merging(libtest_args, merge)
+    }
+
+    /// The same, but rustdoc compiles each doctest on its own (it can be
+    /// told so).
+    pub fn standalone_command(&self, libtest_args: &[String]) -> Command {
+        self.command_merging(libtest_args, self.doc_merge.map(|_| "no"))
+    }
+
+    fn command_merging(&self, libtest_args: &[String], merge: Option<&str>) -> Command {
         let mut cmd = Command::new(&self.program);
         cmd.args(&self.base_args);
+        if let Some(merge) = merge {
+            cmd.arg("-Zunstable-options")
+                .arg(format!("--merge-doctests={merge}"));
+        }
         for a in libtest_args {
             if self.via_test_args {
                 cmd.arg("--test-args");
@@ -236,6 +291,7 @@ pub fn binaries(ctx: &Context) -> Vec<TestBinary> {
                     Unlock::Nothing
                 },
                 witness: matches!(harness, Harness::Libtest | Harness::Tester),
+                doc_merge: None,
             },
             src_path: Some(relative(root, &art.src_path)),
             order: (
@@ -250,7 +306,13 @@ pub fn binaries(ctx: &Context) -> Vec<TestBinary> {
 }
 
 /// A package's doctests as a binary, from the rustdoc invocation cargo made.
-pub fn doctest_binary(inv: &RustdocInvocation, package: &str, unlock: &Unlock) -> TestBinary {
+/// `merge`: how rustdoc is to compile them, when it can be told.
+pub fn doctest_binary(
+    inv: &RustdocInvocation,
+    package: &str,
+    unlock: &Unlock,
+    merge: Option<DoctestMode>,
+) -> TestBinary {
     let mut args: Vec<OsString> = inv.base_args().into_iter().map(OsString::from).collect();
     // The listing ran in cargo's terminal settings; ours are captured pipes.
     if let Some(i) = args.iter().position(|a| a == "--color") {
@@ -258,6 +320,14 @@ pub fn doctest_binary(inv: &RustdocInvocation, package: &str, unlock: &Unlock) -
             args[i + 1] = "never".into();
         }
     }
+    let doc_merge = merge
+        .filter(|_| unlock.lets_rustdoc_merge())
+        .map(|mode| match mode {
+            DoctestMode::Merged => DocMerge::Merged {
+                confirm: edition_of(&inv.args).is_none_or(|e| e < 2024),
+            },
+            DoctestMode::Standalone => DocMerge::Standalone,
+        });
     TestBinary {
         id: format!("{package}::doc"),
         harness: Harness::Rustdoc,
@@ -272,12 +342,54 @@ pub fn doctest_binary(inv: &RustdocInvocation, package: &str, unlock: &Unlock) -
                 .collect(),
             clear_env: true,
             via_test_args: true,
-            unlock: unlock.for_rustdoc(),
+            unlock: unlock.for_rustdoc(doc_merge.is_some()),
             witness: false,
+            doc_merge,
         },
         src_path: None,
         order: (package.to_string(), 9, String::new()),
     }
+}
+
+/// Filters that select the doctests `names` (and maybe others) through
+/// rustdoc, which splits its test arguments at whitespace: per name, the
+/// item it documents (`src/lib.rs - Foo::bar (line 3)` gives `Foo::bar`),
+/// or its longest part without whitespace, or its file.
+pub fn doctest_filters(names: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = names
+        .iter()
+        .map(|name| {
+            let (file, rest) = name.split_once(" - ").unwrap_or((name, ""));
+            let item = match rest.rsplit_once("(line ") {
+                Some((item, _)) => item,
+                None => rest,
+            };
+            item.split_whitespace()
+                .max_by_key(|p| p.len())
+                .filter(|p| p.len() > 2)
+                .unwrap_or(file)
+                .to_string()
+        })
+        .filter(|f| !f.is_empty())
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The edition rustdoc is given (`--edition=2021` or `--edition 2021`);
+/// none means 2015.
+fn edition_of(args: &[String]) -> Option<u32> {
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let value = match a.strip_prefix("--edition") {
+            Some("") => it.next().map(String::as_str),
+            Some(v) => v.strip_prefix('='),
+            None => continue,
+        };
+        return value.and_then(|v| v.parse().ok());
+    }
+    None
 }
 
 /// Listings of libtest binaries, remembered between runs (in the target
@@ -751,6 +863,27 @@ impl<'a> SourceCache<'a> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn doctests_are_named_to_rustdoc_by_parts_without_whitespace() {
+        let names: Vec<String> = [
+            "src/lib.rs - Foo::bar (line 3)",
+            "src/lib.rs - Foo::bar (line 30)",
+            "src/lib.rs - (line 1)",
+            "src/io.rs - io::Read for &'a [u8] (line 7)",
+            "src/x.rs - a (line 2)",
+        ]
+        .map(String::from)
+        .to_vec();
+        assert_eq!(
+            doctest_filters(&names),
+            ["Foo::bar", "io::Read", "src/lib.rs", "src/x.rs"]
+        );
+        let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(edition_of(&args(&["--edition=2021", "x"])), Some(2021));
+        assert_eq!(edition_of(&args(&["--edition", "2024"])), Some(2024));
+        assert_eq!(edition_of(&args(&["--test"])), None);
+    }
+
     /// A stand-in libtest binary (a shell script) that lists `a` and the
     /// should_panic `b`, and refuses `--logfile` as a libtest without it
     /// would.
@@ -784,6 +917,7 @@ esac
                 via_test_args: false,
                 unlock: Unlock::Nothing,
                 witness: true,
+                doc_merge: None,
             },
             src_path: None,
             order: ("p".into(), 0, "p".into()),

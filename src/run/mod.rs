@@ -81,6 +81,9 @@ pub struct Control {
     pub partition: Option<crate::plan::partition::Partition>,
     /// Test binaries run at once [default: see [`default_parallel`]].
     pub test_binaries: Option<u32>,
+    /// How rustdoc compiles doctests [default: the expectations file's
+    /// `doctests`, else merged].
+    pub doctests: Option<crate::plan::DoctestMode>,
 }
 
 impl Default for Control {
@@ -92,6 +95,7 @@ impl Default for Control {
             session_dir: None,
             partition: None,
             test_binaries: None,
+            doctests: None,
         }
     }
 }
@@ -348,6 +352,12 @@ pub fn run(args: Settings) -> Result<i32, Error> {
         let rustc = rustc.clone();
         let root = root.clone();
         let tx = tx.clone();
+        let doctests = args
+            .control
+            .doctests
+            .or(expectations.as_ref().and_then(|x| x.doctests))
+            .unwrap_or_default();
+        let merge = rustc.rustdoc_merges().then_some(doctests);
         // A remembered listing is trusted against this run's build: `--doc`
         // alone builds nothing before listing, so it always lists.
         let remember = (!doc_only).then(|| {
@@ -375,8 +385,14 @@ pub fn run(args: Settings) -> Result<i32, Error> {
                     };
                     (DocCache::new(&dir, &cx), outputs)
                 });
-                let discovered =
-                    discover_doctests(cmd, &list_args, bootstrap, &flags, &unlock, &root, cache);
+                let how = DocHow {
+                    list_args: &list_args,
+                    bootstrap,
+                    flags: &flags,
+                    unlock: &unlock,
+                    merge,
+                };
+                let discovered = discover_doctests(cmd, &how, &root, cache);
                 let _ = tx.send(Msg::Docs(discovered));
             });
         }
@@ -498,15 +514,29 @@ fn discover_all(
     });
 }
 
+/// How the doctests are listed and run.
+struct DocHow<'a> {
+    list_args: &'a [String],
+    bootstrap: Option<&'a str>,
+    flags: &'a TestFlags,
+    unlock: &'a crate::plan::unlock::Unlock,
+    /// How rustdoc is to compile them, when it can be told.
+    merge: Option<crate::plan::DoctestMode>,
+}
+
 fn discover_doctests(
     cmd: std::process::Command,
-    list_args: &[String],
-    bootstrap: Option<&str>,
-    flags: &TestFlags,
-    unlock: &crate::plan::unlock::Unlock,
+    how: &DocHow,
     root: &Path,
     cache: Option<(DocCache, HashSet<PathBuf>)>,
 ) -> Vec<Discovered> {
+    let DocHow {
+        list_args,
+        bootstrap,
+        flags,
+        unlock,
+        merge,
+    } = *how;
     let remembered = cache.as_ref().and_then(|(c, outputs)| c.get(outputs));
     let started = std::time::SystemTime::now();
     let listing = match remembered {
@@ -526,7 +556,7 @@ fn discover_doctests(
     let mut out = Vec::new();
     for (inv, lines) in &listing.invocations {
         let package = package_of(inv);
-        let mut binary = plan::doctest_binary(inv, &package, unlock);
+        let mut binary = plan::doctest_binary(inv, &package, unlock, merge);
         let tests = plan::discover(&mut binary, flags, root, Some(lines), None);
         out.push(Discovered { binary, tests });
     }
@@ -566,6 +596,7 @@ fn failed_doc_listing(message: String) -> Discovered {
                 via_test_args: true,
                 unlock: crate::plan::unlock::Unlock::Nothing,
                 witness: false,
+                doc_merge: None,
             },
             src_path: None,
             order: (String::new(), 9, String::new()),

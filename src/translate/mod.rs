@@ -48,6 +48,9 @@ pub enum Ended {
     Retry,
     /// The test was not running.
     NotRunning,
+    /// It failed in a process that compiled the doctests merged; its result
+    /// is held until it has run on its own (see [`BinaryState::set_merged`]).
+    Held,
 }
 
 /// A second account of a process's results that its tests cannot write
@@ -66,6 +69,8 @@ pub struct LineEffect {
     pub ended: Option<String>,
     /// A test whose unexpected result will be retried.
     pub retry: Option<String>,
+    /// A doctest whose merged failure is held until it has run on its own.
+    pub held: Option<String>,
 }
 
 /// The translation state of one test binary across its processes.
@@ -99,6 +104,14 @@ pub struct BinaryState {
     /// Results claimed by lines the witness did not confirm, per test: kept
     /// to tell whether the test's real result differs.
     claimed: HashMap<usize, Outcome>,
+    /// Processes of rustdoc that compile the doctests merged where
+    /// `cargo test` would compile each on its own: a failure there is held.
+    merged: Vec<u32>,
+    /// Processes of rustdoc that run held doctests on their own (and others
+    /// whose names share a part with them: ignored).
+    confirming: Vec<u32>,
+    /// The merged results of held doctests.
+    held: HashMap<usize, TestEnd>,
 }
 
 /// What libtest 1.9x prints on stderr when given `--logfile`.
@@ -106,6 +119,21 @@ const LOGFILE_NOTICE: &[u8] = b"warning: `--logfile` is deprecated";
 
 /// Most raw output kept per test for reading its panic message.
 const RAW_OUTPUT_KEPT: usize = 1 << 20;
+
+/// Most of a held doctest's merged output kept in its `extra`.
+const MERGED_OUTPUT_KEPT: usize = 16 * 1024;
+
+/// `s` up to `max` bytes (at a character boundary).
+fn cut(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut at = max;
+    while !s.is_char_boundary(at) {
+        at -= 1;
+    }
+    &s[..at]
+}
 
 /// What became of a process's tests when it exited.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -138,6 +166,9 @@ impl BinaryState {
             started_at: Vec::new(),
             witnesses: HashMap::new(),
             claimed: HashMap::new(),
+            merged: Vec::new(),
+            confirming: Vec::new(),
+            held: HashMap::new(),
         }
     }
 
@@ -155,6 +186,57 @@ impl BinaryState {
         } else {
             retries + 1
         };
+    }
+
+    /// Marks a rustdoc process as compiling the doctests merged where
+    /// `cargo test` compiles each on its own: merged doctests share a crate
+    /// and a file (`line!()`, `Location`, statics and crate attributes can
+    /// differ), so a failure there is held, and the doctest run again on its
+    /// own ([`BinaryState::set_confirming`]) before any result is written.
+    pub fn set_merged(&mut self, pid: u32) {
+        self.merged.push(pid);
+    }
+
+    /// Marks a rustdoc process as running held doctests on their own: their
+    /// results there count; the other doctests it runs are ignored.
+    pub fn set_confirming(&mut self, pid: u32) {
+        self.confirming.push(pid);
+    }
+
+    /// The doctests whose merged failure is held, waiting to run on their own.
+    pub fn held(&self) -> Vec<String> {
+        let mut out: Vec<(usize, String)> = self
+            .held
+            .keys()
+            .filter(|i| self.phase[**i] == Phase::Requeued)
+            .map(|i| (*i, self.tests[*i].name.clone()))
+            .collect();
+        out.sort();
+        out.into_iter().map(|(_, n)| n).collect()
+    }
+
+    /// Ends a held doctest with its merged result, `why` it did not run on
+    /// its own said in a log entry.
+    pub fn release_held(&mut self, name: &str, why: &str, now: u64, out: &mut Vec<Action>) {
+        let Some(&i) = self.index.get(name) else {
+            return;
+        };
+        let Some(end) = self.held.remove(&i) else {
+            return;
+        };
+        if self.phase[i] != Phase::Requeued {
+            // Ended meanwhile (its process on its own died, say).
+            return;
+        }
+        out.push(Action::Log(Log {
+            level: Level::Warning,
+            message: format!(
+                "{}: failed with the doctests compiled merged; {why}, so that result is kept",
+                self.test_id(name)
+            ),
+            stack: None,
+        }));
+        self.end(name, end, now, false, out);
     }
 
     /// Marks a process as running with `--nocapture`.
@@ -375,6 +457,12 @@ impl BinaryState {
                 self.output_line(pid, before, out);
             }
             match event {
+                Some(Event::Started { name }) if self.ignored_here(pid, &name) => {
+                    return LineEffect::default();
+                }
+                Some(Event::Result(r)) if self.ignored_here(pid, &r.name) => {
+                    return LineEffect::default();
+                }
                 Some(Event::Started { name }) => {
                     if self.start(&name, pid, now, out) {
                         return LineEffect {
@@ -392,6 +480,11 @@ impl BinaryState {
                             Ended::Retry => LineEffect {
                                 ended: Some(name.clone()),
                                 retry: Some(name),
+                                ..LineEffect::default()
+                            },
+                            Ended::Held => LineEffect {
+                                ended: Some(name.clone()),
+                                held: Some(name),
                                 ..LineEffect::default()
                             },
                             _ => LineEffect {
@@ -520,9 +613,34 @@ impl BinaryState {
         }));
     }
 
+    /// Whether a line about `name` in process `pid` is to be ignored: a
+    /// process running held doctests on their own runs others too (rustdoc
+    /// selects by parts of names), whose results are known already.
+    fn ignored_here(&self, pid: u32, name: &str) -> bool {
+        self.confirming.contains(&pid)
+            && self
+                .index
+                .get(name)
+                .is_none_or(|i| !self.held.contains_key(i) || self.phase[*i] == Phase::Done)
+    }
+
     fn result(&mut self, pid: u32, r: TestResult, now: u64, out: &mut Vec<Action>) -> Ended {
         let i = self.index[&r.name];
         let id = self.test_id(&r.name);
+        if r.outcome == Outcome::Failed && self.merged.contains(&pid) {
+            let mut end = map_result(&self.tests[i], &r);
+            if let Some(stdout) = &r.stdout {
+                let mut extra = end.extra.take().unwrap_or_default();
+                extra.insert(
+                    "output".into(),
+                    Value::from(cut(stdout, MERGED_OUTPUT_KEPT)),
+                );
+                end.extra = Some(extra);
+            }
+            self.held.insert(i, end);
+            self.phase[i] = Phase::Requeued;
+            return Ended::Held;
+        }
         if let Some(stdout) = &r.stdout {
             for line in stdout.lines() {
                 out.push(Action::ProcessOutput(ProcessOutput {
@@ -545,7 +663,55 @@ impl BinaryState {
             }
             _ => map_result(&self.tests[i], &r),
         };
+        let end = match self.held.remove(&i) {
+            Some(merged) => self.confirmed(i, end, merged, out),
+            None => end,
+        };
         self.end(&r.name, end, now, true, out)
+    }
+
+    /// A held doctest's result on its own, the one that counts, with its
+    /// merged result in `extra.merged` (and a log entry when they differ).
+    fn confirmed(
+        &self,
+        i: usize,
+        mut end: TestEnd,
+        merged: TestEnd,
+        out: &mut Vec<Action>,
+    ) -> TestEnd {
+        let mut m = Map::new();
+        m.insert("status".into(), Value::from(merged.status.as_str()));
+        if let Some(e) = merged.expected {
+            m.insert("expected".into(), Value::from(e.as_str()));
+        }
+        if let Some(msg) = &merged.message {
+            m.insert("message".into(), Value::from(msg.clone()));
+        }
+        if let Some(o) = merged.extra.as_ref().and_then(|x| x.get("output")) {
+            m.insert("output".into(), o.clone());
+        }
+        if merged.status != end.status {
+            out.push(Action::Log(Log {
+                level: Level::Warning,
+                message: format!(
+                    "{}: {} with the doctests compiled merged{}, but {} compiled on its own \
+                     (as cargo test compiles it); the result on its own counts",
+                    self.test_id(&self.tests[i].name),
+                    merged.status.as_str(),
+                    merged
+                        .message
+                        .as_deref()
+                        .map(|m| format!(" ({})", cut(m, 200)))
+                        .unwrap_or_default(),
+                    end.status.as_str(),
+                ),
+                stack: None,
+            }));
+        }
+        let mut extra = end.extra.take().unwrap_or_default();
+        extra.insert("merged".into(), Value::Object(m));
+        end.extra = Some(extra);
+        end
     }
 
     /// A process exited: what it left unfinished. The runner decides what to
@@ -704,6 +870,91 @@ mod tests {
                 _ => None,
             })
             .collect()
+    }
+
+    #[test]
+    fn a_doctest_that_fails_merged_counts_by_its_result_on_its_own() {
+        let mut s = BinaryState::new(
+            "pkg::doc".into(),
+            Harness::Rustdoc,
+            ["l - a (line 1)", "l - b (line 9)", "l - c (line 20)"]
+                .iter()
+                .map(|n| TestInfo {
+                    name: n.to_string(),
+                    ..Default::default()
+                })
+                .collect(),
+            true,
+        );
+        let line = |s: &mut BinaryState, pid, text: &str, out: &mut Vec<Action>| {
+            s.stdout_line(pid, text.as_bytes(), false, 0, out)
+        };
+        let started =
+            |n: &str| format!(r#"{{ "type": "test", "event": "started", "name": "{n}" }}"#);
+        let result = |n: &str, event: &str| {
+            format!(
+                r#"{{ "type": "test", "name": "{n}", "event": "{event}", "stdout": "thread 'main' panicked at /tmp/x/doctest_bundle_2021.rs:9:1:\nboom" }}"#
+            )
+        };
+        let mut out = Vec::new();
+        s.set_merged(1);
+        for n in ["l - a (line 1)", "l - b (line 9)", "l - c (line 20)"] {
+            line(&mut s, 1, &started(n), &mut out);
+        }
+        line(&mut s, 1, &result("l - a (line 1)", "ok"), &mut out);
+        let held = line(&mut s, 1, &result("l - b (line 9)", "failed"), &mut out);
+        assert_eq!(held.held.as_deref(), Some("l - b (line 9)"), "{out:?}");
+        let c = line(&mut s, 1, &result("l - c (line 20)", "failed"), &mut out);
+        assert_eq!(c.held.as_deref(), Some("l - c (line 20)"));
+        // Only a's result is written; b and c wait, their output unwritten.
+        assert_eq!(ends(&out).len(), 1);
+        assert!(!out.iter().any(|a| matches!(a, Action::ProcessOutput(p)
+            if p.test.as_deref() != Some("pkg::doc l - a (line 1)"))));
+        assert_eq!(s.held(), ["l - b (line 9)", "l - c (line 20)"]);
+        assert!(s.process_exited(1).in_flight.is_empty());
+
+        // On their own (with a, which shares a part of their names: ignored).
+        out.clear();
+        s.set_confirming(2);
+        for n in ["l - a (line 1)", "l - b (line 9)"] {
+            line(&mut s, 2, &started(n), &mut out);
+        }
+        line(&mut s, 2, &result("l - a (line 1)", "failed"), &mut out);
+        line(
+            &mut s,
+            2,
+            r#"{ "type": "test", "name": "l - b (line 9)", "event": "ok" }"#,
+            &mut out,
+        );
+        let got = ends(&out);
+        assert_eq!(got.len(), 1, "{out:?}");
+        assert_eq!(
+            (got[0].0.as_str(), got[0].1),
+            ("pkg::doc l - b (line 9)", Status::Pass)
+        );
+        let Some(Action::TestEnd(b)) = out.iter().find(|a| matches!(a, Action::TestEnd(_))) else {
+            unreachable!()
+        };
+        let merged = &b.extra.as_ref().unwrap()["merged"];
+        assert_eq!(merged["status"], "FAIL");
+        assert_eq!(merged["message"], "boom");
+        assert!(out.iter().any(|a| matches!(a, Action::Log(l)
+            if l.level == Level::Warning && l.message.contains("FAIL with the doctests compiled merged (boom), but PASS"))));
+        // c gave no result on its own: its merged failure is kept.
+        assert_eq!(s.held(), ["l - c (line 20)"]);
+        out.clear();
+        s.release_held(
+            "l - c (line 20)",
+            "it gave no result on its own",
+            0,
+            &mut out,
+        );
+        let got = ends(&out);
+        assert_eq!(
+            (got[0].1, got[0].3.as_deref()),
+            (Status::Fail, Some("boom"))
+        );
+        assert!(s.held().is_empty());
     }
 
     #[test]

@@ -64,6 +64,8 @@ impl Runner<'_> {
                     Vec::new()
                 }
             }
+            // Their results are held: what did not run keeps them.
+            Work::Confirm(_) => Vec::new(),
         };
         let d = policy::after_exit(policy::Exit {
             harness,
@@ -183,6 +185,19 @@ impl Runner<'_> {
         }
         for w in requeue.into_iter().rev() {
             self.bins[bin].queue.push_front(w);
+        }
+        // Doctests that failed merged run on their own next; after that
+        // run, or when the run is interrupted, what is still held ends with
+        // its merged result.
+        let held = self.bins[bin].state.held();
+        if !held.is_empty() {
+            if matches!(job.work, Work::Confirm(_)) {
+                self.release_held(bin, "it gave no result on its own");
+            } else if self.interrupted.is_some() {
+                self.release_held(bin, "the run was interrupted before it ran on its own");
+            } else {
+                self.bins[bin].queue.push_front(Work::Confirm(held));
+            }
         }
     }
 

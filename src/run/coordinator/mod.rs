@@ -150,6 +150,9 @@ enum Work {
         serial: bool,
     },
     Isolate(String),
+    /// Doctests that failed compiled merged, run on their own (rustdoc,
+    /// told to compile each alone, selecting by parts of their names).
+    Confirm(Vec<String>),
 }
 
 struct Bin {
@@ -404,6 +407,14 @@ impl<'a> Runner<'a> {
         // Every test that started gets its end: requeued ones end here when
         // the run stopped before they ran again.
         for bin in 0..self.bins.len() {
+            self.release_held(
+                bin,
+                if interrupted {
+                    "the run was interrupted before it ran on its own"
+                } else {
+                    "it did not run on its own"
+                },
+            );
             let why = if interrupted {
                 "interrupted"
             } else {
@@ -500,7 +511,9 @@ impl<'a> Runner<'a> {
             Work::Full => None,
             Work::Resume { names, .. } => Some(names.clone()),
             Work::Isolate(n) => Some(vec![n.clone()]),
+            Work::Confirm(names) => Some(names.clone()),
         };
+        let confirming = matches!(work, Work::Confirm(_));
         // A test re-run alone (to find which one crashed) runs uncaptured,
         // so that what it prints before dying is kept.
         let isolated = matches!(work, Work::Isolate(_));
@@ -514,8 +527,13 @@ impl<'a> Runner<'a> {
             || std::env::var("RUST_TEST_THREADS").is_ok_and(|n| n.trim() == "1");
         let reliable_starts = harness != Harness::Mimic || one_thread;
         let complement;
+        let parts: Vec<String>;
         let selection = match &names {
             None => Selection::All,
+            Some(names) if confirming => {
+                parts = crate::plan::doctest_filters(names);
+                Selection::Containing(&parts)
+            }
             // libtest-mimic and tester take a single positional filter: name
             // what not to run instead.
             Some(names) if names.len() > 1 && !harness.takes_many_filters() => {
@@ -553,7 +571,12 @@ impl<'a> Runner<'a> {
                 ),
             );
         }
-        let mut cmd = self.bins[bin].binary.launch.command(&args);
+        let launch = &self.bins[bin].binary.launch;
+        let mut cmd = if confirming {
+            launch.standalone_command(&args)
+        } else {
+            launch.command(&args)
+        };
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -591,6 +614,14 @@ impl<'a> Runner<'a> {
         let pid = child.id();
         if isolated {
             self.bins[bin].state.set_uncaptured(pid);
+        }
+        if confirming {
+            self.bins[bin].state.set_confirming(pid);
+        } else if matches!(
+            self.bins[bin].binary.launch.doc_merge,
+            Some(crate::plan::DocMerge::Merged { confirm: true })
+        ) {
+            self.bins[bin].state.set_merged(pid);
         }
         if let Some(w) = witness {
             self.bins[bin].state.set_witness(pid, Box::new(w));
@@ -817,6 +848,24 @@ impl<'a> Runner<'a> {
         }
     }
 
+    /// Ends the doctests of a binary whose merged failure is held with that
+    /// result (`why` they did not run on their own).
+    pub(super) fn release_held(&mut self, bin: usize, why: &str) {
+        let held = self.bins[bin].state.held();
+        if held.is_empty() {
+            return;
+        }
+        let mut actions = Vec::new();
+        let now = self.now();
+        for name in held {
+            self.bins[bin]
+                .state
+                .release_held(&name, why, now, &mut actions);
+        }
+        let pid = self.origin.pid as u32;
+        self.send_actions(bin, pid, actions);
+    }
+
     /// Queues another attempt of a test, alone in a fresh process.
     fn retry(&mut self, bin: usize, name: String) {
         self.bins[bin].queue.push_front(Work::Isolate(name));
@@ -860,6 +909,7 @@ mod tests {
                 via_test_args: false,
                 unlock: crate::plan::unlock::Unlock::Nothing,
                 witness: false,
+                doc_merge: None,
             },
             src_path: None,
             order: ("p".into(), place as u8, id.to_string()),
