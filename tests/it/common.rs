@@ -168,3 +168,12 @@ pub fn read_raw(path: &Path) -> Vec<serde_json::Value> {
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
         .collect()
 }
+
+/// The messages of the `log` entries at `level`.
+pub fn logs(entries: &[serde_json::Value], level: &str) -> Vec<String> {
+    entries
+        .iter()
+        .filter(|e| e["action"] == "log" && e["level"] == level)
+        .map(|e| e["message"].as_str().unwrap().to_string())
+        .collect()
+}

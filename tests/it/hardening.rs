@@ -15,14 +15,6 @@ fn ends(entries: &[Value]) -> std::collections::BTreeMap<String, Value> {
     by_test(entries, "test_end")
 }
 
-fn logs(entries: &[Value], level: &str) -> Vec<String> {
-    entries
-        .iter()
-        .filter(|e| e["action"] == "log" && e["level"] == level)
-        .map(|e| e["message"].as_str().unwrap().to_string())
-        .collect()
-}
-
 #[test]
 fn a_test_cannot_forge_its_own_result_or_anothers() {
     let dir = tempfile::tempdir().unwrap();

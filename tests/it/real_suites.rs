@@ -217,6 +217,10 @@ fn cargo_results(output: &str) -> BTreeMap<(String, String), CargoResult> {
     let mut pending: Option<String> = None;
     let mut awaiting: Option<(String, bool)> = None;
     for line in output.lines() {
+        if let Some(krate) = line.trim_start().strip_prefix("Doc-tests ") {
+            exe = format!("rustdoc:{}", krate.trim());
+            continue;
+        }
         if let Some(rest) = line.trim_start().strip_prefix("Running ") {
             if let Some(start) = rest.rfind(" (") {
                 let path = rest[start + 2..].trim_end_matches(')');
@@ -259,6 +263,12 @@ fn cargo_results(output: &str) -> BTreeMap<(String, String), CargoResult> {
             continue;
         };
         let name = name.trim_end();
+        // How a doctest is checked is shown after its name; its name (as
+        // listed, and in libtest's JSON) ends before it.
+        let name = [" - compile fail", " - compile"]
+            .iter()
+            .find_map(|mode| name.strip_suffix(mode))
+            .unwrap_or(name);
         let (name, should_panic) = match name.strip_suffix(" - should panic") {
             Some(n) => (n, true),
             None => (name, false),
@@ -300,10 +310,16 @@ fn every_result_is_what_cargo_test_reports() {
     // Which executable each binary id ran.
     let mut exes: BTreeMap<String, String> = BTreeMap::new();
     for e in entries.iter().filter(|e| e["action"] == "process_start") {
+        let group = e["thread"].as_str().unwrap().to_string();
+        if let Some(package) = group.strip_suffix("::doc") {
+            // cargo test names the doctests' section by crate.
+            exes.insert(group.clone(), format!("rustdoc:{package}"));
+            continue;
+        }
         let command = e["command"].as_str().unwrap();
         let program = command.split(' ').next().unwrap().trim_matches('\'');
         let file = Path::new(program).file_name().unwrap().to_string_lossy();
-        exes.insert(e["thread"].as_str().unwrap().to_string(), file.into_owned());
+        exes.insert(group, file.into_owned());
     }
     let mut seen = BTreeSet::new();
     let mut problems = Vec::new();
@@ -323,7 +339,13 @@ fn every_result_is_what_cargo_test_reports() {
             continue;
         };
         seen.insert(key.clone());
-        let should_panic = said.should_panic || TESTER_SHOULD_PANIC.contains(&name);
+        // Nor does a should_panic doctest's line say so (rustdoc checks the
+        // panic itself, not libtest); the fixtures' doctests that do are
+        // checked against their source in `doctests_run_merged_...`.
+        let doctest_should_panic =
+            key.0.starts_with("rustdoc:") && end["extra"]["should_panic"] == true;
+        let should_panic =
+            said.should_panic || doctest_should_panic || TESTER_SHOULD_PANIC.contains(&name);
         let agrees = match said.outcome.as_str() {
             "ok" if should_panic => status == "FAIL" && !unexpected,
             "ok" => status == "PASS" && !unexpected,
@@ -361,5 +383,142 @@ fn every_result_is_what_cargo_test_reports() {
                 .any(|o| o.contains(unfinished) && !o.contains("{ \"type\"")),
             "{unfinished} not kept: {outputs:#?}"
         );
+    }
+}
+
+/// The rustdoc commands of a run, by binary id (`pkg::doc`), in order.
+fn rustdoc_commands(entries: &[serde_json::Value]) -> BTreeMap<String, Vec<String>> {
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for e in entries.iter().filter(|e| e["action"] == "process_start") {
+        let group = e["thread"].as_str().unwrap();
+        if group.ends_with("::doc") {
+            out.entry(group.to_string())
+                .or_default()
+                .push(e["command"].as_str().unwrap().to_string());
+        }
+    }
+    out
+}
+
+#[test]
+fn doctests_run_merged_and_one_that_fails_merged_runs_again_on_its_own() {
+    built();
+    let dir = tempfile::tempdir().unwrap();
+    let raw = dir.path().join("run.log");
+    let out = cargo()
+        .args(["structlog", "-p", "docs2021", "-p", "docs2024", "--doc"])
+        .args(["--log-raw", raw.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(101), "{}", text(&out));
+    let entries = read_raw(&raw);
+    let commands = rustdoc_commands(&entries);
+    // docs2021: merged, then what failed merged on its own; docs2024:
+    // merged, as cargo test does, and nothing again.
+    let old = &commands["docs2021::doc"];
+    assert_eq!(old.len(), 2, "{old:#?}");
+    assert!(old[0].contains("--merge-doctests=auto"), "{}", old[0]);
+    assert!(old[1].contains("--merge-doctests=no"), "{}", old[1]);
+    let new = &commands["docs2024::doc"];
+    assert_eq!(new.len(), 1, "{new:#?}");
+    assert!(new[0].contains("--merge-doctests=auto"), "{}", new[0]);
+    for c in old.iter().chain(new) {
+        assert!(!c.contains("--show-output"), "{c}");
+    }
+
+    let ends = by_test(&entries, "test_end");
+    let end = |pkg: &str, item: &str| {
+        let id = format!("{pkg}::doc {pkg}/src/lib.rs - {item}");
+        ends.get(&id)
+            .unwrap_or_else(|| panic!("no result for {id}: {:#?}", ends.keys()))
+            .clone()
+    };
+    // Its own file: passes on its own, as under cargo test (edition 2021);
+    // the merged failure is kept beside.
+    let own_file = end("docs2021", "twice (line 18)");
+    assert_eq!(own_file["status"], "PASS", "{own_file}");
+    assert!(own_file.get("expected").is_none(), "{own_file}");
+    let merged = &own_file["extra"]["merged"];
+    assert_eq!(merged["status"], "FAIL", "{own_file}");
+    assert!(
+        merged["message"]
+            .as_str()
+            .unwrap()
+            .contains("doctest_bundle"),
+        "{own_file}"
+    );
+    let warnings = logs(&entries, "WARNING");
+    assert!(
+        warnings.iter().any(|w| w.contains("twice (line 18)")
+            && w.contains("FAIL with the doctests compiled merged")
+            && w.contains("but PASS compiled on its own")),
+        "{warnings:#?}"
+    );
+    // A real failure fails both ways; its message is from its own file.
+    let fails = end("docs2021", "twice (line 26)");
+    assert_eq!(fails["status"], "FAIL", "{fails}");
+    assert_eq!(fails["extra"]["merged"]["status"], "FAIL", "{fails}");
+    assert!(
+        fails["stack"].as_str().unwrap_or("").contains("src/lib.rs"),
+        "{fails}"
+    );
+    assert!(!warnings.iter().any(|w| w.contains("twice (line 26)")));
+    // Edition 2024: cargo test merges too, and the merged failure stands.
+    let merged_2024 = end("docs2024", "twice (line 18)");
+    assert_eq!(merged_2024["status"], "FAIL", "{merged_2024}");
+    assert!(
+        merged_2024["extra"].get("merged").is_none(),
+        "{merged_2024}"
+    );
+    // A doctest's `#![feature]` is refused as on stable; a doctest sees
+    // nothing of the tool's environment (asserted inside it).
+    for pkg in ["docs2021", "docs2024"] {
+        assert_eq!(end(pkg, "attributes (line 80)")["status"], "FAIL");
+        assert_eq!(end(pkg, "attributes (line 88)")["status"], "PASS");
+        assert_eq!(end(pkg, "statics (line 99)")["status"], "PASS");
+        // should_panic doctests: one that panics is an expected FAIL, one
+        // that does not an unexpected PASS (cargo test fails it).
+        let panics = end(pkg, "inverse (line 35)");
+        assert_eq!(panics["extra"]["should_panic"], true, "{panics}");
+        assert_eq!(panics["status"], "FAIL", "{panics}");
+        assert!(panics.get("expected").is_none(), "{panics}");
+        let calm = end(pkg, "inverse (line 39)");
+        assert_eq!(calm["extra"]["should_panic"], true, "{calm}");
+        assert_eq!(calm["status"], "PASS", "{calm}");
+        assert_eq!(calm["expected"], "FAIL", "{calm}");
+    }
+
+    // `--doctests standalone`, and the same in an expectations file: one
+    // rustdoc each, compiling every doctest alone; the 2024 crate's
+    // doctest then passes.
+    let file = dir.path().join("structlog.toml");
+    std::fs::write(&file, "doctests = \"standalone\"\n").unwrap();
+    for how in [
+        vec!["--doctests", "standalone"],
+        vec!["--expectations", file.to_str().unwrap()],
+    ] {
+        let raw = dir.path().join("standalone.log");
+        let out = cargo()
+            .args(["structlog", "-p", "docs2021", "-p", "docs2024", "--doc"])
+            .args(&how)
+            .args(["--log-raw", raw.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(101), "{}", text(&out));
+        let entries = read_raw(&raw);
+        for (id, commands) in rustdoc_commands(&entries) {
+            assert_eq!(commands.len(), 1, "{how:?} {id}: {commands:#?}");
+            assert!(
+                commands[0].contains("--merge-doctests=no"),
+                "{}",
+                commands[0]
+            );
+        }
+        let ends = by_test(&entries, "test_end");
+        let id = "docs2024::doc docs2024/src/lib.rs - twice (line 18)";
+        assert_eq!(ends[id]["status"], "PASS", "{how:?}");
+        assert!(ends
+            .values()
+            .all(|e| e.get("extra").and_then(|x| x.get("merged")).is_none()));
     }
 }

@@ -13,14 +13,6 @@ fn crashes() -> String {
     fixture_manifest("crashes").to_str().unwrap().to_string()
 }
 
-fn logs(entries: &[Value], level: &str) -> Vec<String> {
-    entries
-        .iter()
-        .filter(|e| e["action"] == "log" && e["level"] == level)
-        .map(|e| e["message"].as_str().unwrap().to_string())
-        .collect()
-}
-
 /// Every test listed in suite_start has exactly one test_start and one test_end.
 fn assert_protocol(entries: &[Value]) {
     let listed = listed(&entries[0]);
