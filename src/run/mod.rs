@@ -558,6 +558,9 @@ fn discover_doctests(
         let package = package_of(inv);
         let mut binary = plan::doctest_binary(inv, &package, unlock, merge);
         let tests = plan::discover(&mut binary, flags, root, Some(lines), None);
+        if let Ok(tests) = &tests {
+            plan::settle_doc_merge(&mut binary, tests.len());
+        }
         out.push(Discovered { binary, tests });
     }
     if !listing.success && !listing.stderr.contains("no library targets found") {

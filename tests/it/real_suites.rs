@@ -425,6 +425,19 @@ fn doctests_run_merged_and_one_that_fails_merged_runs_again_on_its_own() {
     for c in old.iter().chain(new) {
         assert!(!c.contains("--show-output"), "{c}");
     }
+    // Two doctests before edition 2024: compiled alone, as cargo test does
+    // (a merged crate would cost more than it saves).
+    let out = cargo()
+        .args(["structlog", "-p", "shapes", "--doc"])
+        .args(["--log-raw", raw.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let few = read_raw(&raw);
+    let few_commands = &rustdoc_commands(&few)["shapes::doc"];
+    assert_eq!(few_commands.len(), 1, "{few_commands:#?}");
+    assert!(few_commands[0].contains("--merge-doctests=no"), "{few_commands:?}");
+    assert_eq!(by_test(&few, "test_end").len(), 2);
 
     let ends = by_test(&entries, "test_end");
     let end = |pkg: &str, item: &str| {
