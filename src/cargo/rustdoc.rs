@@ -17,6 +17,14 @@ pub const RUSTDOC_WRAPPER_ENV: &str = "CARGO_STRUCTLOG_REAL_RUSTDOC";
 /// The value given to `RUSTC_BOOTSTRAP` in the rustdoc wrapper.
 pub const RUSTDOC_BOOTSTRAP_ENV: &str = "CARGO_STRUCTLOG_BOOTSTRAP";
 
+/// Set when the wrapper is to have rustdoc list the doctests without merging
+/// them: an edition-2024 crate's merged doctests are compiled (and the
+/// compiled runner started) just to be listed, which costs as much as
+/// running them; listed unmerged, nothing is compiled. The names are the
+/// same either way. The option is unstable: rustdoc alone gets
+/// `RUSTC_BOOTSTRAP` for it, and it starts nothing while listing.
+pub const RUSTDOC_LIST_UNMERGED_ENV: &str = "CARGO_STRUCTLOG_LIST_UNMERGED";
+
 /// The key of the line the wrapper prints before handing over to rustdoc.
 const RUSTDOC_MARKER: &str = "cargo-structlog-rustdoc";
 
@@ -73,6 +81,7 @@ pub fn list_doctests(
     mut cmd: Command,
     list_args: &[String],
     bootstrap: Option<&str>,
+    unmerged: bool,
 ) -> Result<DocListing, Error> {
     let me =
         std::env::current_exe().map_err(|e| Error::caused("cannot find our own executable", e))?;
@@ -86,6 +95,10 @@ pub fn list_doctests(
     match bootstrap {
         Some(b) => cmd.env(RUSTDOC_BOOTSTRAP_ENV, b),
         None => cmd.env_remove(RUSTDOC_BOOTSTRAP_ENV),
+    };
+    match unmerged {
+        true => cmd.env(RUSTDOC_LIST_UNMERGED_ENV, "1"),
+        false => cmd.env_remove(RUSTDOC_LIST_UNMERGED_ENV),
     };
     let mut child = cmd
         .spawn()
@@ -142,7 +155,10 @@ pub fn rustdoc_wrapper(real: OsString) -> i32 {
     if args.iter().any(|a| a == "--test") {
         let env: Vec<(String, String)> = std::env::vars_os()
             .filter(|(k, _)| {
-                k != RUSTDOC_WRAPPER_ENV && k != RUSTDOC_BOOTSTRAP_ENV && k != "RUSTDOC"
+                k != RUSTDOC_WRAPPER_ENV
+                    && k != RUSTDOC_BOOTSTRAP_ENV
+                    && k != RUSTDOC_LIST_UNMERGED_ENV
+                    && k != "RUSTDOC"
             })
             .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
             .collect();
@@ -162,8 +178,14 @@ pub fn rustdoc_wrapper(real: OsString) -> i32 {
         if let Some(b) = std::env::var_os(RUSTDOC_BOOTSTRAP_ENV) {
             cmd.env("RUSTC_BOOTSTRAP", b);
         }
+        // After the recorded arguments: the run chooses its own.
+        if std::env::var_os(RUSTDOC_LIST_UNMERGED_ENV).is_some() {
+            cmd.args(["-Zunstable-options", "--merge-doctests=no"])
+                .env("RUSTC_BOOTSTRAP", "1");
+        }
     }
-    cmd.env_remove(RUSTDOC_BOOTSTRAP_ENV);
+    cmd.env_remove(RUSTDOC_BOOTSTRAP_ENV)
+        .env_remove(RUSTDOC_LIST_UNMERGED_ENV);
     #[cfg(unix)]
     {
         use std::os::unix::process::CommandExt;

@@ -362,8 +362,10 @@ pub const MERGE_FROM: usize = 5;
 /// few doctests of a crate before edition 2024 are compiled alone (see
 /// [`MERGE_FROM`]); edition 2024 merges them as `cargo test` does.
 pub fn settle_doc_merge(binary: &mut TestBinary, listed: usize) {
-    if matches!(binary.launch.doc_merge, Some(DocMerge::Merged { confirm: true }))
-        && listed < MERGE_FROM
+    if matches!(
+        binary.launch.doc_merge,
+        Some(DocMerge::Merged { confirm: true })
+    ) && listed < MERGE_FROM
     {
         binary.launch.doc_merge = Some(DocMerge::Standalone);
     }

@@ -541,7 +541,7 @@ fn discover_doctests(
     let started = std::time::SystemTime::now();
     let listing = match remembered {
         Some(l) => l,
-        None => match cargo::list_doctests(cmd, list_args, bootstrap) {
+        None => match cargo::list_doctests(cmd, list_args, bootstrap, merge.is_some()) {
             Ok(l) => {
                 if let Some((c, _)) = &cache {
                     c.put(&l, started);
