@@ -219,7 +219,8 @@ impl DocCache {
             if !sources_are_plain(inv)? {
                 return None;
             }
-            for path in std::iter::once(Path::new(&inv.program)).chain(externs(&inv.args)) {
+            let program = resolve(Path::new(&inv.program))?;
+            for path in std::iter::once(program.as_path()).chain(externs(&inv.args)) {
                 let meta = std::fs::metadata(path).ok()?;
                 if meta.modified().ok()? > settled {
                     return None;
@@ -264,6 +265,17 @@ impl DocCache {
 }
 
 const MISSING: &str = "missing";
+
+/// A program as the system finds it: a bare name (`rustdoc`, when no
+/// toolchain was named) is looked up on the PATH.
+fn resolve(program: &Path) -> Option<PathBuf> {
+    if program.components().count() > 1 {
+        return Some(program.to_path_buf());
+    }
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|dir| dir.join(program))
+        .find(|p| p.is_file())
+}
 
 /// How long before a listing its files must have been written last for it
 /// to be remembered.
