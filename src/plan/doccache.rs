@@ -20,9 +20,12 @@
 //!
 //! A library's doctests can come from files its own build does not read:
 //! `#[cfg(doctest)]` is set for rustdoc alone (as in
-//! `#[cfg(doctest)] #[doc = include_str!("../README.md")]`). The listing of
-//! a library whose sources (as its build's dep-info names them) use
-//! `doctest` in a `cfg` is not remembered: it is listed on every run.
+//! `#[cfg(doctest)] #[doc = include_str!("../README.md")]`). For a library
+//! whose sources (as its build's dep-info names them) use `doctest` in a
+//! `cfg`, the files those sources name (string literals naming files, and
+//! modules the build did not read) are part of the key too; when that cannot
+//! be told (an `include!` of anything but a literal path, a `#[path]`
+//! module), the listing is not remembered: it is listed on every run.
 
 use crate::cargo::{self, DocListing, Rustc, RustdocInvocation};
 use serde::{Deserialize, Serialize};
@@ -216,8 +219,16 @@ impl DocCache {
         let mut files = Vec::new();
         let mut invocations = Vec::new();
         for (inv, lines) in &listing.invocations {
-            if !sources_are_plain(inv)? {
-                return None;
+            for path in doctest_only_files(inv)? {
+                let meta = std::fs::metadata(&path).ok();
+                if meta
+                    .as_ref()
+                    .and_then(|m| m.modified().ok())
+                    .is_some_and(|t| t > settled)
+                {
+                    return None;
+                }
+                files.push((path.clone(), stamp(&path)));
             }
             let program = resolve(Path::new(&inv.program))?;
             for path in std::iter::once(program.as_path()).chain(externs(&inv.args)) {
@@ -342,25 +353,143 @@ fn externs(args: &[String]) -> impl Iterator<Item = &Path> {
     extern_crates(args).map(|(_, path)| path)
 }
 
-/// Whether the invocation's own library has sources (by its build's
-/// dep-info) none of which use `doctest` in a `cfg`. `None` when they
-/// cannot all be read.
-fn sources_are_plain(inv: &RustdocInvocation) -> Option<bool> {
+/// The files rustdoc reads for the invocation's own library that its build
+/// did not (and so that the library's file does not stand for): what its
+/// `cfg(doctest)` code includes. Every string literal of a source that uses
+/// `cfg(doctest)` naming a file (from the source's folder, or from the
+/// package's with `concat!(env!("CARGO_MANIFEST_DIR"), ...)`) is one, and
+/// so are the files of its `mod` declarations that the build did not read
+/// (both candidates, present or not), which are read in turn. `None` when
+/// that cannot be told: a source cannot be read, or an `include!` family
+/// macro takes anything but a literal path.
+fn doctest_only_files(inv: &RustdocInvocation) -> Option<Vec<PathBuf>> {
     let name = inv.crate_name()?;
     let lib = externs_named(&inv.args, name)?;
     let stem = lib.file_stem()?.to_str()?;
     let dep_info = lib.with_file_name(format!("{}.d", stem.strip_prefix("lib").unwrap_or(stem)));
     let text = std::fs::read_to_string(dep_info).ok()?;
-    for source in dep_info_sources(&text) {
-        let path = inv.cwd.join(source);
+    let built: HashSet<PathBuf> = dep_info_sources(&text)
+        .into_iter()
+        .map(|s| inv.cwd.join(s))
+        .collect();
+    let manifest_dir = inv
+        .env
+        .iter()
+        .find(|(k, _)| k == "CARGO_MANIFEST_DIR")
+        .map(|(_, v)| PathBuf::from(v));
+    let mut extra = Vec::new();
+    let mut todo: Vec<(PathBuf, bool)> = built.iter().map(|p| (p.clone(), false)).collect();
+    let mut seen: HashSet<PathBuf> = HashSet::new();
+    while let Some((path, doctest_only)) = todo.pop() {
+        if !seen.insert(path.clone()) {
+            continue;
+        }
         if std::fs::metadata(&path).ok()?.len() > MAX_SCANNED {
             return None;
         }
-        if uses_cfg_doctest(&std::fs::read(&path).ok()?) {
-            return Some(false);
+        let source = std::fs::read(&path).ok()?;
+        if !doctest_only && !uses_cfg_doctest(&source) {
+            continue;
+        }
+        let dir = path.parent()?;
+        let refs = source_references(&source)?;
+        for literal in refs.literals {
+            let candidates = [
+                Some(dir.join(&literal)),
+                manifest_dir
+                    .as_ref()
+                    .map(|m| m.join(literal.trim_start_matches('/'))),
+            ];
+            extra.extend(candidates.into_iter().flatten().filter(|p| p.is_file()));
+        }
+        // `mod name;` in `lib.rs`, `main.rs` or `mod.rs` is `name.rs` or
+        // `name/mod.rs` beside it; elsewhere, in the folder of its name.
+        let owner = path.file_stem()?.to_str()?;
+        let base = match owner {
+            "lib" | "main" | "mod" => dir.to_path_buf(),
+            _ => dir.join(owner),
+        };
+        for module in refs.modules {
+            for file in [
+                base.join(format!("{module}.rs")),
+                base.join(&module).join("mod.rs"),
+            ] {
+                if !built.contains(&file) {
+                    extra.push(file.clone());
+                    if file.is_file() {
+                        todo.push((file, true));
+                    }
+                }
+            }
         }
     }
-    Some(true)
+    extra.sort();
+    extra.dedup();
+    Some(extra)
+}
+
+/// What a source names: its string literals, and the modules it declares
+/// without a body (`mod name;`). `None` when an `include!`,
+/// `include_str!` or `include_bytes!` takes anything but a literal
+/// (possibly after `concat!(env!("CARGO_MANIFEST_DIR"),`), or a module
+/// has a `#[path]` of its own.
+struct References {
+    literals: Vec<String>,
+    modules: Vec<String>,
+}
+
+fn source_references(text: &[u8]) -> Option<References> {
+    let text = String::from_utf8_lossy(text);
+    let mut literals = Vec::new();
+    let mut chars = text.char_indices().peekable();
+    while let Some((_, c)) = chars.next() {
+        if c == '"' {
+            let mut lit = String::new();
+            while let Some((_, c)) = chars.next() {
+                match c {
+                    '\\' => {
+                        chars.next();
+                    }
+                    '"' => break,
+                    c => lit.push(c),
+                }
+            }
+            if !lit.is_empty() && lit.len() < 4096 && !lit.contains('\n') {
+                literals.push(lit);
+            }
+        }
+    }
+    for mac in ["include!", "include_str!", "include_bytes!"] {
+        for (i, _) in text.match_indices(mac) {
+            let rest: String = text[i + mac.len()..]
+                .chars()
+                .filter(|c| !c.is_whitespace())
+                .take(48)
+                .collect();
+            let rest = rest.trim_start_matches(['(', '[', '{']);
+            if !(rest.starts_with('"')
+                || rest.starts_with("concat!(env!(\"CARGO_MANIFEST_DIR\"),\""))
+            {
+                return None;
+            }
+        }
+    }
+    if text.contains("#[path") {
+        return None;
+    }
+    let mut modules = Vec::new();
+    let words: Vec<&str> = text.split_whitespace().collect();
+    for pair in words.windows(2) {
+        if pair[0] == "mod" {
+            if let Some(name) = pair[1].strip_suffix(';') {
+                let name = name.strip_prefix("r#").unwrap_or(name);
+                if !name.is_empty() && name.chars().all(|c| c.is_alphanumeric() || c == '_') {
+                    modules.push(name.to_string());
+                }
+            }
+        }
+    }
+    Some(References { literals, modules })
 }
 
 /// The path of the `--extern` crate called `name`.
@@ -462,6 +591,39 @@ mod tests {
             "",
         ] {
             assert!(!uses_cfg_doctest(no.as_bytes()), "{no}");
+        }
+    }
+
+    #[test]
+    fn sources_name_their_files_or_say_they_cannot() {
+        let refs = source_references(
+            br#"#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct A;
+#[cfg(doctest)]
+#[doc = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/GUIDE.md"))]
+struct B;
+doc_comment::doctest!("../CHANGES.md");
+#[cfg(doctest)]
+mod readme_tests;
+mod inline { }
+"#,
+        )
+        .unwrap();
+        for lit in ["../README.md", "/GUIDE.md", "../CHANGES.md"] {
+            assert!(refs.literals.iter().any(|l| l == lit), "{lit}");
+        }
+        assert_eq!(refs.modules, ["readme_tests"]);
+        for opaque in [
+            &b"#[doc = include_str!(readme!())]"[..],
+            b"include!(concat!(env!(\"OUT_DIR\"), \"/gen.rs\"));",
+            b"#[cfg(doctest)] #[path = \"x.rs\"] mod y;",
+        ] {
+            assert!(
+                source_references(opaque).is_none(),
+                "{}",
+                String::from_utf8_lossy(opaque)
+            );
         }
     }
 

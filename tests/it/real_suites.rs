@@ -436,7 +436,10 @@ fn doctests_run_merged_and_one_that_fails_merged_runs_again_on_its_own() {
     let few = read_raw(&raw);
     let few_commands = &rustdoc_commands(&few)["shapes::doc"];
     assert_eq!(few_commands.len(), 1, "{few_commands:#?}");
-    assert!(few_commands[0].contains("--merge-doctests=no"), "{few_commands:?}");
+    assert!(
+        few_commands[0].contains("--merge-doctests=no"),
+        "{few_commands:?}"
+    );
     assert_eq!(by_test(&few, "test_end").len(), 2);
 
     let ends = by_test(&entries, "test_end");

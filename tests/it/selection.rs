@@ -449,19 +449,27 @@ fn a_doctest_listing_is_remembered_while_what_it_depends_on_holds() {
     assert_eq!(third.len(), 2, "{third:?}");
     assert!(remembered_doctests(dir).is_empty());
 
-    // Doctests from a file only rustdoc reads (under cfg(doctest)): the
-    // library's build does not change when it does, so such a listing is
-    // never remembered, and an edit to the file shows in the next run.
+    // Doctests from files only rustdoc reads (under cfg(doctest)), which
+    // the library's build does not see change: the listing is remembered
+    // with those files' stamps, and an edit to one shows in the next run.
     let readme_lib = format!(
-        "{one}\n#[cfg(doctest)]\n#[doc = include_str!(\"../README.md\")]\npub struct ReadmeDoctests;\n"
+        "{one}\n#[cfg(doctest)]\n#[doc = include_str!(\"../README.md\")]\npub struct ReadmeDoctests;\n\
+         #[cfg(doctest)]\nmod more;\n"
     );
     let example = "```\nassert_eq!(docprobe::one(), 1);\n```\n";
+    let more = |n: usize| {
+        (0..n)
+            .map(|i| format!("/// ```\n/// assert!({i} < 9);\n/// ```\npub fn more{i}() {{}}\n"))
+            .collect::<String>()
+    };
     write_library(dir, &readme_lib, example);
+    std::fs::write(dir.join("src/more.rs"), more(1)).unwrap();
     let fourth = doctests_listed(dir, None);
     assert_eq!(with(&fourth, " - ReadmeDoctests (line"), 1, "{fourth:?}");
+    assert_eq!(with(&fourth, "more.rs - "), 1, "{fourth:?}");
     std::thread::sleep(SETTLED);
     assert_eq!(doctests_listed(dir, None), fourth);
-    assert!(remembered_doctests(dir).is_empty());
+    assert_eq!(remembered_doctests(dir).len(), 1);
     std::fs::write(
         dir.join("README.md"),
         format!("{example}\nMore:\n\n{example}"),
@@ -469,4 +477,24 @@ fn a_doctest_listing_is_remembered_while_what_it_depends_on_holds() {
     .unwrap();
     let fifth = doctests_listed(dir, None);
     assert_eq!(with(&fifth, " - ReadmeDoctests (line"), 2, "{fifth:?}");
+    std::thread::sleep(SETTLED);
+    assert_eq!(doctests_listed(dir, None), fifth);
+    std::fs::write(dir.join("src/more.rs"), more(3)).unwrap();
+    let sixth = doctests_listed(dir, None);
+    assert_eq!(with(&sixth, "more.rs - "), 3, "{sixth:?}");
+
+    // A path the listing cannot follow (made by a macro): never remembered.
+    let opaque_lib = format!(
+        "{one}\nmacro_rules! readme {{ () => {{ \"../README.md\" }} }}\n\
+         #[cfg(doctest)]\n#[doc = include_str!(readme!())]\npub struct ReadmeDoctests;\n"
+    );
+    write_library(dir, &opaque_lib, example);
+    let seventh = doctests_listed(dir, None);
+    assert_eq!(with(&seventh, " - ReadmeDoctests (line"), 1, "{seventh:?}");
+    std::thread::sleep(SETTLED);
+    assert_eq!(doctests_listed(dir, None), seventh);
+    assert!(remembered_doctests(dir).is_empty());
+    std::fs::write(dir.join("README.md"), format!("{example}\n{example}")).unwrap();
+    let eighth = doctests_listed(dir, None);
+    assert_eq!(with(&eighth, " - ReadmeDoctests (line"), 2, "{eighth:?}");
 }
