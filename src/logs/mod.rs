@@ -8,8 +8,4 @@ pub(crate) mod unstable;
 
 pub use replay::{LogReader, READ_BUFFER};
 
-/// The longest raw-log line read: a run's `suite_start` of a million tests
-/// is a few tens of megabytes. A longer line (or an input with no line
-/// break at all, such as `/dev/zero`) is reported as malformed and skipped
-/// without being kept, so memory stays bounded whatever the input.
-pub const MAX_LINE: usize = 64 << 20;
+pub use crate::model::MAX_LINE;

@@ -26,6 +26,12 @@ use read::{CountTests, EachTest, TestList};
 mod scan;
 pub(crate) mod summary;
 
+/// The longest raw-log line read: a run's `suite_start` of a million tests
+/// is a few tens of megabytes. A longer line (or an input with no line
+/// break at all, such as `/dev/zero`) is reported as malformed and skipped
+/// without being kept, so memory stays bounded whatever the input.
+pub const MAX_LINE: usize = 64 << 20;
+
 /// A test result status (mozlog's `Status` and `SubStatus` enums together).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]

@@ -33,7 +33,7 @@ impl fmt::Display for ParseError {
                 f,
                 "a line of {} MiB or more, longer than the {} MiB a line may have: skipped",
                 n >> 20,
-                crate::logs::MAX_LINE >> 20
+                super::MAX_LINE >> 20
             ),
         }
     }

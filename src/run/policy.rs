@@ -141,13 +141,6 @@ pub fn after_exit(exit: Exit) -> Decision {
     d
 }
 
-/// Whether a test's unexpected result sends it round again (`--retries`):
-/// only for a result that can change on another try (not one the run
-/// decided, such as an interruption), while attempts are left.
-pub fn retry(retryable: bool, unexpected: bool, attempts_so_far: u32, max_attempts: u32) -> bool {
-    retryable && unexpected && attempts_so_far + 1 < max_attempts
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -297,19 +290,5 @@ mod tests {
         let d = after_exit(alone);
         assert_eq!(d.crashed.as_deref(), Some("hung"));
         assert!(!d.resume_serially);
-    }
-
-    #[test]
-    fn retries_while_attempts_are_left() {
-        // --retries 2: three attempts in all.
-        assert!(retry(true, true, 0, 3));
-        assert!(retry(true, true, 1, 3));
-        assert!(!retry(true, true, 2, 3));
-        assert!(!retry(true, false, 0, 3), "an expected result is kept");
-        assert!(
-            !retry(false, true, 0, 3),
-            "a result the run decided is kept"
-        );
-        assert!(!retry(true, true, 0, 1), "no retries asked for");
     }
 }

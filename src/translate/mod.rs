@@ -378,7 +378,7 @@ impl BinaryState {
             Value::Object(a)
         };
         let tried = self.attempts.get(&i).map_or(0, Vec::len) as u32;
-        if crate::run::policy::retry(retryable, end.is_unexpected(), tried, self.max_attempts) {
+        if retry(retryable, end.is_unexpected(), tried, self.max_attempts) {
             let a = attempt();
             self.attempts.entry(i).or_default().push(a);
             self.phase[i] = Phase::Retrying;
@@ -840,9 +840,30 @@ fn first_error_line(output: &str) -> Option<String> {
     )
 }
 
+/// Whether a test's unexpected result sends it round again (`--retries`):
+/// only for a result that can change on another try (not one the run
+/// decided, such as an interruption), while attempts are left.
+fn retry(retryable: bool, unexpected: bool, attempts_so_far: u32, max_attempts: u32) -> bool {
+    retryable && unexpected && attempts_so_far + 1 < max_attempts
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retries_while_attempts_are_left() {
+        // --retries 2: three attempts in all.
+        assert!(retry(true, true, 0, 3));
+        assert!(retry(true, true, 1, 3));
+        assert!(!retry(true, true, 2, 3));
+        assert!(!retry(true, false, 0, 3), "an expected result is kept");
+        assert!(
+            !retry(false, true, 0, 3),
+            "a result the run decided is kept"
+        );
+        assert!(!retry(true, true, 0, 1), "no retries asked for");
+    }
 
     fn state(tests: &[(&str, bool)]) -> BinaryState {
         BinaryState::new(
