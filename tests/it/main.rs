@@ -9,6 +9,7 @@ mod expectations;
 mod fixture_run;
 mod hardening;
 mod html_report;
+mod layout;
 mod logs;
 mod partition;
 mod real_suites;
