@@ -13,6 +13,10 @@
 #      `structlog format FORMAT`.
 #   3. Live latency: the delay between a test finishing and its mach line
 #      reaching a reader on a pipe (method in scripts/bench_lib.py).
+#   4. Real suites: `cargo test --no-fail-fast` against `cargo structlog` on
+#      published crates with many doctests (editions 2018, 2021 and 2024),
+#      pinned in corpus/crates.toml (scripts/corpus.sh compares their
+#      results test by test); downloaded and built on first use.
 #
 # The machine may be shared and timings are noisy, so commands are never
 # timed in separate batches: each round runs every command of a section once
@@ -21,7 +25,7 @@
 #
 # Usage: scripts/bench.sh [--smoke] [--rounds N] [--live-rounds N]
 #          [--binaries N] [--tests N] [--entries N] [--py-entries N]
-#          [--latency-tests N] [--rev REV]
+#          [--latency-tests N] [--real-rounds N] [--no-real] [--rev REV]
 #
 #   --smoke          one round of everything at a tiny size (a CI check)
 #   --rounds N       rounds of the replay and latency sections (default 7)
@@ -33,6 +37,9 @@
 #   --py-entries N   the log on which mozlog and cargo-structlog are compared
 #                    (default 200,000: mozlog is slow)
 #   --latency-tests N  tests in the latency run (default 20, of 100 ms each)
+#   --real-rounds N  rounds of the real-suite section (default 5)
+#   --no-real        skip the real-suite section (--smoke skips it: it
+#                    downloads and builds five crates)
 #   --rev REV        measure the tool as of git revision REV instead of the
 #                    work tree: it is exported (git archive) to
 #                    target/bench/src-<hash> and built there, so figures can
@@ -61,6 +68,10 @@ entries=1000000
 py_entries=200000
 latency_tests=20
 sleep_ms=100
+real=1
+real_rounds=5
+# Doctest-heavy published crates of scripts/corpus.sh (corpus/crates.toml).
+real_crates=byteorder,either,num-integer,typed-builder,assert_cmd
 rev=
 argv="$*"
 while [ $# -gt 0 ]; do
@@ -68,7 +79,9 @@ while [ $# -gt 0 ]; do
     --smoke)
       # Everything runs, once, at a tiny size: a check that the benchmark works.
       mode=smoke rounds=1 live_rounds=1 binaries=2 tests=20 entries=2000 py_entries=2000
-      latency_tests=5 ;;
+      latency_tests=5 real=0 ;;
+    --real-rounds) real_rounds=$2; shift ;;
+    --no-real) real=0 ;;
     --rounds) rounds=$2; shift ;;
     --live-rounds) live_rounds=$2; shift ;;
     --rev) rev=$2; shift ;;
@@ -115,9 +128,12 @@ else
     git archive "$hash" | tar -x -C "$src.tmp"
     mv "$src.tmp" "$src"
   fi
-  # The floor example is this checkout's, built against that revision's crate.
-  mkdir -p "$src/examples"
-  cp examples/replay_floor.rs "$src/examples/"
+  # The floor example is the revision's own (its library's names may differ
+  # from this checkout's), else this checkout's.
+  if [ ! -f "$src/examples/replay_floor.rs" ]; then
+    mkdir -p "$src/examples"
+    cp examples/replay_floor.rs "$src/examples/"
+  fi
   tool_source="release build of commit ${hash:0:12}"
 fi
 (cd "$src" && cargo build --release --bin cargo-structlog --example replay_floor)
@@ -269,6 +285,34 @@ step "3. live latency: $latency_tests tests of ${sleep_ms} ms, --test-threads 1,
 python3 scripts/bench_lib.py latency --tool "$tool" --ws "$lat" --tests "$latency_tests" \
   --rounds "$rounds" --samples "$samples" --logs "$logs"
 
+real_meta=()
+if [ "$real" = 1 ]; then
+  step "4. real suites ($real_crates): download, build, $real_rounds rounds"
+  real_list=$bench/real-suites.tsv
+  scripts/corpus.sh --prepare-only --only "$real_crates" > "$real_list"
+  plan=$bench/plan-real.tsv
+  : > "$plan"
+  while IFS=$'\t' read -r name src_dir target_dir; do
+    # Warm: the tests built, as for the live run (both tools then build nothing).
+    (cd "$src_dir" && CARGO_TARGET_DIR=$target_dir cargo test --locked --no-run --quiet)
+    plan_line "real_cargo_$name" 0 "$src_dir" /dev/null \
+      env "CARGO_TARGET_DIR=$target_dir" cargo test --locked --no-fail-fast >> "$plan"
+    plan_line "real_tool_$name" 0 "$src_dir" /dev/null \
+      env "CARGO_TARGET_DIR=$target_dir" cargo structlog --locked --log-raw "$out/real-$name.raw" >> "$plan"
+  done < "$real_list"
+  python3 scripts/bench_lib.py alternate --section real --plan "$plan" --rounds "$real_rounds" \
+    --samples "$samples" --logs "$logs" "${time_args[@]}"
+  # What was timed: tests and doctests per crate, and doctests that failed
+  # merged and ran again on their own.
+  while IFS=$'\t' read -r name _ _; do
+    raw=$out/real-$name.raw
+    tests=$(grep -c '"action":"test_end"' "$raw" || true)
+    docs=$(grep '"action":"test_end"' "$raw" | grep -c '"group":"[^"]*::doc"' || true)
+    again=$(grep '"action":"test_end"' "$raw" | grep -c '"merged":{' || true)
+    real_meta+=(--meta "real_$name=$tests,$docs,$again")
+  done < "$real_list"
+fi
+
 step "results ($results)"
 python3 scripts/bench_lib.py report --samples "$samples" --out "$results" \
   --meta "mode=$mode" --meta "argv=$argv" --meta "date=$(date -u '+%Y-%m-%d %H:%M UTC')" \
@@ -282,4 +326,5 @@ python3 scripts/bench_lib.py report --samples "$samples" --out "$results" \
   --meta "live_rounds=$live_rounds" \
   --meta "entries=$entries" --meta "py_entries=$py_entries" \
   --meta "log_mb=$(du -m "$big" | cut -f1) MB" \
-  --meta "latency_tests=$latency_tests" --meta "sleep_ms=$sleep_ms"
+  --meta "latency_tests=$latency_tests" --meta "sleep_ms=$sleep_ms" \
+  --meta "real_rounds=$real_rounds" "${real_meta[@]}"

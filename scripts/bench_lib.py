@@ -483,6 +483,41 @@ def report(args):
                                 "%.2f ms" % med(d), med(d) <= 50))
         w("")
 
+    # ---- real suites
+    real = sorted({r["name"][len("real_cargo_"):] for r in s.rows
+                   if r["section"] == "real" and r["name"].startswith("real_cargo_")})
+    if real:
+        w("## 4. Real suites: doctest-heavy published crates, %s rounds" % meta.get("real_rounds"))
+        w("")
+        w("Each crate's whole suite (unit, integration and doctests), warm build, "
+          "`cargo test --locked --no-fail-fast` against `cargo structlog --locked "
+          "--log-raw FILE`, in the crate's folder under `target/corpus/src/` "
+          "(`scripts/corpus.sh` compares their results test by test). The tool has "
+          "rustdoc merge the doctests; a doctest that fails merged runs again on its "
+          "own (the last column). Mean 1-min load during the section: %.2f." % med(s.loads("real")))
+        w("")
+        w("| crate | tests (doctests) | `cargo test` s | `cargo structlog` s | ratio of medians "
+          "| per-round ratios | doctests run again alone |")
+        w("| --- | --- | --- | --- | --- | --- | --- |")
+        total_cargo = total_tool = 0.0
+        worst = 0.0
+        for name in real:
+            c = med(s.values("real", "real_cargo_" + name))
+            t = med(s.values("real", "real_tool_" + name))
+            total_cargo += c
+            total_tool += t
+            worst = max(worst, t / c)
+            r, rng = fmt_ratio(s.pair_ratios("real", "real_tool_" + name, "real_cargo_" + name))
+            tests, docs, again = (meta.get("real_" + name, "?,?,?").split(",") + ["?"] * 3)[:3]
+            w("| %s | %s (%s) | %.2f | %.2f | %.2fx | %s (%s) | %s |" % (
+                name, tests, docs, c, t, t / c, r, rng, again))
+        w("| **all** | | %.2f | %.2f | %.2fx | | |" % (total_cargo, total_tool, total_tool / total_cargo))
+        w("")
+        targets.append(("real doctest-heavy suites: total wall <= 0.45x `cargo test`'s",
+                        "%.2fx" % (total_tool / total_cargo), total_tool / total_cargo <= 0.45))
+        targets.append(("real doctest-heavy suites: none slower than `cargo test` (ratio of medians)",
+                        "worst %.2fx" % worst, worst <= 1.0))
+
     w("## Targets")
     w("")
     w("| target | measured | |")

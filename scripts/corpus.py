@@ -1355,6 +1355,9 @@ def main() -> int:
                     help="create corpus/locks/NAME-VERSION.lock with cargo generate-lockfile where it is missing")
     ap.add_argument("--self-test", action="store_true",
                     help="check the parsing and comparing on made-up input, then exit")
+    ap.add_argument("--prepare-only", action="store_true",
+                    help="only download and unpack the entries; print, per entry, its name, "
+                         "source folder and target folder (tab-separated), then exit")
     args = ap.parse_args()
     if args.self_test:
         self_test()
@@ -1377,6 +1380,15 @@ def main() -> int:
 
     work = root / "target" / "corpus"
     work.mkdir(parents=True, exist_ok=True)
+    if args.prepare_only:
+        for e in entries:
+            try:
+                src = prepare_entry(e, work, root / "corpus" / "locks", args.generate_missing_locks)
+            except (SetupError, subprocess.CalledProcessError, OSError) as err:
+                print(f"corpus: {e.key}: {err}", file=sys.stderr)
+                return 1
+            print(f"{e.name}\t{src}\t{work / 'target' / e.key}", flush=True)
+        return 0
     tool = (args.tool.resolve() if args.tool else build_tool(root))
     if not os.access(tool, os.X_OK):
         print(f"corpus: {tool} is not an executable", file=sys.stderr)

@@ -5,7 +5,7 @@
 # to target/corpus/results.md. Exit status 0 only when every crate matches.
 #
 # Usage: scripts/corpus.sh [--only NAME[,NAME...]] [--ci] [--tool PATH] [--jobs N]
-#                          [--generate-missing-locks] [--self-test]
+#                          [--generate-missing-locks] [--self-test] [--prepare-only]
 #
 #   --only NAME,...   only these entries of corpus/crates.toml
 #   --ci              only the entries marked `ci = true` (a few minutes)
@@ -19,6 +19,9 @@
 #                     commit it)
 #   --self-test       check the parser and the comparison on made-up input
 #                     (no download, no build), then exit
+#   --prepare-only    download and unpack the entries only; print each one's
+#                     name, source folder and target folder (the benchmark's
+#                     real-suite section uses them)
 #
 # Needs: python3 (3.11 or later, standard library only), curl, cargo, and for
 # some crates a C compiler, libssl-dev and cargo-nextest (see "covers" in
