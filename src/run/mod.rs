@@ -411,6 +411,7 @@ pub fn run(args: Settings) -> Result<i32, Error> {
             .test_binaries
             .map(|n| n as usize)
             .unwrap_or_else(|| default_parallel(flags.test_threads)),
+        doctests_beside: c.test_binaries.is_none(),
         flags,
         timeout: c.timeout,
         hook: c.hook.clone(),

@@ -90,6 +90,10 @@ pub struct RunConfig {
     pub flags: TestFlags,
     /// Test binaries running at once.
     pub parallel: usize,
+    /// A package's doctests (rustdoc, compiling most of its time) may run
+    /// beside the `parallel` test binaries, one rustdoc at a time, rather
+    /// than after them: what `cargo test` would leave a CPU idle for.
+    pub doctests_beside: bool,
     pub timeout: Option<Duration>,
     pub hook: Hook,
     pub hook_timeout: Duration,
@@ -483,6 +487,15 @@ impl<'a> Runner<'a> {
         self.jobs.values().filter(|j| j.exit.is_none()).count()
     }
 
+    /// Running jobs of rustdoc (`doctests`) or of test binaries.
+    fn running_of(&self, doctests: bool) -> usize {
+        self.jobs
+            .values()
+            .filter(|j| j.exit.is_none())
+            .filter(|j| (self.bins[j.bin].binary.harness == Harness::Rustdoc) == doctests)
+            .count()
+    }
+
     fn schedule(&mut self) {
         if self.interrupted.is_some() || self.refused.is_some() {
             return;
@@ -492,12 +505,27 @@ impl<'a> Runner<'a> {
         if self.config.strict_expectations && self.header.is_some() {
             return;
         }
-        while self.running_jobs() < self.config.parallel.max(1) {
-            let Some(i) = self
-                .bins
-                .iter()
-                .position(|b| !b.busy && !b.queue.is_empty())
-            else {
+        let parallel = self.config.parallel.max(1);
+        loop {
+            // With doctests beside, a rustdoc does not take a test binary's
+            // place, and one runs at a time; else every job counts alike.
+            let (binaries_free, doctests_free) = if self.config.doctests_beside {
+                (
+                    self.running_of(false) < parallel,
+                    self.running_of(true) == 0,
+                )
+            } else {
+                let free = self.running_jobs() < parallel;
+                (free, free)
+            };
+            let Some(i) = self.bins.iter().position(|b| {
+                !b.busy
+                    && !b.queue.is_empty()
+                    && match b.binary.harness {
+                        Harness::Rustdoc => doctests_free,
+                        _ => binaries_free,
+                    }
+            }) else {
                 return;
             };
             let work = self.bins[i].queue.pop_front().expect("non-empty");
@@ -930,6 +958,7 @@ mod tests {
     fn serial_config() -> RunConfig {
         RunConfig {
             parallel: 1,
+            doctests_beside: false,
             flags: TestFlags::default(),
             timeout: None,
             hook: Hook::None,
