@@ -400,6 +400,56 @@ fn rustdoc_commands(entries: &[serde_json::Value]) -> BTreeMap<String, Vec<Strin
     out
 }
 
+/// When each process of `group` started and exited (ms, raw log times).
+fn process_span(entries: &[serde_json::Value], group: &str) -> (u64, u64) {
+    let time = |action: &str| {
+        entries
+            .iter()
+            .find(|e| e["action"] == action && e["thread"] == group)
+            .unwrap_or_else(|| panic!("no {action} of {group}"))["time"]
+            .as_u64()
+            .unwrap()
+    };
+    (time("process_start"), time("process_exit"))
+}
+
+#[test]
+fn doctests_compile_beside_a_running_binary_unless_binaries_are_counted() {
+    built();
+    let dir = tempfile::tempdir().unwrap();
+    let raw = dir.path().join("run.log");
+    for counted in [false, true] {
+        let mut cmd = cargo();
+        cmd.args(["structlog", "-p", "shapes"])
+            .args(["--log-raw", raw.to_str().unwrap()])
+            .env("SHAPES_SLOW_MS", "4000");
+        if counted {
+            cmd.args(["--test-binaries", "1"]);
+        }
+        let out = cmd.output().unwrap();
+        assert_eq!(out.status.code(), Some(101), "{}", text(&out));
+        let entries = read_raw(&raw);
+        let (_, binary_exit) = process_span(&entries, "shapes");
+        let (doc_start, _) = process_span(&entries, "shapes::doc");
+        // The binary's exit is logged once its last lines are through, which
+        // can be a moment after the next process started: a second apart
+        // tells the two cases apart (the slow test takes four).
+        let during = doc_start + 1000 < binary_exit;
+        if counted {
+            // `--test-binaries 1`: one process at a time, as cargo test.
+            assert!(!during, "{doc_start} vs {binary_exit}");
+        } else {
+            // By default rustdoc compiles while the slow binary runs.
+            assert!(during, "{doc_start} vs {binary_exit}");
+        }
+        let ends = by_test(&entries, "test_end");
+        assert_eq!(
+            ends["shapes::doc shapes/src/lib.rs - divide (line 6)"]["status"],
+            "PASS"
+        );
+    }
+}
+
 #[test]
 fn doctests_run_merged_and_one_that_fails_merged_runs_again_on_its_own() {
     built();
