@@ -306,10 +306,11 @@ if [ "$real" = 1 ]; then
   # merged and ran again on their own.
   while IFS=$'\t' read -r name _ _; do
     raw=$out/real-$name.raw
-    tests=$(grep -c '"action":"test_end"' "$raw" || true)
+    # (Not `tests`: that is the live section's workspace size, reported below.)
+    ended=$(grep -c '"action":"test_end"' "$raw" || true)
     docs=$(grep '"action":"test_end"' "$raw" | grep -c '"group":"[^"]*::doc"' || true)
     again=$(grep '"action":"test_end"' "$raw" | grep -c '"merged":{' || true)
-    real_meta+=(--meta "real_$name=$tests,$docs,$again")
+    real_meta+=(--meta "real_$name=$ended,$docs,$again")
   done < "$real_list"
 fi
 
