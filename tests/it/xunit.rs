@@ -382,6 +382,31 @@ fn end_to_end(flavor: &str, xfail: &str, xpass: &str) {
     let total: usize = expected.values().map(Vec::len).sum();
     assert!(total > 20, "the fixture's results are all there ({total})");
 
+    // The reason of a skip, and the message of a failure or error, are the
+    // element's text too, for readers that take text and not attributes.
+    let mut reasons = 0;
+    for c in suites.iter().flat_map(|s| s["cases"].as_array().unwrap()) {
+        let message = c["message"].as_str().unwrap_or("");
+        match c["result"].as_str().unwrap() {
+            "skipped" if !message.is_empty() => {
+                assert_eq!(c["text"].as_str(), Some(message), "{c}");
+                reasons += 1;
+            }
+            "failure" | "error" => {
+                assert!(!c["text"].as_str().unwrap_or("").is_empty(), "{c}");
+            }
+            _ => {}
+        }
+    }
+    let needs_network = suites
+        .iter()
+        .flat_map(|s| s["cases"].as_array().unwrap())
+        .find(|c| c["message"] == "needs network");
+    if let Some(c) = needs_network {
+        assert_eq!(c["text"], "needs network", "{c}");
+    }
+    assert!(reasons > 0 || xfail == "ignore", "no skip reason read");
+
     // 3. Captured output, where the flavor puts it.
     let case = |suite: &str, name: &str| -> Value {
         suites

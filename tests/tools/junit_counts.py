@@ -8,10 +8,11 @@ prints: {"suites": [{"name", "tests", "failures", "errors", "skipped",
           "hostname", "timestamp_ms", "system_out",
           "counted": {"tests", "failures", "errors", "skipped"},
           "cases": [{"classname", "name", "time", "result", "type", "message",
-                     "file", "line", "system_out"}]}]}
+                     "text", "file", "line", "system_out"}]}]}
   where the suite attributes are what the file states, "counted" is what
   junitparser counts from the cases themselves, and "result" is pass,
-  failure, error or skipped (or "multiple" when a case has more than one).
+  failure, error or skipped (or "multiple" when a case has more than one),
+  "text" that result's element text.
 exit: 0 read, 1 unreadable, 2 cannot run
 """
 import json
@@ -33,12 +34,12 @@ TestCase.line = Attr("line")
 def result_of(case):
     results = case.result
     if not results:
-        return "pass", None, None
+        return "pass", None, None, None
     if len(results) > 1:
-        return "multiple", None, None
+        return "multiple", None, None, None
     r = results[0]
     kind = {Failure: "failure", Error: "error", Skipped: "skipped"}[type(r)]
-    return kind, r.type, r.message
+    return kind, r.type, r.message, r.text
 
 
 def timestamp_ms(ts):
@@ -64,7 +65,7 @@ def main():
         cases = []
         counted = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
         for case in suite:
-            result, type_, message = result_of(case)
+            result, type_, message, text = result_of(case)
             counted["tests"] += 1
             key = {"failure": "failures", "error": "errors", "skipped": "skipped"}.get(result)
             if key:
@@ -76,6 +77,7 @@ def main():
                 "result": result,
                 "type": type_,
                 "message": message,
+                "text": text,
                 "file": case.file,
                 "line": case.line,
                 "system_out": case.system_out,

@@ -19,7 +19,7 @@
 //! | result in the log | written as |
 //! |---|---|
 //! | PASS, OK | a plain testcase |
-//! | SKIP | `<skipped message="reason"/>` |
+//! | SKIP | `<skipped message="reason">reason</skipped>` (the reason as text too) |
 //! | FAIL, ASSERT, PRECONDITION_FAILED, NOTRUN, unexpected | `<failure type="fail" message=...>` (the type is the status in lower case), message and stack in the body |
 //! | TIMEOUT, unexpected | `<failure type="timeout">` with the limit (`extra.timeout`) and the pre-kill stack sample (`extra.sample`) |
 //! | ERROR, CRASH, unexpected | `<error type="error"/"crash">` (with the `crash` entry's signature) |
@@ -711,7 +711,7 @@ mod tests {
             };
             let incomplete = xml("incomplete", o.clone());
             assert!(incomplete.contains(
-                r#"<error type="incomplete" message="did not finish: the log ends before its result"/>"#
+                r#"<error type="incomplete" message="did not finish: the log ends before its result">did not finish: the log ends before its result</error>"#
             ));
             assert!(incomplete.trim_end().ends_with("</testsuites>"));
             insta::assert_snapshot!(format!("incomplete_{f}"), incomplete);

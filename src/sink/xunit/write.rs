@@ -347,6 +347,16 @@ pub(super) fn render_case(
             String::new(),
         )),
     };
+    // The message as the element's text too, where there is no other:
+    // readers that take an element's text and not its attributes (GitLab,
+    // which otherwise gets the attributes as a hash) still read the reason.
+    let result = result.map(|(tag, kind, message, body)| {
+        let body = match tag {
+            "skipped" | "failure" | "error" if body.is_empty() => message.clone(),
+            _ => body,
+        };
+        (tag, kind, message, body)
+    });
     let passed = matches!(verdict, Verdict::Omit | Verdict::Pass);
     let reruns: Vec<(&'static str, String, String)> = o
         .map(|o| {
