@@ -682,6 +682,31 @@ fn other_action(action: &str, f: &serde_json::Map<String, serde_json::Value>) ->
             int("bytes"),
             string("name")
         )),
+        "mozleak_total" => {
+            let process = string("process");
+            let flag = |k: &str| f.get(k).and_then(|v| v.as_bool()).unwrap_or(false);
+            Some(match f.get("bytes").and_then(|v| v.as_i64()) {
+                // No line named TOTAL was seen.
+                None if flag("induced_crash") => {
+                    format!("INFO leakcheck: {process} deliberate crash and thus no leak log")
+                }
+                None if flag("ignore_missing") => {
+                    format!("{process} ignoring missing output line for total leaks")
+                }
+                None => format!("FAIL leakcheck: {process} missing output line for total leaks!"),
+                Some(0) => format!("PASS leakcheck: {process} no leaks detected!"),
+                // The total includes expected leaks: only above the
+                // threshold is it unexpected.
+                Some(bytes) => format!(
+                    "{} leakcheck: {process} {bytes} bytes leaked",
+                    if bytes > int("threshold") {
+                        "UNEXPECTED-FAIL"
+                    } else {
+                        "FAIL"
+                    }
+                ),
+            })
+        }
         "valgrind_error" => {
             let mut rv = format!(" {}\n", string("primary"));
             for l in strings("secondary") {

@@ -1079,3 +1079,68 @@ fn malformed_lines_change_nothing_and_a_replay_of_the_replay_is_the_same() {
         "replaying a truncated log's replay differs",
     );
 }
+
+#[test]
+fn mach_renders_leak_totals_as_mozlogs_mach_does() {
+    let Some(python) = crate::common::python_with(&["mozlog"]) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let raw = dir.path().join("leaks.log");
+    let totals = [
+        json!({"process": "default", "bytes": 128, "threshold": 0, "objects": ["nsFoo"]}),
+        json!({"process": "tab", "bytes": 100, "threshold": 4096, "objects": ["A"]}),
+        json!({"process": "gpu", "bytes": 0, "threshold": 0, "objects": []}),
+        json!({"process": "rdd", "bytes": null, "threshold": 0, "objects": [], "induced_crash": true}),
+        json!({"process": "socket", "bytes": null, "threshold": 0, "objects": [], "ignore_missing": true}),
+        json!({"process": "utility", "bytes": null, "threshold": 0, "objects": []}),
+    ];
+    let mut entries = vec![entry(
+        "suite_start",
+        1000,
+        json!({"tests": {"default": []}}),
+    )];
+    for (i, t) in totals.iter().enumerate() {
+        entries.push(entry("mozleak_total", 1100 + i as u64 * 100, t.clone()));
+    }
+    entries.push(entry("suite_end", 2000, json!({})));
+    write_log(&raw, &entries);
+    for verbose in [false, true] {
+        let ours = dir.path().join("mach.txt");
+        let mut args = vec!["format", "--input", p(&raw), "--log-mach", p(&ours)];
+        if verbose {
+            args.push("--log-mach-verbose");
+        }
+        let out = tool(&args);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let ours = std::fs::read_to_string(&ours).unwrap();
+        let theirs = std::process::Command::new(&python)
+            .arg(crate::common::root().join("tests/tools/mozlog_mach.py"))
+            .arg(&raw)
+            .output()
+            .unwrap();
+        assert!(theirs.status.success(), "{}", text(&theirs.stderr));
+        let theirs = text(&theirs.stdout);
+        // Each total's line, as mozlog writes it (mozlog's own mach is
+        // verbose here; the totals read the same in both modes).
+        let leak_lines = |s: &str| -> Vec<String> {
+            s.lines()
+                .filter(|l| l.contains("leakcheck") || l.contains("total leaks"))
+                // Without the time prefix (`0:00.10`).
+                .map(|l| {
+                    l.trim_start()
+                        .split_once(' ')
+                        .map_or(l, |(_, r)| r)
+                        .to_string()
+                })
+                .collect()
+        };
+        let (ours, theirs) = (leak_lines(&ours), leak_lines(&theirs));
+        assert_eq!(ours.len(), totals.len(), "{ours:#?}");
+        assert_eq!(ours, theirs, "verbose: {verbose}");
+        assert_eq!(
+            ours[0],
+            "UNEXPECTED-FAIL leakcheck: default 128 bytes leaked"
+        );
+    }
+}
