@@ -598,7 +598,9 @@ impl Mach {
             Action::ProcessExit(p) => {
                 Some(format!("{}: {}", p.process, exit_status_text(p.exitcode)))
             }
-            Action::Other { action, fields } => other_action(action, fields),
+            Action::Other { action, fields } => {
+                other_action(action, fields, |style, text| self.paint(style, text))
+            }
             Action::GroupStart(_)
             | Action::GroupEnd(_)
             | Action::AddSubsuite(_)
@@ -627,8 +629,13 @@ fn flaky_line(e: &TestEnd) -> Option<String> {
     ))
 }
 
-/// mozlog's mach lines for the rarer actions.
-fn other_action(action: &str, f: &serde_json::Map<String, serde_json::Value>) -> Option<String> {
+/// mozlog's mach lines for the rarer actions, their status words coloured
+/// as mozlog colours them (`paint` leaves them plain without colours).
+fn other_action(
+    action: &str,
+    f: &serde_json::Map<String, serde_json::Value>,
+    paint: impl Fn(Style, &str) -> String,
+) -> Option<String> {
     let int = |k: &str| f.get(k).and_then(|v| v.as_i64()).unwrap_or(0);
     let string = |k: &str| f.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string();
     let strings = |k: &str| -> Vec<String> {
@@ -653,7 +660,8 @@ fn other_action(action: &str, f: &serde_json::Map<String, serde_json::Value>) ->
                 format!("{min}")
             };
             Some(format!(
-                "ASSERT: Assertion count {count}, expected {expected} assertions\n"
+                "{}: Assertion count {count}, expected {expected} assertions\n",
+                paint(Style::Fail, "ASSERT")
             ))
         }
         "lsan_leak" => {
@@ -663,7 +671,8 @@ fn other_action(action: &str, f: &serde_json::Map<String, serde_json::Value>) ->
                 "UNEXPECTED-FAIL"
             };
             Some(format!(
-                "{prefix} LeakSanitizer: leak at {}",
+                "{} LeakSanitizer: leak at {}",
+                paint(Style::Fail, prefix),
                 strings("frames").join(", ")
             ))
         }
@@ -671,13 +680,18 @@ fn other_action(action: &str, f: &serde_json::Map<String, serde_json::Value>) ->
             let allowed = f.get("allowed").and_then(|v| v.as_bool()).unwrap_or(false);
             Some(format!(
                 "{} | LeakSanitizer | SUMMARY: AddressSanitizer: {} byte(s) leaked in {} allocation(s).",
-                if allowed { "WARNING" } else { "ERROR" },
+                if allowed {
+                    paint(Style::Warning, "WARNING")
+                } else {
+                    paint(Style::Error, "ERROR")
+                },
                 int("bytes"),
                 int("allocations")
             ))
         }
         "mozleak_object" => Some(format!(
-            "INFO leakcheck: {} leaked {} {}",
+            "{} leakcheck: {} leaked {} {}",
+            paint(Style::Info, "INFO"),
             string("process"),
             int("bytes"),
             string("name")
@@ -687,23 +701,34 @@ fn other_action(action: &str, f: &serde_json::Map<String, serde_json::Value>) ->
             let flag = |k: &str| f.get(k).and_then(|v| v.as_bool()).unwrap_or(false);
             Some(match f.get("bytes").and_then(|v| v.as_i64()) {
                 // No line named TOTAL was seen.
-                None if flag("induced_crash") => {
-                    format!("INFO leakcheck: {process} deliberate crash and thus no leak log")
-                }
+                None if flag("induced_crash") => format!(
+                    "{} leakcheck: {process} deliberate crash and thus no leak log",
+                    paint(Style::Info, "INFO")
+                ),
                 None if flag("ignore_missing") => {
                     format!("{process} ignoring missing output line for total leaks")
                 }
-                None => format!("FAIL leakcheck: {process} missing output line for total leaks!"),
-                Some(0) => format!("PASS leakcheck: {process} no leaks detected!"),
+                // mozlog paints this FAIL as a pass.
+                None => format!(
+                    "{} leakcheck: {process} missing output line for total leaks!",
+                    paint(Style::Pass, "FAIL")
+                ),
+                Some(0) => format!(
+                    "{} leakcheck: {process} no leaks detected!",
+                    paint(Style::Pass, "PASS")
+                ),
                 // The total includes expected leaks: only above the
                 // threshold is it unexpected.
                 Some(bytes) => format!(
                     "{} leakcheck: {process} {bytes} bytes leaked",
-                    if bytes > int("threshold") {
-                        "UNEXPECTED-FAIL"
-                    } else {
-                        "FAIL"
-                    }
+                    paint(
+                        Style::Fail,
+                        if bytes > int("threshold") {
+                            "UNEXPECTED-FAIL"
+                        } else {
+                            "FAIL"
+                        }
+                    )
                 ),
             })
         }
@@ -904,6 +929,56 @@ mod tests {
         assert!(out.contains("\x1b[31mTEST_END\x1b[0m: FAIL, expected PASS"));
         assert!(out.contains("\x1b[32mTEST_END\x1b[0m: PASS"));
         assert!(out.contains("\x1b[36m 0:00.00\x1b[0m \x1b[33mSUITE_START\x1b[0m"));
+    }
+
+    #[test]
+    fn assertion_leak_and_sanitizer_lines_are_coloured_as_in_mozlog() {
+        let lines = [
+            r#"{"action":"suite_start","time":1000,"thread":"t","pid":1,"source":"s","tests":{}}"#,
+            r#"{"action":"assertion_count","time":1001,"thread":"t","pid":1,"source":"s","test":"a","count":3,"min_expected":0,"max_expected":1}"#,
+            r#"{"action":"lsan_leak","time":1002,"thread":"t","pid":1,"source":"s","frames":["f1","f2"]}"#,
+            r#"{"action":"lsan_summary","time":1003,"thread":"t","pid":1,"source":"s","bytes":8,"allocations":1}"#,
+            r#"{"action":"mozleak_object","time":1004,"thread":"t","pid":1,"source":"s","process":"default","bytes":64,"name":"nsFoo"}"#,
+            r#"{"action":"mozleak_total","time":1005,"thread":"t","pid":1,"source":"s","process":"default","bytes":128,"threshold":0,"objects":["nsFoo"]}"#,
+            r#"{"action":"mozleak_total","time":1006,"thread":"t","pid":1,"source":"s","process":"tab","bytes":0,"threshold":0,"objects":[]}"#,
+            r#"{"action":"suite_end","time":1007,"thread":"t","pid":1,"source":"s"}"#,
+        ];
+        let entries: Vec<Entry> = lines
+            .iter()
+            .map(|l| Entry::from_json(l.as_bytes()).unwrap())
+            .collect();
+        let show = |color: bool| {
+            render(&entries, |o| {
+                Mach::new(
+                    o,
+                    MachOptions {
+                        verbose: false,
+                        color,
+                    },
+                )
+            })
+        };
+        let red = |s: &str| format!("\x1b[31m{s}\x1b[0m");
+        let colored = show(true);
+        for piece in [
+            format!(
+                "{}: Assertion count 3, expected 0 to 1 assertions",
+                red("ASSERT")
+            ),
+            format!("{} LeakSanitizer: leak at f1, f2", red("UNEXPECTED-FAIL")),
+            format!("{} | LeakSanitizer | SUMMARY", red("ERROR")),
+            "\x1b[34mINFO\x1b[0m leakcheck: default leaked 64 nsFoo".to_string(),
+            format!(
+                "{} leakcheck: default 128 bytes leaked",
+                red("UNEXPECTED-FAIL")
+            ),
+            "\x1b[32mPASS\x1b[0m leakcheck: tab no leaks detected!".to_string(),
+        ] {
+            assert!(colored.contains(&piece), "{piece:?} in\n{colored}");
+        }
+        let plain = show(false);
+        assert!(!plain.contains('\x1b'), "{plain}");
+        assert!(plain.contains("UNEXPECTED-FAIL leakcheck: default 128 bytes leaked"));
     }
 
     #[test]
