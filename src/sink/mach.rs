@@ -77,6 +77,8 @@ struct HeldLine {
 #[derive(Default)]
 struct Held {
     start: Option<(u64, String)>,
+    /// The process the test started in (the `test_start` entry's `pid`).
+    pid: i64,
     /// The first lines, up to [`HELD_HALF`] bytes.
     head: Vec<HeldLine>,
     head_bytes: usize,
@@ -533,7 +535,9 @@ impl Mach {
                 if self.opts.verbose {
                     return Some(text);
                 }
-                self.held.entry(t.test.clone()).or_default().start = Some((e.time, text));
+                let held = self.held.entry(t.test.clone()).or_default();
+                held.start = Some((e.time, text));
+                held.pid = e.pid;
                 None
             }
             Action::TestEnd(end) => {
@@ -558,9 +562,21 @@ impl Mach {
             Action::TestStatus(s) => self.test_status(s),
             Action::ProcessOutput(p) => {
                 let text = self.process_output(&p.process, &p.data, p.command.as_deref());
-                match &p.test {
+                // Output without a test (as other producers write it) is the
+                // running test's when one test alone runs in its process.
+                let test = p.test.clone().or_else(|| {
+                    let mut running = self
+                        .held
+                        .iter()
+                        .filter(|(_, h)| h.start.is_some() && h.pid == e.pid);
+                    match (running.next(), running.next()) {
+                        (Some((test, _)), None) => Some(test.clone()),
+                        _ => None,
+                    }
+                });
+                match test {
                     Some(test) if !self.opts.verbose => {
-                        let held = self.held.entry(test.clone()).or_default();
+                        let held = self.held.entry(test).or_default();
                         if p.data.starts_with("thread '") && p.data.contains(" panicked at ") {
                             // A blank line before the report belongs to it.
                             held.panic_at = Some(held.next_seq - u64::from(held.last_blank));
@@ -979,6 +995,50 @@ mod tests {
         let plain = show(false);
         assert!(!plain.contains('\x1b'), "{plain}");
         assert!(plain.contains("UNEXPECTED-FAIL leakcheck: default 128 bytes leaked"));
+    }
+
+    #[test]
+    fn output_without_a_test_is_the_running_tests() {
+        let line = |action: &str, time: u64, pid: u32, rest: &str| {
+            let text = format!(
+                r#"{{"action":"{action}","time":{time},"thread":"t","pid":{pid},"source":"s"{rest}}}"#
+            );
+            Entry::from_json(text.as_bytes()).unwrap()
+        };
+        let out = |data: &str, time: u64, pid: u32| {
+            line(
+                "process_output",
+                time,
+                pid,
+                &format!(r#","process":"{pid}","data":"{data}""#),
+            )
+        };
+        let entries = vec![
+            line("suite_start", 1000, 1, r#","tests":{}"#),
+            line("test_start", 1100, 1, r#","test":"a""#),
+            out("quiet when a passes", 1200, 1),
+            line("test_end", 1300, 1, r#","test":"a","status":"PASS""#),
+            line("test_start", 1400, 1, r#","test":"b""#),
+            out("shown after b starts", 1500, 1),
+            // Another process's output is not b's.
+            out("from elsewhere", 1510, 2),
+            line(
+                "test_end",
+                1600,
+                1,
+                r#","test":"b","status":"FAIL","expected":"PASS""#,
+            ),
+            line("suite_end", 1700, 1, ""),
+        ];
+        let text = render(&entries, |o| Mach::new(o, MachOptions::default()));
+        assert!(!text.contains("quiet when a passes"), "{text}");
+        let at = |piece: &str| {
+            text.find(piece)
+                .unwrap_or_else(|| panic!("{piece:?} in\n{text}"))
+        };
+        assert!(at("from elsewhere") < at("TEST_START: b"), "{text}");
+        assert!(at("TEST_START: b") < at("shown after b starts"), "{text}");
+        assert!(at("shown after b starts") < at("TEST_END: FAIL"), "{text}");
     }
 
     #[test]
