@@ -748,6 +748,34 @@ fn other_action(
                 ),
             })
         }
+        "lint" => {
+            // `x.js  3:4  error  unused  no-unused (eslint)`, as mozlog's mach.
+            let level = string("level");
+            let column = match f.get("column").and_then(|v| v.as_i64()) {
+                Some(c) if c != 0 => format!(":{c}"),
+                _ => String::new(),
+            };
+            let rule = match string("rule") {
+                r if r.is_empty() => String::new(),
+                r => format!("{r} "),
+            };
+            let linter = string("linter").to_lowercase();
+            Some(format!(
+                "{}  {}  {}  {}  {}",
+                string("path"),
+                paint(Style::Stack, &format!("{}{column}", int("lineno"))),
+                paint(
+                    if level == "error" {
+                        Style::Error
+                    } else {
+                        Style::Fail
+                    },
+                    &level
+                ),
+                string("message"),
+                paint(Style::Stack, &format!("{rule}({linter})")),
+            ))
+        }
         "valgrind_error" => {
             let mut rv = format!(" {}\n", string("primary"));
             for l in strings("secondary") {
