@@ -1144,3 +1144,205 @@ fn mach_renders_leak_totals_as_mozlogs_mach_does() {
         );
     }
 }
+
+/// One deliberate difference between a rendering of ours and mozlog's, as
+/// an edit that turns one into the other; each must still apply (a
+/// difference that is gone fails the test, so the list stays true).
+enum Edit {
+    /// mozlog's line holding this is not in ours.
+    DropTheirs(&'static str),
+    /// The blank lines mozlog writes after a line holding this.
+    DropTheirBlanksAfter(&'static str),
+    /// mozlog writes two lines as one, with no line break after this.
+    SplitTheirsAfter(&'static str),
+    /// Our line holding this is not in mozlog's.
+    DropOurs(&'static str),
+    /// Our line holding the first is mozlog's holding the second.
+    OursReads(&'static str, &'static str),
+}
+
+fn reconcile(ours: &str, theirs: &str, edits: &[(Edit, &str)]) -> (Vec<String>, Vec<String>) {
+    let mut ours: Vec<String> = ours.lines().map(str::to_string).collect();
+    let mut theirs: Vec<String> = theirs.lines().map(str::to_string).collect();
+    for (edit, why) in edits {
+        let before = (ours.clone(), theirs.clone());
+        match *edit {
+            Edit::DropTheirs(s) => theirs.retain(|l| !l.contains(s)),
+            Edit::DropTheirBlanksAfter(s) => {
+                let mut out: Vec<String> = Vec::new();
+                for l in theirs.drain(..) {
+                    let after = out
+                        .iter()
+                        .rev()
+                        .find(|p| !p.is_empty())
+                        .is_some_and(|p| p.contains(s));
+                    let trailing = out.last().is_some_and(|p| p.is_empty() || p.contains(s));
+                    if !(l.is_empty() && after && trailing) {
+                        out.push(l);
+                    }
+                }
+                theirs = out;
+            }
+            Edit::SplitTheirsAfter(s) => {
+                theirs = theirs
+                    .into_iter()
+                    .flat_map(|l| match l.find(s) {
+                        Some(at) if at + s.len() < l.len() => {
+                            vec![l[..at + s.len()].to_string(), l[at + s.len()..].to_string()]
+                        }
+                        _ => vec![l],
+                    })
+                    .collect();
+            }
+            Edit::DropOurs(s) => ours.retain(|l| !l.contains(s)),
+            Edit::OursReads(a, b) => {
+                for l in ours.iter_mut().filter(|l| l.contains(a)) {
+                    *l = l.replace(a, b);
+                }
+            }
+        }
+        assert!(
+            (ours.clone(), theirs.clone()) != before,
+            "a deliberate difference no longer shows: {why}"
+        );
+    }
+    (ours, theirs)
+}
+
+/// A raw log mozlog's own StructuredLogger wrote, with every action it
+/// defines (`fixtures/streams/make-mozlog-all.py`), rendered by our text
+/// formats and by mozlog's, line by line. What still differs is deliberate,
+/// and listed here with its reason (README "Where the text formats differ
+/// from mozlog's").
+#[test]
+fn a_log_mozlog_wrote_renders_as_mozlogs_formatters_render_it() {
+    let Some(python) = crate::common::python_with(&["mozlog"]) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let input = crate::common::root().join("fixtures/streams/mozlog-all.jsonl");
+    let text_of = |path: &Path| std::fs::read_to_string(path).unwrap();
+    // mozlog's tbpl raises on `lint` (its lint handler returns nothing
+    // usable): it reads the log without those, ours with them.
+    let no_lint = dir.path().join("no-lint.jsonl");
+    let all = text_of(&input);
+    assert!(all.contains(r#""action": "lint""#));
+    std::fs::write(
+        &no_lint,
+        all.lines()
+            .filter(|l| !l.contains(r#""action": "lint""#))
+            .map(|l| format!("{l}\n"))
+            .collect::<String>(),
+    )
+    .unwrap();
+    let ours = |format: &str, input: &Path, extra: &[&str]| -> String {
+        let out = dir.path().join(format!("ours.{format}"));
+        let flag = format!("--log-{format}");
+        let mut args = vec!["format", "--input", p(input), &flag, p(&out)];
+        args.extend_from_slice(extra);
+        let run = tool(&args);
+        assert_eq!(run.status.code(), Some(0), "{}", text(&run.stderr));
+        text_of(&out)
+    };
+    let theirs = |args: &[&str]| -> String {
+        let out = std::process::Command::new(&python)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    let mozlog_format = |format: &str, input: &Path| {
+        theirs(&[
+            "-c",
+            "import sys; from mozlog.scripts import main; sys.argv = ['structlog'] + sys.argv[1:]; main()",
+            "format",
+            format,
+            "--input",
+            p(input),
+        ])
+    };
+    let compare = |name: &str, ours: &str, theirs: &str, edits: &[(Edit, &str)]| {
+        let (ours, theirs) = reconcile(ours, theirs, edits);
+        assert!(ours.len() > 10, "{name}: {ours:#?}");
+        for (i, (a, b)) in ours.iter().zip(&theirs).enumerate() {
+            assert_eq!(a, b, "{name}, line {}", i + 1);
+        }
+        assert_eq!(ours.len(), theirs.len(), "{name}: {ours:#?}\n{theirs:#?}");
+    };
+
+    // mach, verbose (mozlog's, with times from the log's first entry).
+    let mach_theirs = theirs(&[
+        p(&crate::common::root().join("tests/tools/mozlog_mach.py")),
+        p(&input),
+    ]);
+    compare(
+        "mach",
+        &ours("mach", &input, &["--log-mach-verbose"]),
+        &mach_theirs,
+        &[
+            (
+                Edit::DropTheirBlanksAfter("leakcheck"),
+                "mozlog's leakcheck lines end in a line break and get another: a stray blank line",
+            ),
+            (
+                Edit::DropTheirs("DEBUG a debug message"),
+                "a replay writes `log` entries from INFO up unless --log-mach-level says otherwise",
+            ),
+        ],
+    );
+    let debug = ours(
+        "mach",
+        &input,
+        &["--log-mach-verbose", "--log-mach-level", "DEBUG"],
+    );
+    assert!(debug.contains("DEBUG a debug message"), "{debug}");
+
+    // tbpl.
+    compare(
+        "tbpl",
+        &ours("tbpl", &no_lint, &[]),
+        &mozlog_format("tbpl", &no_lint),
+        &[
+            (
+                Edit::SplitTheirsAfter("allocation(s)."),
+                "mozlog's lsan_summary line lacks its line break",
+            ),
+            (
+                Edit::DropTheirBlanksAfter("bytes leaked"),
+                "mozlog's mozleak_total failure line is followed by a stray blank line",
+            ),
+            (
+                Edit::DropTheirs("a debug message"),
+                "a replay writes `log` entries from INFO up unless --log-tbpl-level says otherwise",
+            ),
+        ],
+    );
+    let with_lint = ours("tbpl", &input, &[]);
+    assert!(with_lint.contains("TEST-UNEXPECTED-error | x.js:3:4 | unused (no-unused)"));
+
+    // grouped.
+    compare(
+        "grouped",
+        &ours("grouped", &input, &[]),
+        &mozlog_format("grouped", &input),
+        &[
+            (
+                Edit::OursReads("2 known intermittent results", "1 known intermittent results"),
+                "a test's own known intermittent result is counted and listed (mozlog only lists it when a subtest also failed)",
+            ),
+            (
+                Edit::DropOurs("└ TIMEOUT [expected PASS, known intermittent [TIMEOUT]] d.js"),
+                "the same: d.js's known intermittent TIMEOUT is listed",
+            ),
+            (
+                Edit::OursReads("known intermittent [FAIL]]", "known intermittent [FAIL]"),
+                "the bracket is closed (mozlog leaves it open)",
+            ),
+            (
+                Edit::DropOurs("errors logged by the harness"),
+                "the summary counts ERROR and CRITICAL log entries, so a broken run does not read as clean",
+            ),
+        ],
+    );
+}
