@@ -236,7 +236,7 @@ pub fn libtest_stream(data: &[u8]) {
             path: None,
             line: None,
             should_panic: *should_panic,
-            expectation: None,
+            ..Default::default()
         })
         .collect();
     let mut state = BinaryState::new("pkg".into(), harness, tests, bits & 8 == 0);

@@ -204,8 +204,12 @@ pub fn metadata(args: &Options) -> Result<Workspace, Error> {
         }
     }
     cmd.other_options(other);
-    let output = cmd
-        .cargo_command()
+    let mut command = cmd.cargo_command();
+    if let Some(dir) = &args.target_dir {
+        // `cargo metadata` takes no `--target-dir`: the variable says it.
+        command.env("CARGO_TARGET_DIR", dir);
+    }
+    let output = command
         .stderr(Stdio::inherit())
         .output()
         .map_err(|e| Error::caused("cargo metadata failed", e))?;

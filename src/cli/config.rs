@@ -2,7 +2,7 @@
 //! validated configuration per command, built before anything runs. The
 //! parts below never see clap's types.
 
-use super::{CargoArgs, LogArgs, RunArgs, TargetArgs};
+use super::{CargoArgs, LogArgs, RerunArgs, RunArgs, TargetArgs};
 use crate::error::Error;
 use crate::plan::expectations::Expectations;
 use crate::plan::flags::TestFlags;
@@ -59,7 +59,34 @@ pub fn run_settings(args: RunArgs) -> Result<Settings, Error> {
         strict_expectations: args.expect.strict_expectations,
         retries: args.expect.retries,
         fail_on_flaky: args.expect.fail_on_flaky,
+        rerun: rerun(&args.rerun)?,
     })
+}
+
+fn rerun(a: &RerunArgs) -> Result<Option<crate::run::RerunRequest>, Error> {
+    use crate::plan::rerun::Mode;
+    let mode = match (a.last_failed, a.failed_first) {
+        (true, _) => Mode::Only,
+        (false, true) => Mode::First,
+        (false, false) if a.from_log.is_empty() => return Ok(None),
+        (false, false) => {
+            return Err(Error::Usage(
+                "--from-log names what failed: give --last-failed or --failed-first with it".into(),
+            ))
+        }
+    };
+    for f in &a.from_log {
+        if !f.is_file() {
+            return Err(Error::Usage(format!(
+                "--from-log {}: no such file",
+                f.display()
+            )));
+        }
+    }
+    Ok(Some(crate::run::RerunRequest {
+        mode,
+        from: a.from_log.clone(),
+    }))
 }
 
 fn cargo(a: &CargoArgs) -> crate::cargo::Options {

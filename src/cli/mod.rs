@@ -19,6 +19,21 @@ pub fn dispatch(args: Structlog) -> Result<i32, Error> {
     match args.command {
         None => crate::run::run(config::run_settings(args.run)?),
         Some(Command::Run(run)) => crate::run::run(config::run_settings(*run)?),
+        Some(Command::List(a)) => {
+            let json = a.json;
+            crate::run::list(config::run_settings(a.into_run())?, json)
+        }
+        Some(Command::Runs(a)) => {
+            let options = crate::cargo::Options {
+                manifest_path: a.manifest_path,
+                target_dir: a.target_dir,
+                ..Default::default()
+            };
+            let w = crate::cargo::metadata(&options)?;
+            crate::logs::records::runs(&crate::logs::records::dir(
+                w.metadata.target_directory.as_std_path(),
+            ))
+        }
         Some(Command::Format(a)) => {
             let sinks = config::sinks(&a.log, a.color)?;
             crate::logs::replay::format(&a.input, a.strict, &sinks)
@@ -99,6 +114,87 @@ pub enum Command {
     Unstable(UnstableArgs),
     /// Write an expectations file from runs' raw logs
     Expectations(ExpectationsArgs),
+    /// List the tests a run with the same flags would run (nothing is run)
+    List(Box<ListArgs>),
+    /// List the recorded runs (the last 10, kept under TARGET-DIR/structlog/runs)
+    Runs(RunsArgs),
+}
+
+/// `cargo structlog list`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub cargo: CargoArgs,
+    #[command(flatten)]
+    pub targets: TargetArgs,
+    #[command(flatten)]
+    pub tests: TestArgs,
+    #[command(flatten)]
+    pub rerun: RerunArgs,
+    /// List one shard of the tests (as `run --partition`)
+    #[arg(long, value_name = "count:K/N|hash:K/N", value_parser = crate::plan::partition::Partition::parse, help_heading = "Test Selection")]
+    pub partition: Option<crate::plan::partition::Partition>,
+    /// Write JSON: `{"count": N, "tests": [{"id", "binary", "name", "kind",
+    /// "ignored", "ignore_reason", "should_panic", "path", "line"}]}`
+    #[arg(long)]
+    pub json: bool,
+    /// Only list tests whose name contains this string (as `cargo test TESTNAME`)
+    #[arg(value_name = "TESTNAME")]
+    pub filter: Option<String>,
+    /// With a TESTNAME, list the doctests whose names contain it too
+    #[arg(long, requires = "filter", help_heading = "Test Selection")]
+    pub filter_doctests: bool,
+    /// Arguments for the test binaries (as after `cargo test --`)
+    #[arg(last = true, value_name = "ARGS")]
+    pub test_args: Vec<String>,
+}
+
+impl ListArgs {
+    /// The run this listing stands for.
+    fn into_run(self) -> RunArgs {
+        RunArgs {
+            cargo: self.cargo,
+            targets: self.targets,
+            tests: self.tests,
+            rerun: self.rerun,
+            control: ControlArgs {
+                partition: self.partition,
+                ..Default::default()
+            },
+            filter: self.filter,
+            filter_doctests: self.filter_doctests,
+            test_args: self.test_args,
+            ..Default::default()
+        }
+    }
+}
+
+/// `cargo structlog runs`.
+#[derive(Debug, Args)]
+pub struct RunsArgs {
+    /// Path to Cargo.toml
+    #[arg(long, value_name = "PATH")]
+    pub manifest_path: Option<PathBuf>,
+    /// The target directory whose records to list
+    #[arg(long, value_name = "DIRECTORY")]
+    pub target_dir: Option<PathBuf>,
+}
+
+/// Running again what failed.
+#[derive(Debug, Args, Default, Clone)]
+#[command(next_help_heading = "Test Selection")]
+pub struct RerunArgs {
+    /// Run only the tests whose last result was unexpected or never came
+    /// (crashed, timed out, interrupted), as recorded; a doctest's whole file
+    #[arg(long, conflicts_with = "failed_first")]
+    pub last_failed: bool,
+    /// Run every test, those that failed last time first
+    #[arg(long)]
+    pub failed_first: bool,
+    /// With --last-failed or --failed-first: what failed is read from these
+    /// raw logs (a CI run's, shards' ...) rather than the recorded runs
+    #[arg(long, value_name = "LOG")]
+    pub from_log: Vec<PathBuf>,
 }
 
 /// `cargo structlog expectations`.
@@ -173,6 +269,8 @@ pub struct RunArgs {
     pub control: ControlArgs,
     #[command(flatten)]
     pub expect: ExpectArgs,
+    #[command(flatten)]
+    pub rerun: RerunArgs,
     /// Only run tests whose name contains this string (as `cargo test
     /// TESTNAME`, which then runs no doctests)
     #[arg(value_name = "TESTNAME")]

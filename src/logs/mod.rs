@@ -3,6 +3,7 @@
 
 pub(crate) mod expectations;
 pub(crate) mod parallel;
+pub(crate) mod records;
 pub(crate) mod replay;
 pub(crate) mod unstable;
 

@@ -195,6 +195,19 @@ impl TestFlags {
     }
 
     /// Arguments that list the tests a run would run.
+    /// Whether libtest would choose a test of this name by the filters
+    /// and `--skip` (matched as parts of the name, or whole with `--exact`).
+    pub fn selects(&self, name: &str) -> bool {
+        let hit = |f: &String| {
+            if self.exact {
+                name == f
+            } else {
+                name.contains(f.as_str())
+            }
+        };
+        (self.filters.is_empty() || self.filters.iter().any(hit)) && !self.skip.iter().any(hit)
+    }
+
     pub fn list_args(&self, harness: Harness) -> Vec<String> {
         let mut out = Vec::new();
         self.selection(&mut out);

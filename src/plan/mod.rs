@@ -12,6 +12,7 @@ pub mod expectations;
 pub mod flags;
 mod harness;
 pub mod partition;
+pub mod rerun;
 pub mod unlock;
 
 use crate::cargo::{self, Build, Rustc, RustdocInvocation};
@@ -38,6 +39,10 @@ pub struct TestInfo {
     pub line: Option<u32>,
     /// `#[should_panic]` (or a `should_panic` doctest), as found in the source.
     pub should_panic: bool,
+    /// `#[ignore]` (or an `ignore` doctest), as the harness listed it, and
+    /// its reason.
+    pub ignored: bool,
+    pub ignore_reason: Option<String>,
     /// The expectations file's entry for this test.
     pub expectation: Option<Arc<Expectation>>,
 }
@@ -592,9 +597,7 @@ pub fn discover(
         Harness::Custom => Ok(vec![TestInfo {
             name: binary.order.2.clone(),
             path: binary.src_path.clone(),
-            line: None,
-            should_panic: false,
-            expectation: None,
+            ..Default::default()
         }]),
         Harness::Mimic => {
             let out = run_listing(binary.launch.command(&flags.list_args(Harness::Mimic)))?;
@@ -622,6 +625,8 @@ pub fn discover(
                         name: d.name,
                         path: d.source_path,
                         line: d.start_line,
+                        ignored: d.ignore,
+                        ignore_reason: d.ignore_message,
                         ..Default::default()
                     };
                     doctest_location(&mut info);
@@ -650,6 +655,8 @@ pub fn discover(
                         path: d.source_path.or_else(|| binary.src_path.clone()),
                         line: d.start_line,
                         name: d.name,
+                        ignored: d.ignore,
+                        ignore_reason: d.ignore_message,
                         ..Default::default()
                     };
                     info.should_panic = match &listed.not_should_panic {

@@ -2,17 +2,20 @@
 
 pub mod coordinator;
 mod hook;
+mod list;
 pub mod policy;
 mod process;
 pub(crate) use process::read_line_capped;
 
 use crate::cargo::{self, Rustc};
 use crate::error::{exit, Error};
+use crate::logs::records::{self, Recorder};
 use crate::model::summary::Summary;
 use crate::model::{Action, Entry, Level, Log, Origin, SuiteEnd, SuiteStart};
 use crate::plan::doccache::{Context as DocContext, DocCache};
 use crate::plan::expectations::Expectations;
 use crate::plan::flags::TestFlags;
+use crate::plan::rerun::{Mode as RerunMode, Rerun};
 use crate::plan::{self, Discovered, TestBinary};
 use crate::run::coordinator::{Hook, Msg, RunConfig, Runner, SystemClock};
 use crate::sink::{self, FanOut};
@@ -28,12 +31,31 @@ use std::time::Duration;
 pub struct Stream {
     pub fanout: FanOut,
     pub summary: Summary,
+    /// The run's own record (see [`crate::logs::records`]).
+    record: Option<Recorder>,
+    /// `log` entries from WARNING up go to stderr too (`list`, which has
+    /// no sinks).
+    echo_warnings: bool,
 }
 
 impl Stream {
     pub fn entry(&mut self, e: &Entry) {
         self.summary.entry(e);
         self.fanout.entry(e);
+        if let Some(r) = &mut self.record {
+            r.entry(e);
+        }
+        if self.echo_warnings {
+            if let Action::Log(l) = &e.action {
+                if l.level <= Level::Warning {
+                    eprintln!(
+                        "cargo-structlog: {}: {}",
+                        l.level.as_str().to_lowercase(),
+                        l.message
+                    );
+                }
+            }
+        }
     }
 }
 
@@ -43,6 +65,9 @@ impl crate::run::coordinator::Output for Stream {
     }
 
     fn flush(&mut self) -> Option<std::time::Instant> {
+        if let Some(r) = &mut self.record {
+            r.flush();
+        }
         self.fanout.flush_live()
     }
 }
@@ -68,6 +93,26 @@ pub struct Settings {
     pub retries: u32,
     /// Flaky tests fail the run.
     pub fail_on_flaky: bool,
+    /// `--last-failed`, `--failed-first`.
+    pub rerun: Option<RerunRequest>,
+}
+
+/// Run what failed last time, alone or first.
+#[derive(Debug)]
+pub struct RerunRequest {
+    pub mode: RerunMode,
+    /// The reference: these raw logs, else the kept records.
+    pub from: Vec<PathBuf>,
+}
+
+/// What a run does with its tests once they are listed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Purpose {
+    Run,
+    /// `cargo structlog list`: print them (as JSON with `json`), run none.
+    List {
+        json: bool,
+    },
 }
 
 /// Timeouts, the pre-kill hook, sharding, parallelism.
@@ -174,6 +219,37 @@ fn run_info(root: &Path, args: &Settings, rustc: &Rustc) -> Map<String, Value> {
     m
 }
 
+fn join_metadata(
+    handle: std::thread::JoinHandle<Result<cargo::Workspace, Error>>,
+) -> Result<cargo::Workspace, Error> {
+    handle
+        .join()
+        .map_err(|_| Error::Setup("cargo metadata panicked".into()))?
+}
+
+/// Writes a run that had nothing to run: suite_start, why, suite_end.
+fn nothing_to_run(stream: &mut Stream, run_info: Map<String, Value>, message: String) {
+    let o = origin();
+    let t = now_ms();
+    stream.entry(&o.entry(
+        t,
+        Action::SuiteStart(SuiteStart {
+            tests: Default::default(),
+            run_info: Some(run_info),
+            ..Default::default()
+        }),
+    ));
+    stream.entry(&o.entry(
+        t,
+        Action::Log(Log {
+            level: Level::Info,
+            message,
+            stack: None,
+        }),
+    ));
+    stream.entry(&o.entry(now_ms(), Action::SuiteEnd(SuiteEnd::default())));
+}
+
 /// Writes a run that never got to its tests: suite_start, the error, suite_end.
 fn failed_run(
     stream: &mut Stream,
@@ -203,19 +279,34 @@ fn failed_run(
     stream.entry(&o.entry(now_ms(), Action::SuiteEnd(SuiteEnd::default())));
 }
 
-/// Finishes every sink; the run's exit status.
+/// Finishes every sink and the record; the run's exit status.
 fn finish(mut stream: Stream, interrupted: bool, build_failed: bool, fail_on_flaky: bool) -> i32 {
     let failures = stream.fanout.finish();
-    exit::of_run(exit::Run {
+    let status = exit::of_run(exit::Run {
         interrupted,
         build_failed,
         sink_failed: !failures.is_empty(),
         tests_failed: !stream.summary.is_ok() || (fail_on_flaky && stream.summary.flaky > 0),
-    })
+    });
+    if let Some(r) = stream.record.take() {
+        r.finish(status);
+    }
+    status
 }
 
 /// Runs the tests and writes the stream.
 pub fn run(args: Settings) -> Result<i32, Error> {
+    execute(args, Purpose::Run)
+}
+
+/// Builds and lists the tests a run with these settings would run, and
+/// prints them; runs none.
+pub fn list(args: Settings, json: bool) -> Result<i32, Error> {
+    execute(args, Purpose::List { json })
+}
+
+fn execute(args: Settings, purpose: Purpose) -> Result<i32, Error> {
+    let listing = matches!(purpose, Purpose::List { .. });
     let flags = args.flags.clone();
     // An expectations file named on the command line was read already; the
     // default one is read once the workspace is known.
@@ -238,8 +329,12 @@ pub fn run(args: Settings) -> Result<i32, Error> {
         .unwrap_or_else(|| cwd.clone());
     let rustc_dir = manifest_dir.clone();
     let rustc = std::thread::spawn(move || cargo::rustc_info(&rustc_dir));
-    let mut fanout = sink::setup(&args.sinks)?;
-    if crate::sink::progress::wanted() {
+    let mut fanout = if listing {
+        FanOut::new()
+    } else {
+        sink::setup(&args.sinks)?
+    };
+    if !listing && crate::sink::progress::wanted() {
         fanout.add(
             "progress bar",
             Box::new(crate::sink::progress::Progress::new()),
@@ -248,6 +343,73 @@ pub fn run(args: Settings) -> Result<i32, Error> {
     let mut stream = Stream {
         fanout,
         summary: Summary::new(),
+        record: None,
+        echo_warnings: listing,
+    };
+    // What failed last time is known before anything is built: when
+    // nothing did, nothing is.
+    let mut metadata = Some(metadata);
+    let mut early = None;
+    let rerun = match &args.rerun {
+        None => None,
+        Some(req) => {
+            let paths = if req.from.is_empty() {
+                let m = join_metadata(metadata.take().expect("not joined"));
+                let paths = match &m {
+                    Ok(w) => records::all(&records::dir(w.metadata.target_directory.as_std_path())),
+                    Err(_) => Vec::new(),
+                };
+                let dir = m
+                    .as_ref()
+                    .ok()
+                    .map(|w| records::dir(w.metadata.target_directory.as_std_path()));
+                early = Some(m);
+                if paths.is_empty() {
+                    if let Some(dir) = dir {
+                        return Err(Error::Usage(format!(
+                            "{}: no run is recorded here yet; run the tests once, or name a raw log with --from-log",
+                            dir.display()
+                        )));
+                    }
+                }
+                paths
+            } else {
+                req.from.clone()
+            };
+            let source = if req.from.is_empty() {
+                "the recorded runs".to_string()
+            } else {
+                (req.from.iter())
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            let failed = records::failed(&paths)?;
+            Some(Rerun::new(req.mode, source, failed))
+        }
+    };
+    let rerun = match rerun {
+        Some(r) if r.is_empty() => {
+            let message = format!(
+                "no test failed in {}: {}",
+                r.source,
+                match r.mode {
+                    RerunMode::Only => "nothing to run (--last-failed)",
+                    RerunMode::First => "running every test (--failed-first)",
+                }
+            );
+            eprintln!("cargo-structlog: {message}");
+            if r.mode == RerunMode::Only {
+                if !listing {
+                    let info = run_info(&manifest_dir, &args, &Rustc::default());
+                    nothing_to_run(&mut stream, info, message);
+                    return Ok(finish(stream, false, false, false));
+                }
+                return Ok(exit::OK);
+            }
+            None
+        }
+        r => r.map(Arc::new),
     };
     let (tx, rx) = sync_channel::<Msg>(4096);
     let signals = watch_signals(tx.clone())?;
@@ -255,8 +417,11 @@ pub fn run(args: Settings) -> Result<i32, Error> {
     let doc_only = args.targets.doc;
     // As cargo test: a TESTNAME (not a filter after `--`) runs no doctests,
     // unless they are all that was asked for.
-    let want_docs = doc_only
-        || (!args.targets.any_selected() && (args.filter.is_none() || args.filter_doctests));
+    let want_docs = (doc_only
+        || (!args.targets.any_selected() && (args.filter.is_none() || args.filter_doctests)))
+        && !rerun
+            .as_ref()
+            .is_some_and(|r| r.mode == RerunMode::Only && !r.has_doctests());
     if doc_only && args.targets.any_selected() {
         return Err(Error::Usage(
             "--doc cannot be combined with other target selection flags (as in cargo test)".into(),
@@ -273,9 +438,11 @@ pub fn run(args: Settings) -> Result<i32, Error> {
         cargo::build(&mut cmd, args.cargo.color.as_deref())
     };
     let rustc = rustc.join().unwrap_or_default();
-    let metadata = metadata
-        .join()
-        .map_err(|_| Error::Setup("cargo metadata panicked".into()))?;
+    let metadata = match (early, metadata) {
+        (Some(m), _) => m,
+        (None, Some(handle)) => join_metadata(handle),
+        (None, None) => unreachable!("metadata is joined once"),
+    };
     let workspace = match metadata {
         Ok(m) => m,
         Err(e) => {
@@ -287,6 +454,10 @@ pub fn run(args: Settings) -> Result<i32, Error> {
         }
     };
     let metadata = &workspace.metadata;
+    if !listing {
+        let dir = records::dir(metadata.target_directory.as_std_path());
+        stream.record = Recorder::start(&dir, now_ms(), std::process::id());
+    }
     let root = metadata.workspace_root.as_std_path().to_path_buf();
     let info = run_info(&root, &args, &rustc);
     let suite_name = root.file_name().map(|n| n.to_string_lossy().into_owned());
@@ -426,6 +597,8 @@ pub fn run(args: Settings) -> Result<i32, Error> {
         expectations,
         strict_expectations: args.strict_expectations,
         retries: args.retries,
+        rerun,
+        list_only: listing,
     };
     let end = Runner::new(
         config,
@@ -439,6 +612,21 @@ pub fn run(args: Settings) -> Result<i32, Error> {
         info,
     )
     .run();
+    if let Purpose::List { json } = purpose {
+        if let Some(why) = end.refused {
+            return Err(Error::Usage(why));
+        }
+        if end.interrupted {
+            return Ok(exit::INTERRUPTED);
+        }
+        let failed = stream.summary.harness_errors.len();
+        print!("{}", list::render(&end.listed, json));
+        return Ok(if failed > 0 {
+            exit::TESTS_FAILED
+        } else {
+            exit::OK
+        });
+    }
     stream.entry(&origin().entry(now_ms(), Action::SuiteEnd(SuiteEnd::default())));
     if let Some(why) = end.refused {
         finish(stream, false, false, false);

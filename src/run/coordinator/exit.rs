@@ -51,7 +51,7 @@ impl Runner<'_> {
         let report = self.bins[bin].state.process_exited(pid);
         let harness = self.bins[bin].binary.harness;
         let unstarted: Vec<String> = match &job.work {
-            Work::Full => self.bins[bin].state.pending(),
+            Work::Full | Work::Files(_) => self.bins[bin].state.pending(),
             Work::Resume { names, .. } => names
                 .iter()
                 .filter(|n| self.bins[bin].state.is_unstarted(n))

@@ -3,6 +3,7 @@
 //! written once every test is known.
 
 use super::*;
+use crate::plan::rerun::Mode;
 
 impl Runner<'_> {
     /// Whether `suite_start` still waits for a listing.
@@ -50,6 +51,55 @@ impl Runner<'_> {
                     }
                 }
             }
+            let listed = tests.len();
+            let mut failed_first = Vec::new();
+            let mut files = None;
+            if let Some(r) = self.config.rerun.clone() {
+                let id = &d.binary.id;
+                let harness = d.binary.harness;
+                for gone in r.missing(id, harness, &tests, &self.config.flags) {
+                    self.log(
+                        Level::Warning,
+                        format!("`{gone}` had failed in {}; it no longer exists", r.source),
+                    );
+                }
+                let picked: Vec<bool> = tests
+                    .iter()
+                    .map(|t| r.picks(id, harness, &t.name))
+                    .collect();
+                let any = picked.iter().any(|p| *p);
+                match r.mode {
+                    // rustdoc selects by parts of names (split at
+                    // whitespace): by file, or whole.
+                    Mode::Only
+                        if harness == Harness::Rustdoc
+                            && !r.files(id).iter().any(|f| f.contains(char::is_whitespace)) =>
+                    {
+                        let mut keep = picked.iter();
+                        tests.retain(|_| *keep.next().expect("one per test"));
+                        files = Some(r.files(id));
+                    }
+                    Mode::Only if harness.selects_by_name() => {
+                        let mut keep = picked.iter();
+                        tests.retain(|_| *keep.next().expect("one per test"));
+                    }
+                    Mode::Only => {
+                        if !any {
+                            tests.clear();
+                        }
+                    }
+                    Mode::First if any && harness.selects_by_name() => {
+                        failed_first = tests
+                            .iter()
+                            .zip(&picked)
+                            .filter(|(_, p)| **p)
+                            .map(|(t, _)| t.name.clone())
+                            .collect();
+                    }
+                    Mode::First if any => failed_first = vec![String::new()],
+                    Mode::First => {}
+                }
+            }
             let all = tests.len();
             if let Some(p) = self.config.partition {
                 let id = &d.binary.id;
@@ -71,10 +121,12 @@ impl Runner<'_> {
             let mut state =
                 BinaryState::new(d.binary.id.clone(), d.binary.harness, tests, captured);
             state.set_retries(self.config.retries);
-            let queue = if state.tests.is_empty() {
+            let mut queue = if state.tests.is_empty() {
                 VecDeque::new()
-            } else if state.tests.len() == all {
+            } else if state.tests.len() == listed {
                 VecDeque::from([Work::Full])
+            } else if let Some(files) = files.filter(|_| state.tests.len() == all) {
+                VecDeque::from([Work::Files(files)])
             } else {
                 // This shard's share of the binary, by exact name.
                 VecDeque::from([Work::Resume {
@@ -82,12 +134,35 @@ impl Runner<'_> {
                     serial: false,
                 }])
             };
+            // `--failed-first`: what failed (of this shard) runs before the
+            // rest; a binary that cannot select by name goes first whole.
+            let pending: std::collections::HashSet<String> = state.pending().into_iter().collect();
+            failed_first.retain(|n| n.is_empty() || pending.contains(n));
+            let first = !queue.is_empty() && !failed_first.is_empty();
+            if first && !failed_first[0].is_empty() && failed_first.len() < pending.len() {
+                let rest: Vec<String> = state
+                    .pending()
+                    .into_iter()
+                    .filter(|n| !failed_first.contains(n))
+                    .collect();
+                queue = VecDeque::from([
+                    Work::Resume {
+                        names: failed_first,
+                        serial: false,
+                    },
+                    Work::Resume {
+                        names: rest,
+                        serial: false,
+                    },
+                ]);
+            }
             self.bins.push(Bin {
                 binary: d.binary,
                 state,
                 queue,
                 busy: false,
                 warned_dropped: false,
+                first,
             });
         }
     }

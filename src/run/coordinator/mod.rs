@@ -111,6 +111,11 @@ pub struct RunConfig {
     pub strict_expectations: bool,
     /// Times a test with an unexpected result runs again (`--retries`).
     pub retries: u32,
+    /// The tests that failed last time, to run alone or first
+    /// (`--last-failed`, `--failed-first`).
+    pub rerun: Option<Arc<crate::plan::rerun::Rerun>>,
+    /// Stop once every test is listed and matched: run nothing (`list`).
+    pub list_only: bool,
 }
 
 /// What the coordinator hears.
@@ -157,6 +162,8 @@ enum Work {
     /// Doctests that failed compiled merged, run on their own (rustdoc,
     /// told to compile each alone, selecting by parts of their names).
     Confirm(Vec<String>),
+    /// The doctests of these files (rustdoc, selecting by parts of names).
+    Files(Vec<String>),
 }
 
 struct Bin {
@@ -165,6 +172,9 @@ struct Bin {
     queue: VecDeque<Work>,
     busy: bool,
     warned_dropped: bool,
+    /// The front of `queue` is what failed last time (`--failed-first`):
+    /// it starts before any other work.
+    first: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -200,6 +210,8 @@ struct Job {
 #[derive(Debug, Default)]
 pub struct RunEnd {
     pub interrupted: bool,
+    /// With `list_only`: every binary and the tests a run would run.
+    pub listed: Vec<Discovered>,
     /// The run did not start its tests: why (`--strict-expectations`).
     pub refused: Option<String>,
 }
@@ -363,6 +375,7 @@ impl<'a> Runner<'a> {
             if self.jobs.is_empty()
                 && (self.interrupted.is_some()
                     || self.refused.is_some()
+                    || self.config.list_only
                     || self.bins.iter().all(|b| b.queue.is_empty()))
                 && !self.listing_pending()
             {
@@ -406,6 +419,18 @@ impl<'a> Runner<'a> {
         }
         self.write_header();
         let interrupted = self.interrupted.is_some();
+        if self.config.list_only {
+            return RunEnd {
+                interrupted,
+                refused: self.refused.take(),
+                listed: (self.bins.drain(..))
+                    .map(|b| Discovered {
+                        binary: b.binary,
+                        tests: Ok(b.state.tests),
+                    })
+                    .collect(),
+            };
+        }
         // Every process the run started ends with it.
         self.hooks.end_all();
         // Every test that started gets its end: requeued ones end here when
@@ -476,6 +501,7 @@ impl<'a> Runner<'a> {
         RunEnd {
             interrupted,
             refused: self.refused.take(),
+            listed: Vec::new(),
         }
     }
 
@@ -505,6 +531,17 @@ impl<'a> Runner<'a> {
         if self.config.strict_expectations && self.header.is_some() {
             return;
         }
+        // What failed last time starts first: once every test is known.
+        if self.config.list_only
+            || (self.header.is_some()
+                && self
+                    .config
+                    .rerun
+                    .as_ref()
+                    .is_some_and(|r| r.mode == crate::plan::rerun::Mode::First))
+        {
+            return;
+        }
         let parallel = self.config.parallel.max(1);
         loop {
             // With doctests beside, a rustdoc does not take a test binary's
@@ -518,16 +555,21 @@ impl<'a> Runner<'a> {
                 let free = self.running_jobs() < parallel;
                 (free, free)
             };
-            let Some(i) = self.bins.iter().position(|b| {
+            let ready = |b: &Bin| {
                 !b.busy
                     && !b.queue.is_empty()
                     && match b.binary.harness {
                         Harness::Rustdoc => doctests_free,
                         _ => binaries_free,
                     }
-            }) else {
+            };
+            let Some(i) = (self.bins.iter())
+                .position(|b| b.first && ready(b))
+                .or_else(|| self.bins.iter().position(ready))
+            else {
                 return;
             };
+            self.bins[i].first = false;
             let work = self.bins[i].queue.pop_front().expect("non-empty");
             self.start_job(i, work);
         }
@@ -540,6 +582,7 @@ impl<'a> Runner<'a> {
             Work::Resume { names, .. } => Some(names.clone()),
             Work::Isolate(n) => Some(vec![n.clone()]),
             Work::Confirm(names) => Some(names.clone()),
+            Work::Files(_) => None,
         };
         let confirming = matches!(work, Work::Confirm(_));
         // A test re-run alone (to find which one crashed) runs uncaptured,
@@ -556,7 +599,12 @@ impl<'a> Runner<'a> {
         let reliable_starts = harness != Harness::Mimic || one_thread;
         let complement;
         let parts: Vec<String>;
+        let files = match &work {
+            Work::Files(f) => f.clone(),
+            _ => Vec::new(),
+        };
         let selection = match &names {
+            None if !files.is_empty() => Selection::Containing(&files),
             None => Selection::All,
             Some(names) if confirming => {
                 parts = crate::plan::doctest_filters(names);
@@ -970,6 +1018,8 @@ mod tests {
             expectations: None,
             strict_expectations: false,
             retries: 0,
+            rerun: None,
+            list_only: false,
         }
     }
 
