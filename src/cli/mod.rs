@@ -24,15 +24,19 @@ pub fn dispatch(args: Structlog) -> Result<i32, Error> {
             crate::run::list(config::run_settings(a.into_run())?, json)
         }
         Some(Command::Runs(a)) => {
-            let options = crate::cargo::Options {
-                manifest_path: a.manifest_path,
-                target_dir: a.target_dir,
-                ..Default::default()
+            let dir = match a.session_dir {
+                Some(d) => crate::logs::records::dir(Some(&d), &d),
+                None => {
+                    let options = crate::cargo::Options {
+                        manifest_path: a.manifest_path,
+                        target_dir: a.target_dir,
+                        ..Default::default()
+                    };
+                    let w = crate::cargo::metadata(&options)?;
+                    crate::logs::records::dir(None, w.metadata.target_directory.as_std_path())
+                }
             };
-            let w = crate::cargo::metadata(&options)?;
-            crate::logs::records::runs(&crate::logs::records::dir(
-                w.metadata.target_directory.as_std_path(),
-            ))
+            crate::logs::records::runs(&dir)
         }
         Some(Command::Format(a)) => {
             let sinks = config::sinks(&a.log, a.color)?;
@@ -134,6 +138,10 @@ pub struct ListArgs {
     /// List one shard of the tests (as `run --partition`)
     #[arg(long, value_name = "count:K/N|hash:K/N", value_parser = crate::plan::partition::Partition::parse, help_heading = "Test Selection")]
     pub partition: Option<crate::plan::partition::Partition>,
+    /// The session directory whose recorded runs --last-failed reads (as
+    /// `run --session-dir`) [default: TARGET-DIR/structlog]
+    #[arg(long, value_name = "DIR", help_heading = "Test Selection")]
+    pub session_dir: Option<PathBuf>,
     /// Write JSON: `{"count": N, "tests": [{"id", "binary", "name", "kind",
     /// "ignored", "ignore_reason", "should_panic", "path", "line"}]}`
     #[arg(long)]
@@ -159,6 +167,7 @@ impl ListArgs {
             rerun: self.rerun,
             control: ControlArgs {
                 partition: self.partition,
+                session_dir: self.session_dir,
                 ..Default::default()
             },
             filter: self.filter,
@@ -178,6 +187,10 @@ pub struct RunsArgs {
     /// The target directory whose records to list
     #[arg(long, value_name = "DIRECTORY")]
     pub target_dir: Option<PathBuf>,
+    /// The session directory the runs were given (`--session-dir`): their
+    /// records are in its `runs`
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["manifest_path", "target_dir"])]
+    pub session_dir: Option<PathBuf>,
 }
 
 /// Running again what failed.
@@ -428,7 +441,8 @@ pub struct ControlArgs {
     /// Time the pre-kill hook may take before it is killed itself
     #[arg(long, value_name = "SECS", default_value = "30", value_parser = duration_secs)]
     pub pre_kill_hook_timeout: std::time::Duration,
-    /// Where pre-kill samples are written [default: TARGET-DIR/structlog]
+    /// Where pre-kill samples and the run's record (in `runs/`) are written
+    /// [default: TARGET-DIR/structlog]
     #[arg(long, value_name = "DIR")]
     pub session_dir: Option<PathBuf>,
     /// Run one shard of the tests: count:K/N deals them out in turn,

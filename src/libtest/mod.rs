@@ -82,6 +82,23 @@ pub struct Discovered {
     pub start_line: Option<u32>,
 }
 
+/// The ignore reason in a listing line of test `name` that is not JSON
+/// because libtest wrote the reason unescaped: what stands between its key
+/// and the next key (or the line's end), as written.
+pub fn salvage_ignore_message(line: &str, name: &str) -> Option<String> {
+    let quoted = serde_json::to_string(name).ok()?;
+    if !line.contains(&format!(r#""name": {quoted}"#)) {
+        return None;
+    }
+    let key = r#""ignore_message": ""#;
+    let start = line.find(key)? + key.len();
+    let rest = &line[start..];
+    let end = rest
+        .rfind(r#"", "source_path""#)
+        .or_else(|| rest.rfind(r#"" }"#))?;
+    Some(rest[..end].to_string()).filter(|m| !m.is_empty())
+}
+
 #[derive(Deserialize, Default)]
 #[cfg_attr(test, derive(Debug, PartialEq))]
 struct Raw {
@@ -391,6 +408,21 @@ pub fn find_returned_error(output: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unescaped_ignore_reason_is_salvaged() {
+        let line = r#"{ "type": "test", "event": "discovered", "name": "t::q", "ignore": true, "ignore_message": "say "hi" first", "source_path": "b/src/lib.rs", "start_line": 3, "start_col": 8, "end_line": 3, "end_col": 9 }"#;
+        assert_eq!(
+            salvage_ignore_message(line, "t::q").as_deref(),
+            Some(r#"say "hi" first"#)
+        );
+        assert_eq!(salvage_ignore_message(line, "t::other"), None);
+        let bare = r#"{ "type": "test", "event": "discovered", "name": "t::q", "ignore": true, "ignore_message": "a "b"" }"#;
+        assert_eq!(
+            salvage_ignore_message(bare, "t::q").as_deref(),
+            Some(r#"a "b""#)
+        );
+    }
 
     #[test]
     fn parses_the_event_catalogue() {

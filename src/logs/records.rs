@@ -1,5 +1,5 @@
 //! The record each run keeps: its raw log under
-//! `<target-dir>/structlog/runs/`, whatever sinks were asked for, the last
+//! `<target-dir>/structlog/runs/` (`<session-dir>/runs/` with `--session-dir`), whatever sinks were asked for, the last
 //! [`KEEP`] runs. `cargo structlog runs` lists them; `--last-failed` and
 //! `--failed-first` read them (or `--from-log` files) to learn which tests
 //! failed.
@@ -20,9 +20,13 @@ use std::path::{Path, PathBuf};
 /// Runs kept.
 pub const KEEP: usize = 10;
 
-/// Where the records of a target directory are.
-pub fn dir(target_dir: &Path) -> PathBuf {
-    target_dir.join("structlog").join("runs")
+/// Where the records are: `runs` in the session directory (`--session-dir`,
+/// else `<target-dir>/structlog`).
+pub fn dir(session_dir: Option<&Path>, target_dir: &Path) -> PathBuf {
+    match session_dir {
+        Some(d) => d.join("runs"),
+        None => target_dir.join("structlog").join("runs"),
+    }
 }
 
 /// The records in a directory, oldest first.
@@ -253,4 +257,87 @@ pub fn runs(dir: &Path) -> Result<i32, Error> {
         );
     }
     Ok(crate::error::exit::OK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn log(dir: &Path, name: &str, lines: &[&str]) -> PathBuf {
+        let p = dir.join(name);
+        let mut text = String::new();
+        for l in lines {
+            text.push_str(l);
+            text.push('\n');
+        }
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    const START: &str = r#"{"action":"suite_start","time":1,"thread":"m","pid":1,"source":"s","tests":{"a":["a x","a y","a z","a w"]}}"#;
+
+    fn end(test: &str, status: &str, expected: Option<&str>, extra: &str) -> String {
+        let exp = expected.map_or(String::new(), |e| format!(r#","expected":"{e}""#));
+        format!(
+            r#"{{"action":"test_end","time":3,"thread":"t","pid":1,"source":"s","test":"{test}","status":"{status}"{exp}{extra}}}"#
+        )
+    }
+
+    #[test]
+    fn the_last_result_of_each_test_counts_and_an_unfinished_test_failed() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = log(
+            dir.path(),
+            "1.log",
+            &[
+                START,
+                &end("a x", "FAIL", Some("PASS"), ""),
+                &end("a y", "FAIL", Some("PASS"), ""),
+                &end("a z", "PASS", None, ""),
+                // A known intermittent is not a failure.
+                &end(
+                    "a w",
+                    "FAIL",
+                    Some("PASS"),
+                    r#","known_intermittent":["FAIL"]"#,
+                ),
+            ],
+        );
+        // Killed while `a z` ran: it never ended; `a y` passed now; `a x`
+        // did not run in this one.
+        let second = log(
+            dir.path(),
+            "2.log",
+            &[
+                r#"{"action":"suite_start","time":1,"thread":"m","pid":1,"source":"s","tests":{"a":["a y","a z"]}}"#,
+                &end("a y", "PASS", None, ""),
+                r#"{"action":"test_start","time":2,"thread":"t","pid":1,"source":"s","test":"a z"}"#,
+                "not json",
+            ],
+        );
+        assert_eq!(failed(std::slice::from_ref(&first)).unwrap(), ["a x", "a y"]);
+        assert_eq!(failed(&[first, second]).unwrap(), ["a x", "a z"]);
+    }
+
+    #[test]
+    fn the_oldest_records_are_pruned_and_a_record_gets_its_exit_status() {
+        let dir = tempfile::tempdir().unwrap();
+        for i in 0..KEEP + 3 {
+            let r = Recorder::start(dir.path(), 1_000_000 + i as u64, 7).unwrap();
+            r.finish(i as i32);
+        }
+        let kept = all(dir.path());
+        assert_eq!(kept.len(), KEEP);
+        // Oldest first: the first three went.
+        let last = kept.last().unwrap();
+        assert_eq!(
+            std::fs::read_to_string(last.with_extension("exit")).unwrap(),
+            format!("{}\n", KEEP + 2)
+        );
+        let exits = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().path().extension().unwrap() == "exit")
+            .count();
+        assert_eq!(exits, KEEP);
+    }
 }

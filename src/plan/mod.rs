@@ -670,6 +670,32 @@ pub fn discover(
     }
 }
 
+/// Marks the ignored tests of a harness whose listing does not say which
+/// are (libtest-mimic, `tester`): they are the ones it lists with
+/// `--ignored`. Nothing is marked when that listing fails.
+pub fn mark_ignored(binary: &TestBinary, flags: &TestFlags, tests: &mut [TestInfo]) {
+    if !matches!(binary.harness, Harness::Mimic | Harness::Tester) {
+        return;
+    }
+    let mut args: Vec<String> = flags
+        .list_args(binary.harness)
+        .into_iter()
+        .filter(|a| a != "--ignored" && a != "--include-ignored")
+        .collect();
+    args.push("--ignored".into());
+    let Ok(out) = run_listing(binary.launch.command(&args)) else {
+        return;
+    };
+    let text = String::from_utf8_lossy(&out);
+    let strip = binary.harness == Harness::Mimic;
+    let ignored: std::collections::HashSet<String> = libtest::parse_terse_list(&text, strip)
+        .into_iter()
+        .collect();
+    for t in tests {
+        t.ignored = ignored.contains(&t.name);
+    }
+}
+
 /// A binary's listing, and which of its tests are not `#[should_panic]`.
 struct Listed {
     tests: Vec<libtest::Discovered>,
@@ -745,10 +771,17 @@ fn list_names(
             .collect();
         let out = libtest_listing(binary, &terse, cache)?;
         let text = String::from_utf8_lossy(&out);
+        let json = String::from_utf8_lossy(&output);
         for name in libtest::parse_terse_list(&text, false) {
             if !found.iter().any(|t| t.name == name) {
+                // Only an ignore reason breaks a line: the test is ignored.
+                let reason = json
+                    .lines()
+                    .find_map(|l| libtest::salvage_ignore_message(l, &name));
                 found.push(libtest::Discovered {
                     name,
+                    ignore: true,
+                    ignore_message: reason,
                     ..Default::default()
                 });
             }

@@ -25,6 +25,19 @@ fn kind(h: Harness) -> &'static str {
     }
 }
 
+/// Completes what a run's listing leaves out: which tests of a
+/// libtest-mimic or `tester` binary are ignored.
+pub fn complete(listed: &mut [Discovered], flags: &crate::plan::flags::TestFlags) {
+    std::thread::scope(|scope| {
+        for d in listed.iter_mut() {
+            let Discovered { binary, tests } = d;
+            if let Ok(tests) = tests {
+                scope.spawn(move || crate::plan::mark_ignored(binary, flags, tests));
+            }
+        }
+    });
+}
+
 /// The listing, as text or JSON.
 pub fn render(listed: &[Discovered], json: bool) -> String {
     if json {

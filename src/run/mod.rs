@@ -356,13 +356,18 @@ fn execute(args: Settings, purpose: Purpose) -> Result<i32, Error> {
             let paths = if req.from.is_empty() {
                 let m = join_metadata(metadata.take().expect("not joined"));
                 let paths = match &m {
-                    Ok(w) => records::all(&records::dir(w.metadata.target_directory.as_std_path())),
+                    Ok(w) => records::all(&records::dir(
+                        args.control.session_dir.as_deref(),
+                        w.metadata.target_directory.as_std_path(),
+                    )),
                     Err(_) => Vec::new(),
                 };
-                let dir = m
-                    .as_ref()
-                    .ok()
-                    .map(|w| records::dir(w.metadata.target_directory.as_std_path()));
+                let dir = m.as_ref().ok().map(|w| {
+                    records::dir(
+                        args.control.session_dir.as_deref(),
+                        w.metadata.target_directory.as_std_path(),
+                    )
+                });
                 early = Some(m);
                 if paths.is_empty() {
                     if let Some(dir) = dir {
@@ -455,7 +460,10 @@ fn execute(args: Settings, purpose: Purpose) -> Result<i32, Error> {
     };
     let metadata = &workspace.metadata;
     if !listing {
-        let dir = records::dir(metadata.target_directory.as_std_path());
+        let dir = records::dir(
+            args.control.session_dir.as_deref(),
+            metadata.target_directory.as_std_path(),
+        );
         stream.record = Recorder::start(&dir, now_ms(), std::process::id());
     }
     let root = metadata.workspace_root.as_std_path().to_path_buf();
@@ -620,7 +628,9 @@ fn execute(args: Settings, purpose: Purpose) -> Result<i32, Error> {
             return Ok(exit::INTERRUPTED);
         }
         let failed = stream.summary.harness_errors.len();
-        print!("{}", list::render(&end.listed, json));
+        let mut listed = end.listed;
+        list::complete(&mut listed, &args.flags);
+        print!("{}", list::render(&listed, json));
         return Ok(if failed > 0 {
             exit::TESTS_FAILED
         } else {

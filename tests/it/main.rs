@@ -4,6 +4,7 @@
 //! (mozlog, xmllint, junitparser, Chromium; see `common`).
 
 mod common;
+mod desk;
 mod destinations;
 mod expectations;
 mod fixture_run;

@@ -1,0 +1,347 @@
+//! End to end at the desk: the record every run keeps, `--last-failed`,
+//! `--failed-first` and `--from-log` reading it, `runs`, and `list`,
+//! against the fixture workspace.
+
+use crate::common::*;
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Output;
+
+fn sample() -> String {
+    fixture_manifest("sample").to_str().unwrap().to_string()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Runs the fixture workspace with its records in `session` and a raw log.
+fn run_in(session: &Path, raw: &Path, extra: &[&str]) -> Output {
+    run(structlog()
+        .args(["--manifest-path", &sample()])
+        .args(["--session-dir", session.to_str().unwrap()])
+        .args(["--log-raw", raw.to_str().unwrap()])
+        .args(extra))
+}
+
+/// The ids that started, in order.
+fn started(raw: &Path) -> Vec<String> {
+    read_raw(raw)
+        .iter()
+        .filter(|e| e["action"] == "test_start")
+        .map(|e| e["test"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The ids whose result was unexpected.
+fn unexpected(raw: &Path) -> BTreeSet<String> {
+    read_raw(raw)
+        .iter()
+        .filter(|e| e["action"] == "test_end")
+        .filter(|e| e.get("expected").is_some_and(|x| *x != e["status"]))
+        .map(|e| e["test"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// What `--last-failed` must pick from a set of failed ids: those ids, and
+/// every doctest of a file that had a failing doctest.
+fn picked(failed: &BTreeSet<String>, all: &[String]) -> BTreeSet<String> {
+    let doc_file = |id: &str| -> Option<String> {
+        let (bin, name) = id.split_once(' ')?;
+        bin.ends_with("::doc")
+            .then(|| format!("{bin} {}", name.split(" - ").next().unwrap()))
+    };
+    let files: BTreeSet<String> = failed.iter().filter_map(|i| doc_file(i)).collect();
+    all.iter()
+        .filter(|id| failed.contains(*id) || doc_file(id).is_some_and(|f| files.contains(&f)))
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn last_failed_runs_exactly_what_failed_and_failed_first_runs_it_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let session = dir.path().join("session");
+    let full = dir.path().join("full.log");
+    let out = run_in(&session, &full, &[]);
+    assert_eq!(out.status.code(), Some(101), "{}", stderr(&out));
+    let all = started(&full);
+    let failed = unexpected(&full);
+    assert!(
+        failed.len() >= 5,
+        "the fixture has failing tests: {failed:?}"
+    );
+    assert!(
+        failed.iter().any(|f| f.contains("::doc ")),
+        "a failing doctest: {failed:?}"
+    );
+    let want = picked(&failed, &all);
+    assert!(
+        want.len() > failed.len(),
+        "a passing doctest of the same file"
+    );
+
+    // The record of that run is what --last-failed reads.
+    let again = dir.path().join("again.log");
+    let out = run_in(&session, &again, &["--last-failed"]);
+    assert_eq!(out.status.code(), Some(101), "{}", stderr(&out));
+    let ran: BTreeSet<String> = started(&again).into_iter().collect();
+    assert_eq!(ran, want);
+    assert_eq!(unexpected(&again), failed);
+    if let Some(report) = mozlog_check(&again) {
+        assert!(
+            report.contains(&format!("{} tests", want.len())),
+            "{report}"
+        );
+    }
+
+    // The usual selection and partitions apply to what failed.
+    let beta = dir.path().join("beta.log");
+    let out = run_in(&session, &beta, &["--last-failed", "-p", "beta"]);
+    assert_eq!(out.status.code(), Some(101), "{}", stderr(&out));
+    let want_beta: BTreeSet<String> = want
+        .iter()
+        .filter(|t| t.starts_with("beta"))
+        .cloned()
+        .collect();
+    assert!(!want_beta.is_empty());
+    assert_eq!(
+        started(&beta).into_iter().collect::<BTreeSet<_>>(),
+        want_beta
+    );
+    let mut shards = BTreeSet::new();
+    for k in 1..=2 {
+        let shard = dir.path().join(format!("shard{k}.log"));
+        let p = format!("count:{k}/2");
+        let _ = run_in(&session, &shard, &["--last-failed", "--partition", &p]);
+        let ran = started(&shard);
+        assert!(!ran.is_empty(), "shard {k} of the failures is empty");
+        for t in ran {
+            assert!(shards.insert(t.clone()), "{t} in both shards");
+        }
+    }
+    assert_eq!(shards, want);
+
+    // Every run was recorded, each with its counts and exit status.
+    let runs = run(structlog().args(["runs", "--session-dir", session.to_str().unwrap()]));
+    assert_eq!(runs.status.code(), Some(0), "{}", stderr(&runs));
+    let table = String::from_utf8_lossy(&runs.stdout).into_owned();
+    let rows: Vec<&str> = table.lines().skip(1).collect();
+    assert_eq!(rows.len(), 5, "{table}");
+    let first: Vec<&str> = rows[0].split_whitespace().collect();
+    // STARTED (date, time), DURATION (n, s), TESTS, PASSED, UNEXPECTED, SKIPPED, EXIT, RECORD
+    assert_eq!(first[4], all.len().to_string(), "{table}");
+    assert_eq!(first[6], failed.len().to_string(), "{table}");
+    assert_eq!(first[8], "101", "{table}");
+    let second: Vec<&str> = rows[1].split_whitespace().collect();
+    assert_eq!(second[4], want.len().to_string(), "{table}");
+
+    // --failed-first: everything runs, what failed before the rest (one
+    // binary at a time, so that the order is the order things start).
+    let first_log = dir.path().join("first.log");
+    let out = run_in(
+        &session,
+        &first_log,
+        &["--failed-first", "--test-binaries", "1"],
+    );
+    assert_eq!(out.status.code(), Some(101), "{}", stderr(&out));
+    let order = started(&first_log);
+    assert_eq!(
+        order.iter().cloned().collect::<BTreeSet<_>>(),
+        all.iter().cloned().collect::<BTreeSet<_>>()
+    );
+    let (head, _) = order.split_at(want.len());
+    assert_eq!(
+        head.iter().cloned().collect::<BTreeSet<_>>(),
+        want,
+        "{order:#?}"
+    );
+}
+
+/// A raw log in which `ids` failed and `passed` passed.
+fn reference(path: &Path, failed: &[&str], passed: &[&str]) {
+    let mut lines = vec![serde_json::json!({
+        "action": "suite_start", "time": 1, "thread": "main", "pid": 1,
+        "source": "ci", "tests": {"default": failed.iter().chain(passed).collect::<Vec<_>>()}
+    })];
+    for (ids, status) in [(failed, "FAIL"), (passed, "PASS")] {
+        for id in ids.iter() {
+            lines.push(
+                serde_json::json!({"action": "test_start", "time": 2, "thread": "t",
+                "pid": 1, "source": "ci", "test": id}),
+            );
+            let mut end = serde_json::json!({"action": "test_end", "time": 3, "thread": "t",
+                "pid": 1, "source": "ci", "test": id, "status": status});
+            if status == "FAIL" {
+                end["expected"] = Value::from("PASS");
+            }
+            lines.push(end);
+        }
+    }
+    lines.push(
+        serde_json::json!({"action": "suite_end", "time": 4, "thread": "main",
+        "pid": 1, "source": "ci"}),
+    );
+    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    std::fs::write(path, text).unwrap();
+}
+
+#[test]
+fn from_log_names_what_is_gone_and_a_green_reference_runs_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let session = dir.path().join("session");
+    let ci = dir.path().join("ci.log");
+    reference(
+        &ci,
+        &[
+            "beta tests::unicode_output",
+            "beta tests::renamed_since",
+            "alpha::doc alpha/src/removed.rs - f (line 1)",
+        ],
+        &["beta tests::shared_name"],
+    );
+    let raw = dir.path().join("run.log");
+    let out = run_in(
+        &session,
+        &raw,
+        &["--last-failed", "--from-log", ci.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(101), "{}", stderr(&out));
+    assert_eq!(started(&raw), ["beta tests::unicode_output"]);
+    let warnings = logs(&read_raw(&raw), "WARNING");
+    for gone in [
+        "beta tests::renamed_since",
+        "alpha::doc alpha/src/removed.rs (its doctests)",
+    ] {
+        assert!(
+            warnings.iter().any(|w| w.contains(gone)
+                && w.contains("no longer exists")
+                && w.contains("ci.log")),
+            "{gone}: {warnings:?}"
+        );
+    }
+
+    // Nothing failed: nothing runs, and the run says so.
+    let green = dir.path().join("green.log");
+    reference(&green, &[], &["beta tests::shared_name"]);
+    let raw = dir.path().join("none.log");
+    let out = run_in(
+        &session,
+        &raw,
+        &["--last-failed", "--from-log", green.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains("nothing to run"), "{}", stderr(&out));
+    let entries = read_raw(&raw);
+    assert!(started(&raw).is_empty());
+    assert!(logs(&entries, "INFO")
+        .iter()
+        .any(|m| m.contains("no test failed") && m.contains("green.log")));
+    if let Some(report) = mozlog_check(&raw) {
+        assert!(report.contains("0 tests"), "{report}");
+    }
+
+    // --from-log alone names nothing to do; a record that is not there is
+    // an error.
+    let out = run(structlog()
+        .args(["--manifest-path", &sample(), "--from-log"])
+        .arg(&ci));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--last-failed or --failed-first"));
+    let empty = dir.path().join("empty");
+    let out = run(structlog()
+        .args([
+            "--manifest-path",
+            &sample(),
+            "--last-failed",
+            "--session-dir",
+        ])
+        .arg(&empty));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no run is recorded"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// `list --json`'s ids.
+fn list_ids(extra: &[&str]) -> (BTreeSet<String>, Vec<Value>) {
+    let out = run(structlog()
+        .args(["list", "--json", "--manifest-path", &sample()])
+        .args(extra));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let tests = doc["tests"].as_array().unwrap().clone();
+    assert_eq!(doc["count"], tests.len());
+    let ids = tests
+        .iter()
+        .map(|t| t["id"].as_str().unwrap().to_string())
+        .collect();
+    (ids, tests)
+}
+
+#[test]
+fn list_names_exactly_the_tests_a_run_with_the_same_flags_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let selections: &[&[&str]] = &[
+        &[],
+        &["-p", "beta"],
+        &["--test", "it_one"],
+        &["shared"],
+        &["--doc"],
+        &["--partition", "hash:1/2"],
+        &["--include-ignored", "--", "--skip", "passes"],
+    ];
+    for (i, sel) in selections.iter().enumerate() {
+        let (listed, _) = list_ids(sel);
+        let raw = dir.path().join(format!("{i}.log"));
+        let out = run(structlog()
+            .args(["--manifest-path", &sample()])
+            .args(["--session-dir", dir.path().to_str().unwrap()])
+            .args(["--log-raw", raw.to_str().unwrap()])
+            .args(*sel));
+        assert!(out.status.code().is_some(), "{}", stderr(&out));
+        let ran: BTreeSet<String> = started(&raw).into_iter().collect();
+        assert!(!ran.is_empty(), "{sel:?}");
+        assert_eq!(listed, ran, "{sel:?}");
+    }
+
+    // What each test is.
+    let (_, tests) = list_ids(&[]);
+    let get = |id: &str| -> &Value {
+        tests
+            .iter()
+            .find(|t| t["id"] == id)
+            .unwrap_or_else(|| panic!("{id} not listed"))
+    };
+    let t = get("alpha tests::ignored_with_reason");
+    assert_eq!(t["ignored"], true);
+    assert_eq!(t["ignore_reason"], "needs network");
+    assert_eq!(t["kind"], "test");
+    assert_eq!(t["path"], "alpha/src/lib.rs");
+    assert!(t["line"].as_u64().unwrap() > 0);
+    assert_eq!(
+        get("alpha tests::should_panic_panics")["should_panic"],
+        true
+    );
+    assert_eq!(get("alpha tests::passes")["should_panic"], false);
+    assert_eq!(get("alpha tests::passes")["ignored"], false);
+    assert_eq!(get("alpha::plain plain")["kind"], "custom-harness");
+    let doc = get("alpha::doc alpha/src/lib.rs - divide (line 20)");
+    assert_eq!(doc["kind"], "doctest");
+    assert_eq!(doc["should_panic"], true);
+    assert_eq!(doc["line"], 20);
+
+    // The text form says the same for people.
+    let out = run(structlog().args(["list", "--manifest-path", &sample()]));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("tests::ignored_with_reason  [ignored: needs network]  alpha/src/lib.rs:")
+    );
+    assert!(
+        text.contains(&format!("{} tests in ", tests.len())),
+        "{text}"
+    );
+}
