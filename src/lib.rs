@@ -25,16 +25,13 @@ pub mod sink;
 pub mod text;
 mod translate;
 
-use clap::Parser;
-
 /// The program: parses the command line, runs, and returns the exit status.
 pub fn main() -> i32 {
     // Cargo runs us as RUSTDOC while listing doctests.
     if let Some(real) = std::env::var_os(cargo::RUSTDOC_WRAPPER_ENV) {
         return cargo::rustdoc_wrapper(real);
     }
-    let cli::Cargo::Structlog(args) = cli::Cargo::parse();
-    let result = cli::dispatch(args);
+    let result = cli::main(std::env::args_os().collect());
     match result {
         Ok(code) => code,
         Err(e) => {

@@ -6,13 +6,157 @@
 //! the same line works when typed directly.
 
 mod config;
+pub mod profile;
 
 use crate::error::Error;
 use crate::model::Level;
 use crate::sink::{buffer, xunit};
 use clap::builder::TypedValueParser;
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
+use std::ffi::OsString;
 use std::path::PathBuf;
+
+/// Reads the command line (`argv`, the program's name first), adds the
+/// options of the profiles in `structlog.toml` that it does not give, and
+/// runs the command; its exit status.
+pub fn main(argv: Vec<OsString>) -> Result<i32, Error> {
+    let command = Cargo::command();
+    let user = command
+        .clone()
+        .try_get_matches_from(&argv)
+        .unwrap_or_else(|e| e.exit());
+    let top = user
+        .subcommand_matches("structlog")
+        .expect("the only command");
+    let structlog = command.find_subcommand("structlog").expect("defined");
+    // Where the command's own options start, and what they are.
+    let (sub, m, at) = match top.subcommand() {
+        None => (structlog.clone(), top, 2),
+        Some((name @ ("run" | "list" | "show-config"), m)) => (
+            structlog.find_subcommand(name).expect("defined").clone(),
+            m,
+            3,
+        ),
+        Some(_) => return dispatch(parsed(&user)?),
+    };
+    let chosen = m.get_one::<String>("structlog_profile").cloned();
+    let manifest_dir = m
+        .get_one::<PathBuf>("manifest_path")
+        .and_then(|p| p.parent().map(std::path::Path::to_path_buf))
+        .filter(|p| !p.as_os_str().is_empty())
+        .map_or_else(std::env::current_dir, Ok)
+        .map_err(|e| Error::caused("no current directory", e))?;
+    let file = profile::workspace_root(&manifest_dir).join("structlog.toml");
+    let profiles = if file.is_file() {
+        let run = structlog.find_subcommand("run").expect("defined");
+        profile::read(&file, chosen.as_deref(), run, &sub)?
+    } else if let Some(name) = chosen.as_deref().filter(|n| *n != profile::DEFAULT) {
+        return Err(Error::Usage(format!(
+            "profile `{name}`: there is no {} to read it from",
+            file.display()
+        )));
+    } else {
+        profile::Profiles::default()
+    };
+    let extra = profiles.arguments_for(m);
+    let merged = if extra.is_empty() {
+        user.clone()
+    } else {
+        let mut all = argv[..at.min(argv.len())].to_vec();
+        all.extend(extra);
+        all.extend(argv[at.min(argv.len())..].iter().cloned());
+        command.try_get_matches_from(all).map_err(|e| {
+            Error::Usage(format!(
+                "{} (with the options of {}{})",
+                profile::clap_message(&e),
+                file.display(),
+                chosen
+                    .as_deref()
+                    .map_or(String::new(), |c| format!(", profile `{c}`"))
+            ))
+        })?
+    };
+    let args = parsed(&merged)?;
+    if top.subcommand_name() == Some("show-config") {
+        let merged_m = merged
+            .subcommand_matches("structlog")
+            .and_then(|t| t.subcommand_matches("show-config"))
+            .expect("show-config");
+        print!(
+            "{}",
+            show_config(&sub, &profiles, m, merged_m, chosen.as_deref())
+        );
+        return Ok(crate::error::exit::OK);
+    }
+    dispatch(args)
+}
+
+fn parsed(m: &clap::ArgMatches) -> Result<Structlog, Error> {
+    use clap::FromArgMatches;
+    let Cargo::Structlog(args) =
+        Cargo::from_arg_matches(m).map_err(|e| Error::Usage(profile::clap_message(&e)))?;
+    Ok(args)
+}
+
+/// `cargo structlog show-config`: every option of a run, its value, and
+/// where the value came from, as TOML a profile could hold.
+fn show_config(
+    command: &clap::Command,
+    profiles: &profile::Profiles,
+    user: &clap::ArgMatches,
+    merged: &clap::ArgMatches,
+    chosen: Option<&str>,
+) -> String {
+    let mut out = format!(
+        "# The options of a run: {}, profile `{}`\n",
+        profiles
+            .file
+            .as_ref()
+            .map_or("no structlog.toml".to_string(), |f| f.display().to_string()),
+        chosen.unwrap_or(profile::DEFAULT)
+    );
+    let mut rows = Vec::new();
+    for arg in command.get_arguments() {
+        let Some(long) = arg.get_long() else { continue };
+        if matches!(long, "help" | "version") {
+            continue;
+        }
+        let id = arg.get_id().as_str();
+        let values: Vec<String> = merged
+            .get_raw(id)
+            .map(|v| v.map(|s| s.to_string_lossy().into_owned()).collect())
+            .unwrap_or_default();
+        let is_flag = matches!(
+            arg.get_action(),
+            clap::ArgAction::SetTrue | clap::ArgAction::SetFalse
+        );
+        let source = profiles.source(id, user, merged);
+        let text = if is_flag {
+            format!("{long} = {}", merged.get_flag(id))
+        } else if values.is_empty() {
+            format!("# {long}")
+        } else {
+            let quoted: Vec<String> = values
+                .iter()
+                .map(|v| match v.parse::<f64>() {
+                    Ok(n) if n.is_finite() && !v.starts_with(['+', '.']) => v.clone(),
+                    _ => toml::Value::String(v.clone()).to_string(),
+                })
+                .collect();
+            if matches!(arg.get_action(), clap::ArgAction::Append) {
+                format!("{long} = [{}]", quoted.join(", "))
+            } else {
+                format!("{long} = {}", quoted[0])
+            }
+        };
+        rows.push((text, source));
+    }
+    let width = rows.iter().map(|(t, _)| t.len()).max().unwrap_or(0).min(48);
+    for (text, source) in rows {
+        out.push_str(&format!("{text:<width$}  # {source}\n"));
+    }
+    out
+}
 
 /// Runs the command the command line names; its exit status.
 pub fn dispatch(args: Structlog) -> Result<i32, Error> {
@@ -23,6 +167,7 @@ pub fn dispatch(args: Structlog) -> Result<i32, Error> {
             let json = a.json;
             crate::run::list(config::run_settings(a.into_run())?, json)
         }
+        Some(Command::ShowConfig(_)) => unreachable!("printed by main"),
         Some(Command::Runs(a)) => {
             let dir = match a.session_dir {
                 Some(d) => crate::logs::records::dir(Some(&d), &d),
@@ -122,6 +267,9 @@ pub enum Command {
     List(Box<ListArgs>),
     /// List the recorded runs (the last 10, kept under TARGET-DIR/structlog/runs)
     Runs(RunsArgs),
+    /// Print the options a run would have (command line, profiles in
+    /// structlog.toml, defaults) and where each value came from
+    ShowConfig(Box<RunArgs>),
 }
 
 /// `cargo structlog list`.
@@ -135,6 +283,8 @@ pub struct ListArgs {
     pub tests: TestArgs,
     #[command(flatten)]
     pub rerun: RerunArgs,
+    #[command(flatten)]
+    pub profile: ProfileArgs,
     /// List one shard of the tests (as `run --partition`)
     #[arg(long, value_name = "count:K/N|hash:K/N", value_parser = crate::plan::partition::Partition::parse, help_heading = "Test Selection")]
     pub partition: Option<crate::plan::partition::Partition>,
@@ -176,6 +326,15 @@ impl ListArgs {
             ..Default::default()
         }
     }
+}
+
+/// Which profile of `structlog.toml` applies.
+#[derive(Debug, Args, Default, Clone)]
+pub struct ProfileArgs {
+    /// The profile of structlog.toml whose options apply, over
+    /// `[profile.default]`; the command line wins over both
+    #[arg(short = 'P', long, value_name = "NAME", env = "STRUCTLOG_PROFILE")]
+    pub structlog_profile: Option<String>,
 }
 
 /// `cargo structlog runs`.
@@ -284,6 +443,8 @@ pub struct RunArgs {
     pub expect: ExpectArgs,
     #[command(flatten)]
     pub rerun: RerunArgs,
+    #[command(flatten)]
+    pub profile: ProfileArgs,
     /// Only run tests whose name contains this string (as `cargo test
     /// TESTNAME`, which then runs no doctests)
     #[arg(value_name = "TESTNAME")]
@@ -473,7 +634,7 @@ pub struct ExpectArgs {
     /// [default: structlog.toml at the workspace root, when present]
     #[arg(long, value_name = "FILE", conflicts_with = "no_expectations")]
     pub expectations: Option<PathBuf>,
-    /// Do not read structlog.toml
+    /// Ignore the expectations of structlog.toml (its profiles still apply)
     #[arg(long)]
     pub no_expectations: bool,
     /// An expectation that matches no test is an error (else a warning)

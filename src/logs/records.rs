@@ -315,7 +315,10 @@ mod tests {
                 "not json",
             ],
         );
-        assert_eq!(failed(std::slice::from_ref(&first)).unwrap(), ["a x", "a y"]);
+        assert_eq!(
+            failed(std::slice::from_ref(&first)).unwrap(),
+            ["a x", "a y"]
+        );
         assert_eq!(failed(&[first, second]).unwrap(), ["a x", "a z"]);
     }
 

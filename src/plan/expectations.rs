@@ -56,6 +56,9 @@ struct File {
     #[serde(default)]
     test: Vec<toml::Spanned<Entry>>,
     doctests: Option<toml::Spanned<String>>,
+    /// Run options, read by the command line's reader.
+    #[serde(default, rename = "profile")]
+    _profile: Option<toml::Value>,
 }
 
 #[derive(Deserialize)]

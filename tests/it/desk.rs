@@ -345,3 +345,185 @@ fn list_names_exactly_the_tests_a_run_with_the_same_flags_runs() {
         "{text}"
     );
 }
+
+/// A copy of `fixtures/profiles` with this `structlog.toml`.
+fn profiles_workspace(toml: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let from = root().join("fixtures/profiles");
+    std::fs::create_dir_all(dir.path().join("src")).unwrap();
+    for f in ["Cargo.toml", "Cargo.lock", "src/lib.rs"] {
+        std::fs::copy(from.join(f), dir.path().join(f)).unwrap();
+    }
+    std::fs::write(dir.path().join("structlog.toml"), toml).unwrap();
+    dir
+}
+
+/// How many times a test ran (its attempts, with `--retries`).
+fn attempts(raw: &Path, test: &str) -> usize {
+    let ends = by_test(&read_raw(raw), "test_end");
+    let end = &ends[test];
+    end["extra"]["attempts"].as_array().map_or(1, Vec::len)
+}
+
+#[test]
+fn profiles_set_options_the_command_line_overrides_them_and_show_config_says_whence() {
+    let ws = profiles_workspace(
+        "[profile.default]\n\
+         log-raw = \"out/default.log\"\n\
+         test-threads = 1\n\
+         \n\
+         [profile.ci]\n\
+         log-xunit = \"out/junit.xml\"\n\
+         log-raw = [\"out/ci.log\"]\n\
+         retries = 1\n",
+    );
+    let root = ws.path();
+    let out_dir = root.join("out");
+    std::fs::create_dir(&out_dir).unwrap();
+    // From a subdirectory: the profile's relative paths are the file's.
+    let in_src = || {
+        let mut c = structlog();
+        c.current_dir(root.join("src"))
+            .env_remove("STRUCTLOG_PROFILE");
+        c
+    };
+    let out = run(in_src().args(["-P", "ci"]));
+    assert_eq!(out.status.code(), Some(101), "{}", stderr(&out));
+    assert!(out_dir.join("junit.xml").is_file());
+    assert!(
+        !out_dir.join("default.log").exists(),
+        "ci's log-raw replaces default's"
+    );
+    // retries = 1: the failing test ran twice.
+    assert_eq!(attempts(&out_dir.join("ci.log"), "prof tests::fails"), 2);
+
+    // The environment chooses the profile too; the command line wins.
+    std::fs::remove_dir_all(&out_dir).unwrap();
+    std::fs::create_dir(&out_dir).unwrap();
+    let out = run(in_src()
+        .env("STRUCTLOG_PROFILE", "ci")
+        .args(["--retries", "0", "--log-raw"])
+        .arg(root.join("cli.log")));
+    assert_eq!(out.status.code(), Some(101), "{}", stderr(&out));
+    assert_eq!(attempts(&root.join("cli.log"), "prof tests::fails"), 1);
+    assert!(!out_dir.join("ci.log").exists());
+    assert!(
+        out_dir.join("junit.xml").is_file(),
+        "what the line does not give stays"
+    );
+
+    // No profile named: [profile.default] alone.
+    let out = run(&mut in_src());
+    assert_eq!(out.status.code(), Some(101), "{}", stderr(&out));
+    assert_eq!(
+        attempts(&out_dir.join("default.log"), "prof tests::fails"),
+        1
+    );
+
+    let out = run(in_src().args(["show-config", "-P", "ci", "--timeout", "9"]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let shown = String::from_utf8_lossy(&out.stdout).into_owned();
+    let line = |key: &str| -> String {
+        shown
+            .lines()
+            .find(|l| l.starts_with(&format!("{key} =")))
+            .unwrap_or_else(|| panic!("{key}: {shown}"))
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert_eq!(
+        line("retries"),
+        "retries = 1 # profile.ci (structlog.toml:8)"
+    );
+    assert_eq!(
+        line("test-threads"),
+        "test-threads = 1 # profile.default (structlog.toml:3)"
+    );
+    assert_eq!(line("timeout"), "timeout = 9 # command line");
+    assert_eq!(
+        line("pre-kill-hook-timeout"),
+        "pre-kill-hook-timeout = 30 # default"
+    );
+    assert!(line("log-xunit").ends_with("junit.xml\"] # profile.ci (structlog.toml:6)"));
+    // `list` takes the profile's selection options and leaves its sinks.
+    let out = run(in_src().args(["list", "-P", "ci"]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let listed = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        listed.contains("5 tests in 1 binary, 1 ignored"),
+        "{listed}"
+    );
+
+    let out = run(in_src().env("STRUCTLOG_PROFILE", "ci").arg("show-config"));
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        shown
+            .lines()
+            .any(|l| l.starts_with("structlog-profile = \"ci\"") && l.ends_with("# environment")),
+        "{shown}"
+    );
+}
+
+#[test]
+fn a_bad_profile_names_its_file_line_and_key_and_nothing_runs() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "[profile.ci]\nretries = 1\nbogus = 2\n",
+            ":3: [profile.ci] `bogus`: no such option",
+        ),
+        (
+            "[profile.default]\n\ntimeout = \"soon\"\n",
+            ":3: [profile.default] `timeout`: invalid value 'soon'",
+        ),
+        (
+            "[profile.ci]\nretries = [1, 2]\n",
+            ":2: [profile.ci] `retries`: takes one value",
+        ),
+        (
+            "[profile.ci]\nfail-on-flaky = \"yes\"\n",
+            ":2: [profile.ci] `fail-on-flaky`: is a flag",
+        ),
+        (
+            "[profile.ci]\nlog-xunit-flavor = \"weird\"\n",
+            ":2: [profile.ci] `log-xunit-flavor`: invalid value 'weird'",
+        ),
+        (
+            "[profile.ci]\nmanifest-path = \"x/Cargo.toml\"\n",
+            ":2: [profile.ci] `manifest-path`: no such option",
+        ),
+        ("[profile.ci\nretries = 1\n", ":1: "),
+        // A profile that is not chosen is checked too.
+        (
+            "[profile.other]\nretries = \"many\"\n",
+            ":2: [profile.other] `retries`",
+        ),
+    ];
+    for (toml, want) in cases {
+        let ws = profiles_workspace(toml);
+        let out = run(structlog()
+            .current_dir(ws.path())
+            .env_remove("STRUCTLOG_PROFILE")
+            .args(["--log-raw", "run.log", "--log-xunit", "junit.xml"]));
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{toml}: {err}");
+        assert!(
+            err.contains(&format!("structlog.toml{want}")),
+            "{toml}: {err}"
+        );
+        assert!(
+            !ws.path().join("run.log").exists(),
+            "{toml}: a sink was opened"
+        );
+        assert!(!ws.path().join("target").exists(), "{toml}: cargo ran");
+    }
+    // A chosen profile that is not there.
+    let ws = profiles_workspace("[profile.ci]\nretries = 1\n");
+    let out = run(structlog().current_dir(ws.path()).args(["-P", "nightly"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("there is no [profile.nightly] (profiles: ci)"),
+        "{}",
+        stderr(&out)
+    );
+}
