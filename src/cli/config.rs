@@ -182,6 +182,9 @@ pub fn sinks(log: &LogArgs, color: Option<String>) -> Result<sink::Config, Error
             *level = l;
         }
     }
+    if let Some(t) = log.slow_threshold {
+        config.slow_threshold_ms = u64::try_from(t.as_millis()).unwrap_or(u64::MAX).max(1);
+    }
     if let Some(f) = log.log_xunit_flavor {
         config.xunit.flavor = f;
     }

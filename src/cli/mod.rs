@@ -739,6 +739,10 @@ pub struct LogArgs {
     /// xunit: how unexpected passes are written: success, failure, ignore, passthru [default: failure]
     #[arg(long, value_name = "MAPMODE", requires = "log_xunit", value_parser = map_mode())]
     pub log_xunit_xpass: Option<xunit::MapMode>,
+    /// mach and html: the summary names the 10 slowest tests, and every
+    /// other test slower than SECS [default: 60]
+    #[arg(long, value_name = "SECS", value_parser = duration_secs)]
+    pub slow_threshold: Option<std::time::Duration>,
     /// xunit: most bytes of captured output kept per test [default: 65536]
     #[arg(long, value_name = "BYTES", requires = "log_xunit")]
     pub log_xunit_max_output: Option<u64>,

@@ -219,6 +219,46 @@ fn run_info(root: &Path, args: &Settings, rustc: &Rustc) -> Map<String, Value> {
     m
 }
 
+/// Where a run's time went, written in `suite_end`'s `extra.timings`
+/// (seconds): `total`, `build` (cargo's, until the test binaries were
+/// built), `listing` (from then until every test was listed; the first
+/// binaries run meanwhile) and `binaries` (how long each one's processes
+/// ran, all together).
+struct Timings<'a> {
+    began: std::time::Instant,
+    built: std::time::Instant,
+    listed: Option<std::time::Instant>,
+    busy: &'a [(String, Duration)],
+}
+
+impl Timings<'_> {
+    fn extra(&self) -> Map<String, Value> {
+        let secs = |d: Duration| Value::from((d.as_secs_f64() * 1000.0).round() / 1000.0);
+        let mut t = Map::new();
+        t.insert("total".into(), secs(self.began.elapsed()));
+        t.insert(
+            "build".into(),
+            secs(self.built.saturating_duration_since(self.began)),
+        );
+        if let Some(l) = self.listed {
+            t.insert(
+                "listing".into(),
+                secs(l.saturating_duration_since(self.built)),
+            );
+        }
+        let mut bins = Map::new();
+        for (id, d) in self.busy {
+            if !d.is_zero() {
+                bins.insert(id.clone(), secs(*d));
+            }
+        }
+        t.insert("binaries".into(), Value::Object(bins));
+        let mut extra = Map::new();
+        extra.insert("timings".into(), Value::Object(t));
+        extra
+    }
+}
+
 fn join_metadata(
     handle: std::thread::JoinHandle<Result<cargo::Workspace, Error>>,
 ) -> Result<cargo::Workspace, Error> {
@@ -306,6 +346,7 @@ pub fn list(args: Settings, json: bool) -> Result<i32, Error> {
 }
 
 fn execute(args: Settings, purpose: Purpose) -> Result<i32, Error> {
+    let began = std::time::Instant::now();
     let listing = matches!(purpose, Purpose::List { .. });
     let flags = args.flags.clone();
     // An expectations file named on the command line was read already; the
@@ -442,6 +483,7 @@ fn execute(args: Settings, purpose: Purpose) -> Result<i32, Error> {
         args.targets.apply(&mut cmd);
         cargo::build(&mut cmd, args.cargo.color.as_deref())
     };
+    let built = std::time::Instant::now();
     let rustc = rustc.join().unwrap_or_default();
     let metadata = match (early, metadata) {
         (Some(m), _) => m,
@@ -637,7 +679,18 @@ fn execute(args: Settings, purpose: Purpose) -> Result<i32, Error> {
             exit::OK
         });
     }
-    stream.entry(&origin().entry(now_ms(), Action::SuiteEnd(SuiteEnd::default())));
+    let timings = Timings {
+        began,
+        built,
+        listed: end.listed_at,
+        busy: &end.busy,
+    };
+    stream.entry(&origin().entry(
+        now_ms(),
+        Action::SuiteEnd(SuiteEnd {
+            extra: Some(timings.extra()),
+        }),
+    ));
     if let Some(why) = end.refused {
         finish(stream, false, false, false);
         return Err(Error::Usage(why));

@@ -25,6 +25,9 @@ pub struct Config {
     pub xunit: xunit::XunitOptions,
     /// `always`, `never` or `auto` (the terminal decides).
     pub color: Option<String>,
+    /// A test slower than this is named by the summaries (mach, html)
+    /// whatever its rank.
+    pub slow_threshold_ms: u64,
 }
 
 impl Default for Config {
@@ -42,6 +45,7 @@ impl Default for Config {
             tbpl_buffer: None,
             xunit: xunit::XunitOptions::default(),
             color: None,
+            slow_threshold_ms: super::slowest::THRESHOLD_MS,
         }
     }
 }

@@ -14,6 +14,7 @@
 //! starts and normal exits are shown in verbose mode only. Verbose mode
 //! prints everything as it comes, as mozlog does.
 
+use super::slowest::{self, Slowest};
 use super::{Output, Sink};
 use crate::model::summary::{Counts, Noted, Summary};
 use crate::model::{Action, Crash, Entry, Log, Status, TestEnd, TestStatus};
@@ -25,7 +26,16 @@ use std::io::{self, Write};
 pub struct MachOptions {
     pub verbose: bool,
     pub color: bool,
+    /// A test slower than this is named in the summary whatever its rank
+    /// (0: [`slowest::THRESHOLD_MS`]).
+    pub slow_threshold_ms: u64,
 }
+
+/// The summary names the slowest tests from this duration up.
+const SLOW_FLOOR_MS: u64 = 100;
+
+/// A run longer than this says where its time went.
+const LONG_RUN_MS: u64 = 60_000;
 
 /// ANSI styles, as mozlog's color table names them.
 #[derive(Clone, Copy)]
@@ -156,11 +166,20 @@ pub struct Mach {
     /// `TEST_START` line (with its time) and the output.
     held: foldhash::HashMap<String, Held>,
     line: String,
+    slowest: Slowest,
+    /// `suite_end`'s `extra.timings`, when the run wrote them.
+    timings: Option<serde_json::Value>,
 }
 
 impl Mach {
     pub fn new(out: Output, opts: MachOptions) -> Mach {
+        let threshold = match opts.slow_threshold_ms {
+            0 => slowest::THRESHOLD_MS,
+            ms => ms,
+        };
         Mach {
+            slowest: Slowest::new(threshold),
+            timings: None,
             out,
             opts,
             start_time: None,
@@ -494,6 +513,8 @@ impl Mach {
                 rv.push(format!("{test}: {}", statuses.join(" then ")));
             }
         }
+        self.slow_tests(&mut rv);
+        self.time_spent(&mut rv);
         let failed = unexpected > 0;
         if !failed && s.harness_errors.is_empty() {
             rv.push(self.paint(Style::Pass, "OK"));
@@ -508,6 +529,71 @@ impl Mach {
             }
         }
         rv.join("\n")
+    }
+
+    /// The slowest tests (from [`SLOW_FLOOR_MS`] up).
+    fn slow_tests(&self, rv: &mut Vec<String>) {
+        let slow: Vec<(u64, String)> = (self.slowest.list().into_iter())
+            .filter(|(ms, _)| *ms >= SLOW_FLOOR_MS)
+            .collect();
+        if slow.is_empty() {
+            return;
+        }
+        let heading = "Slowest Tests";
+        rv.push(String::new());
+        rv.push(self.paint(Style::Heading, heading));
+        rv.push(self.paint(Style::Heading, &"-".repeat(heading.len())));
+        for (ms, test) in slow {
+            let over = ms > self.slowest.threshold_ms();
+            let mut line = format!("{:>9}  {test}", slowest::seconds(ms));
+            if over {
+                line.push_str(&format!(
+                    " (over {})",
+                    slowest::seconds(self.slowest.threshold_ms())
+                ));
+            }
+            rv.push(line);
+        }
+    }
+
+    /// Where a long run's time went, from `suite_end`'s `extra.timings`:
+    /// the build, the listing, and each binary (the busiest first).
+    fn time_spent(&self, rv: &mut Vec<String>) {
+        let Some(t) = &self.timings else { return };
+        let secs = |v: &serde_json::Value| v.as_f64().map(|s| (s * 1000.0).max(0.0) as u64);
+        let Some(total) = secs(&t["total"]) else {
+            return;
+        };
+        if total <= LONG_RUN_MS {
+            return;
+        }
+        let heading = format!("Where {} Went", slowest::seconds(total));
+        rv.push(String::new());
+        rv.push(self.paint(Style::Heading, &heading));
+        rv.push(self.paint(Style::Heading, &"-".repeat(heading.len())));
+        for (key, label) in [("build", "build"), ("listing", "listing the tests")] {
+            if let Some(ms) = secs(&t[key]) {
+                rv.push(format!("{:>9}  {label}", slowest::seconds(ms)));
+            }
+        }
+        if let Some(bins) = t["binaries"].as_object() {
+            let mut bins: Vec<(u64, &str)> = bins
+                .iter()
+                .filter_map(|(id, v)| Some((secs(v)?, id.as_str())))
+                .collect();
+            bins.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(b.1)));
+            for (ms, id) in bins.iter().take(slowest::TOP) {
+                rv.push(format!("{:>9}  running {id}", slowest::seconds(*ms)));
+            }
+            if bins.len() > slowest::TOP {
+                let rest: u64 = bins[slowest::TOP..].iter().map(|(ms, _)| ms).sum();
+                rv.push(format!(
+                    "{:>9}  running {} other binaries",
+                    slowest::seconds(rest),
+                    bins.len() - slowest::TOP
+                ));
+            }
+        }
     }
 
     /// The text for an entry, without the time prefix (`None`: nothing to print).
@@ -525,12 +611,16 @@ impl Mach {
                     self.action_name("suite_start")
                 ))
             }
-            Action::SuiteEnd(_) => Some(format!(
-                "{}\n{}",
-                self.action_name("suite_end"),
-                self.suite_summary()
-            )),
+            Action::SuiteEnd(end) => {
+                self.timings = end.extra.as_ref().and_then(|x| x.get("timings")).cloned();
+                Some(format!(
+                    "{}\n{}",
+                    self.action_name("suite_end"),
+                    self.suite_summary()
+                ))
+            }
             Action::TestStart(t) => {
+                self.slowest.start(&t.test, e.time);
                 let text = format!("{}: {}", self.action_name("test_start"), t.test);
                 if self.opts.verbose {
                     return Some(text);
@@ -541,6 +631,7 @@ impl Mach {
                 None
             }
             Action::TestEnd(end) => {
+                self.slowest.end(&end.test, e.time);
                 let mut held = self.held.remove(&end.test).unwrap_or_default();
                 let line = self.test_end(end);
                 if let Some((time, text)) = held.start.take() {
@@ -863,7 +954,14 @@ mod tests {
 
     fn mach(name: &str, verbose: bool, color: bool) -> String {
         render(&stream(name, false), |o| {
-            Mach::new(o, MachOptions { verbose, color })
+            Mach::new(
+                o,
+                MachOptions {
+                    verbose,
+                    color,
+                    ..Default::default()
+                },
+            )
         })
     }
 
@@ -906,6 +1004,7 @@ mod tests {
                 MachOptions {
                     verbose: false,
                     color: false,
+                    ..Default::default()
                 },
             )
         });
@@ -998,6 +1097,7 @@ mod tests {
                     MachOptions {
                         verbose: false,
                         color,
+                        ..Default::default()
                     },
                 )
             })
@@ -1090,6 +1190,7 @@ mod tests {
                 MachOptions {
                     verbose: true,
                     color: false,
+                    ..Default::default()
                 },
             )
         });

@@ -33,6 +33,7 @@ pub(crate) mod grouped;
 pub mod html;
 pub(crate) mod index;
 mod setup;
+pub(crate) mod slowest;
 
 pub use dest::{open, Destination};
 pub use fanout::{FanOut, FILE_FLUSH_INTERVAL};

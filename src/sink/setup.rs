@@ -56,6 +56,7 @@ pub(crate) fn make(
                     mach::MachOptions {
                         verbose: opts.mach_verbose,
                         color,
+                        slow_threshold_ms: opts.slow_threshold_ms,
                     },
                 ),
                 opts.mach_level,
@@ -69,7 +70,7 @@ pub(crate) fn make(
         "errorsummary" => Box::new(errorsummary::ErrorSummary::new(out)),
         "unittest" => Box::new(unittest::Unittest::new(out)),
         "grouped" => Box::new(grouped::Grouped::new(out)),
-        "html" => Box::new(html::Html::new(out)),
+        "html" => Box::new(html::Html::new(out).slow_threshold(opts.slow_threshold_ms)),
         "xunit" => Box::new(xunit::Xunit::new(out, opts.xunit.clone())),
         "github" => Box::new(github::Github::new(
             out,

@@ -5,6 +5,7 @@
 // Opens the report from its file:// URL with every network request recorded
 // (and any other than the file itself stopped), waits for the table, expands
 // the first row and takes a full-page screenshot, reads the summary counts
+// and the slowest tests
 // and, after clearing the filters and paging through the whole table, the test
 // ids shown; then shows unexpected results only and checks the rows that
 // remain, and searches for one test id. Prints a JSON report on stdout and
@@ -96,6 +97,10 @@ try {
   lap("load");
 
   report.verdict = await page.$eval("#verdict", (e) => e.textContent.trim());
+  // The slowest tests, as shown: [duration, id, status] per row.
+  report.slowest = await page.$$eval("#slowest tbody tr", (rows) =>
+    rows.map((r) => [...r.cells].map((c) => c.textContent.trim())),
+  );
   report.counts = await page.$$eval("[data-count]", (els) =>
     Object.fromEntries(els.map((e) => [e.dataset.count, Number(e.dataset.value)])),
   );

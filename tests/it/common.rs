@@ -177,3 +177,27 @@ pub fn logs(entries: &[serde_json::Value], level: &str) -> Vec<String> {
         .map(|e| e["message"].as_str().unwrap().to_string())
         .collect()
 }
+
+/// A mach text without one of the sections the tool adds to mozlog's
+/// summary (its heading, its dashes, its lines, and the blank line before).
+pub fn without_section(text: &str, heading: &str) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let Some(at) = lines.iter().position(|l| *l == heading) else {
+        return text.to_string();
+    };
+    let start = if at > 0 && lines[at - 1].is_empty() {
+        at - 1
+    } else {
+        at
+    };
+    let end = (at + 2..lines.len())
+        .find(|i| lines[*i].is_empty())
+        .unwrap_or(lines.len());
+    let mut out: Vec<&str> = lines[..start].to_vec();
+    out.extend(&lines[end..]);
+    let mut s = out.join("\n");
+    if text.ends_with('\n') {
+        s.push('\n');
+    }
+    s
+}

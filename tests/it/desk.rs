@@ -527,3 +527,115 @@ fn a_bad_profile_names_its_file_line_and_key_and_nothing_runs() {
         stderr(&out)
     );
 }
+
+#[test]
+fn the_slowest_tests_are_named_and_a_long_run_says_where_its_time_went() {
+    let ws = profiles_workspace("");
+    let root = ws.path();
+    let raw = root.join("run.log");
+    let mach = root.join("mach.txt");
+    let out = run(structlog()
+        .current_dir(root)
+        .args(["--log-raw", "run.log", "--log-mach", "mach.txt"])
+        .args(["--slow-threshold", "0.5"]));
+    assert_eq!(out.status.code(), Some(101), "{}", stderr(&out));
+    let entries = read_raw(&raw);
+    let time_of = |action: &str, test: &str| -> u64 {
+        entries
+            .iter()
+            .find(|e| e["action"] == action && e["test"] == test)
+            .unwrap()["time"]
+            .as_u64()
+            .unwrap()
+    };
+    let took = |t: &str| time_of("test_end", t) - time_of("test_start", t);
+    let (slow, slower) = (took("prof tests::slow"), took("prof tests::slower"));
+    assert!(
+        slow >= 300 && slower >= 600 && slower > slow,
+        "{slow} {slower}"
+    );
+    let text = std::fs::read_to_string(&mach).unwrap();
+    let section: Vec<&str> = text
+        .lines()
+        .skip_while(|l| *l != "Slowest Tests")
+        .skip(2)
+        .take_while(|l| !l.is_empty())
+        .collect();
+    let secs = |ms: u64| format!("{:.2} s", ms as f64 / 1000.0);
+    // From 0.1 s up, slowest first; over the threshold marked.
+    let mut want: Vec<(u64, &str)> = ["passes", "fails", "slow", "slower"]
+        .iter()
+        .map(|n| {
+            let id = format!("prof tests::{n}");
+            (took(&id), *n)
+        })
+        .filter(|(ms, _)| *ms >= 100)
+        .collect();
+    want.sort_by_key(|w| std::cmp::Reverse(w.0));
+    let want: Vec<String> = want
+        .iter()
+        .map(|(ms, n)| {
+            let over = if *ms > 500 { " (over 0.50 s)" } else { "" };
+            format!("{:>9}  prof tests::{n}{over}", secs(*ms))
+        })
+        .collect();
+    assert_eq!(
+        &want[..2],
+        [
+            format!("{:>9}  prof tests::slower (over 0.50 s)", secs(slower)),
+            format!("{:>9}  prof tests::slow", secs(slow)),
+        ]
+    );
+    assert_eq!(section, want, "{text}");
+
+    // The run's timings are in suite_end; a run under a minute is not
+    // taken apart.
+    let end = entries.last().unwrap();
+    assert_eq!(end["action"], "suite_end");
+    let t = &end["extra"]["timings"];
+    let total = t["total"].as_f64().unwrap();
+    assert!(total >= t["build"].as_f64().unwrap(), "{t}");
+    assert!(t["listing"].as_f64().is_some(), "{t}");
+    // The tests run on threads of one process: it ran as long as the
+    // slowest, at least.
+    let busy = t["binaries"]["prof"].as_f64().unwrap();
+    assert!(busy * 1000.0 >= slower as f64 && busy < total, "{t}");
+    assert!(!text.contains(" Went\n"), "{text}");
+    if let Some(report) = mozlog_check(&raw) {
+        assert!(report.contains("conforming"));
+    }
+
+    // The same log, as from a run of 75 s: where the time went.
+    let mut long = entries.clone();
+    long.last_mut().unwrap()["extra"]["timings"]["total"] = Value::from(75.0);
+    let long_log = root.join("long.log");
+    let lines: String = long.iter().map(|e| format!("{e}\n")).collect();
+    std::fs::write(&long_log, lines).unwrap();
+    let out = run(structlog()
+        .args(["format", "--log-mach", "-", "--input"])
+        .arg(&long_log));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let section: Vec<&str> = text
+        .lines()
+        .skip_while(|l| *l != "Where 75.0 s Went")
+        .skip(2)
+        .take_while(|l| !l.is_empty())
+        .collect();
+    let s = |v: &Value| {
+        let ms = (v.as_f64().unwrap() * 1000.0) as u64;
+        if ms < 10_000 {
+            format!("{:.2} s", ms as f64 / 1000.0)
+        } else {
+            format!("{:.1} s", ms as f64 / 1000.0)
+        }
+    };
+    assert_eq!(
+        section,
+        [
+            format!("{:>9}  build", s(&t["build"])),
+            format!("{:>9}  listing the tests", s(&t["listing"])),
+            format!("{:>9}  running prof", s(&t["binaries"]["prof"])),
+        ],
+        "{text}"
+    );
+}

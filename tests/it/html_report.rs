@@ -222,6 +222,7 @@ fn the_sample_workspace_report_renders_offline_with_the_raw_logs_results() {
     assert_png(&png);
     assert_eq!(report["verdict"], "FAILED");
     assert_counts(&report, &counts);
+    assert_slowest(&report, &read_raw(&raw));
     let shown = dom_ids(&report);
     for id in &ids {
         assert!(shown.contains(id), "{id} is not in the table");
@@ -249,6 +250,44 @@ fn the_sample_workspace_report_renders_offline_with_the_raw_logs_results() {
             "renderMs": report["renderMs"],
         })
     );
+}
+
+/// The report's slowest tests are the ten slowest of the raw log (by
+/// `test_start` to `test_end`), slowest first.
+fn assert_slowest(report: &Value, raw: &[Value]) {
+    let mut started = BTreeMap::new();
+    let mut took = BTreeMap::new();
+    for e in raw {
+        let Some(test) = e["test"].as_str() else {
+            continue;
+        };
+        let time = e["time"].as_u64().unwrap();
+        match e["action"].as_str() {
+            Some("test_start") => {
+                started.insert(test.to_string(), time);
+            }
+            Some("test_end") => {
+                if let Some(t0) = started.get(test) {
+                    took.insert(test.to_string(), time - t0);
+                }
+            }
+            _ => {}
+        }
+    }
+    let rows = report["slowest"].as_array().expect("the slowest tests");
+    assert_eq!(rows.len(), took.len().min(10), "{rows:?}");
+    let shown: Vec<&str> = rows.iter().map(|r| r[1].as_str().unwrap()).collect();
+    let fastest_shown = shown.iter().map(|id| took[*id]).min().unwrap();
+    for (id, ms) in &took {
+        if !shown.contains(&id.as_str()) {
+            assert!(
+                *ms <= fastest_shown,
+                "{id} ({ms} ms) is slower than one shown"
+            );
+        }
+    }
+    let order: Vec<u64> = shown.iter().map(|id| took[*id]).collect();
+    assert!(order.windows(2).all(|w| w[0] >= w[1]), "{order:?}");
 }
 
 /// A run of `n` tests in 40 groups: one in 50 fails, one in 200 is skipped,

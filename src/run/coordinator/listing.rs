@@ -163,6 +163,7 @@ impl Runner<'_> {
                 busy: false,
                 warned_dropped: false,
                 first,
+                busy_for: Duration::ZERO,
             });
         }
     }
@@ -172,6 +173,7 @@ impl Runner<'_> {
         let Some(held) = self.header.take() else {
             return;
         };
+        self.listed_at = Some(Instant::now());
         let mut tests = TestGroups::new();
         for b in &self.bins {
             tests.insert(

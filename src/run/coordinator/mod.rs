@@ -175,6 +175,8 @@ struct Bin {
     /// The front of `queue` is what failed last time (`--failed-first`):
     /// it starts before any other work.
     first: bool,
+    /// How long its processes ran, all together.
+    busy_for: Duration,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -204,6 +206,7 @@ struct Job {
     /// Killed by the watchdog: no result within `--timeout`, and which
     /// test runs is not known.
     watchdog: bool,
+    started: Instant,
 }
 
 /// How the run ended.
@@ -212,6 +215,10 @@ pub struct RunEnd {
     pub interrupted: bool,
     /// With `list_only`: every binary and the tests a run would run.
     pub listed: Vec<Discovered>,
+    /// When every test was listed.
+    pub listed_at: Option<Instant>,
+    /// How long each binary's processes ran, in the run's order.
+    pub busy: Vec<(String, Duration)>,
     /// The run did not start its tests: why (`--strict-expectations`).
     pub refused: Option<String>,
 }
@@ -249,6 +256,8 @@ pub struct Runner<'a> {
     flush_due: Option<Instant>,
     /// Tests seen so far, in the run's order, for `--partition count:K/N`.
     partition_index: u64,
+    /// When `suite_start` was written: every test was listed.
+    listed_at: Option<Instant>,
     /// The expectations, shared by the tests they match, and which matched.
     expectations: Vec<Arc<Expectation>>,
     matched: Vec<bool>,
@@ -310,6 +319,7 @@ impl<'a> Runner<'a> {
             killed_all: false,
             flush_due: None,
             partition_index: 0,
+            listed_at: None,
             expectations: Vec::new(),
             matched: Vec::new(),
             refused: None,
@@ -429,6 +439,8 @@ impl<'a> Runner<'a> {
                         tests: Ok(b.state.tests),
                     })
                     .collect(),
+                listed_at: self.listed_at,
+                busy: Vec::new(),
             };
         }
         // Every process the run started ends with it.
@@ -502,6 +514,10 @@ impl<'a> Runner<'a> {
             interrupted,
             refused: self.refused.take(),
             listed: Vec::new(),
+            listed_at: self.listed_at,
+            busy: (self.bins.iter())
+                .map(|b| (b.binary.id.clone(), b.busy_for))
+                .collect(),
         }
     }
 
@@ -759,6 +775,7 @@ impl<'a> Runner<'a> {
             reliable_starts,
             progress: Instant::now(),
             watchdog: false,
+            started: Instant::now(),
         };
         let e = Entry {
             time: self.now(),
@@ -830,7 +847,9 @@ impl<'a> Runner<'a> {
             Msg::Exited { job, status } => {
                 if let Some(j) = self.jobs.get_mut(&job) {
                     j.exit = Some(status);
-                    j.exited_at = Some(Instant::now());
+                    let now = Instant::now();
+                    j.exited_at = Some(now);
+                    self.bins[j.bin].busy_for += now.saturating_duration_since(j.started);
                     if j.open_streams == 0 {
                         self.finalize(job);
                     }

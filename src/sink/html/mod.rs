@@ -368,6 +368,9 @@ struct Report {
     other_output: Vec<ProcOutput>,
     other_index: foldhash::HashMap<Box<str>, usize>,
     other_actions: BTreeMap<String, u64>,
+    /// A test slower than this is named among the slowest whatever its
+    /// rank (0: the default).
+    slow_threshold_ms: u64,
 }
 
 /// The html sink.
@@ -385,6 +388,12 @@ impl Html {
             report: Report::default(),
             finished: false,
         }
+    }
+
+    /// Names among the slowest tests every test slower than `ms`.
+    pub fn slow_threshold(mut self, ms: u64) -> Html {
+        self.report.slow_threshold_ms = ms;
+        self
     }
 }
 

@@ -92,6 +92,7 @@ impl Report {
         self.alerts(&mut h, &stats);
         self.cards(&mut h, &stats);
         self.run_info(&mut h);
+        self.slowest(&mut h);
         h.push_str(TABLE);
         self.log_panel(&mut h);
         self.other_output_panel(&mut h);
@@ -305,6 +306,58 @@ impl Report {
             duration(ms)
         );
         h.push_str("</section>\n");
+    }
+
+    /// The slowest tests: the ten slowest, then any other over the threshold.
+    fn slowest(&self, h: &mut String) {
+        use crate::sink::slowest::{self, TOP};
+        let threshold = match self.slow_threshold_ms {
+            0 => slowest::THRESHOLD_MS,
+            ms => ms,
+        };
+        let mut timed: Vec<(u64, usize)> = (self.tests.iter().enumerate())
+            .filter_map(|(i, t)| Some((t.duration()?, i)))
+            .collect();
+        if timed.is_empty() {
+            return;
+        }
+        let by_time = |a: &(u64, usize), b: &(u64, usize)| b.0.cmp(&a.0).then(a.1.cmp(&b.1));
+        if timed.len() > TOP {
+            timed.select_nth_unstable_by(TOP - 1, by_time);
+            let (top, rest) = timed.split_at_mut(TOP);
+            let mut over: Vec<(u64, usize)> = rest
+                .iter()
+                .copied()
+                .filter(|(ms, _)| *ms > threshold)
+                .collect();
+            let mut shown = top.to_vec();
+            shown.append(&mut over);
+            timed = shown;
+        }
+        timed.sort_by(by_time);
+        h.push_str(
+            "<section class=\"panel slowest\" id=\"slowest\">\n<h2>Slowest tests</h2>\n\
+             <table><thead><tr><th class=\"dur\">Duration</th><th>Test</th><th class=\"st\">Status</th></tr></thead><tbody>\n",
+        );
+        let groups = self.groups.all();
+        for (ms, i) in timed {
+            let t = &self.tests[i];
+            let over = if ms > threshold {
+                " class=\"over\""
+            } else {
+                ""
+            };
+            let _ = write!(
+                h,
+                "<tr{over}><td class=\"dur\">{}</td><td class=\"id\">",
+                duration(ms)
+            );
+            esc(h, &clean(&t.id(groups)));
+            h.push_str("</td><td class=\"st\">");
+            h.push_str(t.status.map_or("", |s| s.as_str()));
+            h.push_str("</td></tr>\n");
+        }
+        h.push_str("</tbody></table>\n</section>\n");
     }
 
     fn run_info(&self, h: &mut String) {
