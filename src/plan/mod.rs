@@ -227,7 +227,8 @@ pub struct Context<'a> {
     pub build: &'a Build,
     pub rustc: &'a Rustc,
     pub config_env: Vec<cargo::ConfigEnv>,
-    pub runner: Option<Vec<String>>,
+    /// The target the tests were built for, and its runner.
+    pub platform: &'a cargo::Platform,
     /// How libtest binaries are let take `-Zunstable-options`.
     pub unlock: Unlock,
 }
@@ -261,19 +262,29 @@ pub fn binaries(ctx: &Context) -> Vec<TestBinary> {
             build_script: ctx.build.build_scripts.get(&art.package_id),
             native_dirs: &native_dirs,
             config_env: &ctx.config_env,
-            target: &ctx.rustc.host,
+            target: &ctx.platform.triple,
             rustc: ctx.rustc,
         });
-        let (program, base_args) = match &ctx.runner {
+        // As cargo test: `runner args... exe`, for every test executable.
+        let runner = ctx.platform.runner.as_ref();
+        let (program, base_args) = match runner {
             Some(r) => (
-                PathBuf::from(&r[0]),
-                r[1..]
+                r.program.clone(),
+                r.args
                     .iter()
-                    .map(OsString::from)
+                    .cloned()
                     .chain([art.executable.clone().into_os_string()])
                     .collect(),
             ),
             None => (art.executable.clone(), Vec::new()),
+        };
+        // The preload library leaves the runner's process before the runner
+        // starts the test executable (and a foreign-architecture executable
+        // could not load it): through a runner, libtest gets the variable.
+        let unlock = match (harness, &ctx.unlock, runner) {
+            (Harness::Libtest, Unlock::Preload { .. }, Some(_)) => Unlock::Env,
+            (Harness::Libtest, unlock, _) => unlock.clone(),
+            _ => Unlock::Nothing,
         };
         out.push(TestBinary {
             id: binary_id(&pkg.name, &art.kind, &art.target_name),
@@ -285,11 +296,7 @@ pub fn binaries(ctx: &Context) -> Vec<TestBinary> {
                 env,
                 clear_env: false,
                 via_test_args: false,
-                unlock: if harness == Harness::Libtest {
-                    ctx.unlock.clone()
-                } else {
-                    Unlock::Nothing
-                },
+                unlock,
                 witness: matches!(harness, Harness::Libtest | Harness::Tester),
                 doc_merge: None,
             },
