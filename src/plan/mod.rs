@@ -327,6 +327,14 @@ pub fn doctest_binary(
             args[i + 1] = "never".into();
         }
     }
+    // With a runner, cargo gives rustdoc `--test-runtool`, and rustdoc
+    // starts the merged doctests' runner through it, without telling it
+    // apart (no `RUSTDOC_DOCTEST_BIN_PATH`): the preload library cannot
+    // follow, and its libtest gets the variable as a runner's test does.
+    let unlock = &match unlock {
+        Unlock::Preload { .. } if inv.runtool().is_some() => Unlock::Env,
+        other => other.clone(),
+    };
     let doc_merge = merge
         .filter(|_| unlock.lets_rustdoc_merge())
         .map(|mode| match mode {
