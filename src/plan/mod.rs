@@ -157,9 +157,14 @@ pub struct TestBinary {
 /// Why a binary's tests could not be listed.
 #[derive(Debug, thiserror::Error)]
 pub enum ListingError {
-    /// The listing process did not start.
-    #[error("cannot start its listing")]
-    Start(#[source] std::io::Error),
+    /// The listing process did not start (its program: the executable, or
+    /// the target runner that starts it).
+    #[error("cannot start {} to list its tests", program.display())]
+    Start {
+        program: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     /// It ran and failed: its exit status and the end of its stderr.
     #[error("listing its tests failed ({status}): {stderr}")]
     Failed {
@@ -556,7 +561,10 @@ fn run_listing(mut cmd: Command) -> Result<Vec<u8>, ListingError> {
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let out = cmd.output().map_err(ListingError::Start)?;
+    let out = cmd.output().map_err(|source| ListingError::Start {
+        program: PathBuf::from(cmd.get_program()),
+        source,
+    })?;
     if out.status.success() {
         Ok(out.stdout)
     } else {
