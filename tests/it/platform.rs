@@ -327,12 +327,15 @@ fn a_configured_runner_runs_every_test_executable_and_doctest_as_cargo_test_does
     let problems = differences_from_cargo(&entries, &text(&theirs));
     assert!(problems.is_empty(), "{problems:#?}\n{}", text(&theirs));
 
-    // And a run on the host, without the runner, has the same results.
+    // And runs without the runner, for the host and for the host's
+    // triple (doctests merged again), have the same results.
     ws.configure(None);
-    let (plain, host_entries) = ws.structlog(&[], &[]);
-    assert_eq!(plain.status.code(), mine.status.code(), "{}", text(&plain));
-    assert!(ws.ran().is_empty());
-    assert_eq!(statuses(&host_entries), statuses(&entries));
+    for args in [vec![], vec!["--target", host.as_str()]] {
+        let (plain, plain_entries) = ws.structlog(&args, &[]);
+        assert_eq!(plain.status.code(), mine.status.code(), "{}", text(&plain));
+        assert!(ws.ran().is_empty());
+        assert_eq!(statuses(&plain_entries), statuses(&entries), "{args:?}");
+    }
 }
 
 #[test]
