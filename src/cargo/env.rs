@@ -247,15 +247,3 @@ pub fn config_files(cwd: &Path) -> Vec<PathBuf> {
     }
     files
 }
-
-/// A target runner from `CARGO_TARGET_<TRIPLE>_RUNNER` (cargo runs test
-/// executables through it, as `runner exe args...`).
-pub fn target_runner(host: &str) -> Option<Vec<String>> {
-    let var = format!(
-        "CARGO_TARGET_{}_RUNNER",
-        host.to_uppercase().replace(['-', '.'], "_")
-    );
-    let v = std::env::var(var).ok()?;
-    let parts: Vec<String> = v.split_whitespace().map(str::to_string).collect();
-    (!parts.is_empty()).then_some(parts)
-}

@@ -9,12 +9,14 @@
 //! as `RUSTDOC` (see [`rustdoc_wrapper`]).
 
 mod env;
+mod platform;
 mod rustdoc;
 mod toolchain;
 
 use crate::error::Error;
 use cargo_metadata::{Message, Metadata, MetadataCommand, PackageId};
 pub use env::*;
+pub use platform::*;
 pub use rustdoc::*;
 use serde::Deserialize;
 use std::collections::{HashMap, HashSet};
@@ -43,6 +45,8 @@ pub struct Options {
     pub release: bool,
     pub profile: Option<String>,
     pub target_dir: Option<PathBuf>,
+    /// `--target`: the triple (or target spec file) to build for.
+    pub target: Option<String>,
     pub jobs: Option<String>,
     pub locked: bool,
     pub offline: bool,
@@ -157,6 +161,9 @@ pub fn cargo_command(sub: &str, args: &Options) -> Command {
     }
     if let Some(d) = &args.target_dir {
         cmd.arg("--target-dir").arg(d);
+    }
+    if let Some(t) = &args.target {
+        cmd.arg("--target").arg(t);
     }
     if let Some(j) = &args.jobs {
         cmd.arg("--jobs").arg(j);

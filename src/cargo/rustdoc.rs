@@ -45,6 +45,24 @@ impl RustdocInvocation {
         self.args.get(i + 1).map(String::as_str)
     }
 
+    /// The program rustdoc runs each doctest through (`--test-runtool`,
+    /// or `--runtool` before cargo 1.89): the target's runner, which cargo
+    /// hands to rustdoc.
+    pub fn runtool(&self) -> Option<&str> {
+        let mut it = self.args.iter();
+        while let Some(a) = it.next() {
+            for flag in ["--test-runtool", "--runtool"] {
+                if a == flag {
+                    return it.next().map(String::as_str);
+                }
+                if let Some(v) = a.strip_prefix(flag).and_then(|v| v.strip_prefix('=')) {
+                    return Some(v);
+                }
+            }
+        }
+        None
+    }
+
     /// The arguments without any `--test-args` (the listing's).
     pub fn base_args(&self) -> Vec<String> {
         let mut out = Vec::with_capacity(self.args.len());
@@ -237,9 +255,33 @@ mod tests {
             env: vec![],
         };
         assert_eq!(inv.crate_name(), Some("a"));
+        assert_eq!(inv.runtool(), None);
         assert_eq!(
             inv.base_args(),
             vec!["--crate-name", "a", "--test", "src/lib.rs", "-L", "d"]
         );
+    }
+
+    #[test]
+    fn the_runner_cargo_hands_rustdoc_is_read_in_either_spelling() {
+        let with = |args: &[&str]| RustdocInvocation {
+            program: "rustdoc".into(),
+            args: args.iter().map(|s| s.to_string()).collect(),
+            cwd: PathBuf::new(),
+            env: vec![],
+        };
+        let inv = with(&[
+            "--test",
+            "--test-runtool",
+            "/r/run.sh",
+            "--test-runtool-arg",
+            "x",
+        ]);
+        assert_eq!(inv.runtool(), Some("/r/run.sh"));
+        assert_eq!(
+            with(&["--runtool=qemu-arm", "--test"]).runtool(),
+            Some("qemu-arm")
+        );
+        assert_eq!(with(&["--test-runtool-arg", "x"]).runtool(), None);
     }
 }

@@ -101,6 +101,7 @@ fn cargo(a: &CargoArgs) -> crate::cargo::Options {
         release: a.release,
         profile: a.profile.clone(),
         target_dir: a.target_dir.clone(),
+        target: a.target.clone(),
         jobs: a.jobs.clone(),
         locked: a.locked,
         offline: a.offline,

@@ -501,6 +501,9 @@ pub struct CargoArgs {
     /// Directory for all generated artifacts
     #[arg(long, value_name = "DIRECTORY", help_heading = "Compilation Options")]
     pub target_dir: Option<PathBuf>,
+    /// Build and run the tests for the target triple (through its runner)
+    #[arg(long, value_name = "TRIPLE", help_heading = "Compilation Options")]
+    pub target: Option<String>,
     /// Number of parallel build jobs
     #[arg(
         short = 'j',

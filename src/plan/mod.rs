@@ -162,9 +162,14 @@ pub struct TestBinary {
 /// Why a binary's tests could not be listed.
 #[derive(Debug, thiserror::Error)]
 pub enum ListingError {
-    /// The listing process did not start.
-    #[error("cannot start its listing")]
-    Start(#[source] std::io::Error),
+    /// The listing process did not start (its program: the executable, or
+    /// the target runner that starts it).
+    #[error("cannot start {} to list its tests", program.display())]
+    Start {
+        program: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     /// It ran and failed: its exit status and the end of its stderr.
     #[error("listing its tests failed ({status}): {stderr}")]
     Failed {
@@ -232,7 +237,8 @@ pub struct Context<'a> {
     pub build: &'a Build,
     pub rustc: &'a Rustc,
     pub config_env: Vec<cargo::ConfigEnv>,
-    pub runner: Option<Vec<String>>,
+    /// The target the tests were built for, and its runner.
+    pub platform: &'a cargo::Platform,
     /// How libtest binaries are let take `-Zunstable-options`.
     pub unlock: Unlock,
 }
@@ -266,19 +272,29 @@ pub fn binaries(ctx: &Context) -> Vec<TestBinary> {
             build_script: ctx.build.build_scripts.get(&art.package_id),
             native_dirs: &native_dirs,
             config_env: &ctx.config_env,
-            target: &ctx.rustc.host,
+            target: &ctx.platform.triple,
             rustc: ctx.rustc,
         });
-        let (program, base_args) = match &ctx.runner {
+        // As cargo test: `runner args... exe`, for every test executable.
+        let runner = ctx.platform.runner.as_ref();
+        let (program, base_args) = match runner {
             Some(r) => (
-                PathBuf::from(&r[0]),
-                r[1..]
+                r.program.clone(),
+                r.args
                     .iter()
-                    .map(OsString::from)
+                    .cloned()
                     .chain([art.executable.clone().into_os_string()])
                     .collect(),
             ),
             None => (art.executable.clone(), Vec::new()),
+        };
+        // The preload library leaves the runner's process before the runner
+        // starts the test executable (and a foreign-architecture executable
+        // could not load it): through a runner, libtest gets the variable.
+        let unlock = match (harness, &ctx.unlock, runner) {
+            (Harness::Libtest, Unlock::Preload { .. }, Some(_)) => Unlock::Env,
+            (Harness::Libtest, unlock, _) => unlock.clone(),
+            _ => Unlock::Nothing,
         };
         out.push(TestBinary {
             id: binary_id(&pkg.name, &art.kind, &art.target_name),
@@ -290,11 +306,7 @@ pub fn binaries(ctx: &Context) -> Vec<TestBinary> {
                 env,
                 clear_env: false,
                 via_test_args: false,
-                unlock: if harness == Harness::Libtest {
-                    ctx.unlock.clone()
-                } else {
-                    Unlock::Nothing
-                },
+                unlock,
                 witness: matches!(harness, Harness::Libtest | Harness::Tester),
                 doc_merge: None,
             },
@@ -325,6 +337,14 @@ pub fn doctest_binary(
             args[i + 1] = "never".into();
         }
     }
+    // With a runner, cargo gives rustdoc `--test-runtool`, and rustdoc
+    // starts the merged doctests' runner through it, without telling it
+    // apart (no `RUSTDOC_DOCTEST_BIN_PATH`): the preload library cannot
+    // follow, and its libtest gets the variable as a runner's test does.
+    let unlock = &match unlock {
+        Unlock::Preload { .. } if inv.runtool().is_some() => Unlock::Env,
+        other => other.clone(),
+    };
     let doc_merge = merge
         .filter(|_| unlock.lets_rustdoc_merge())
         .map(|mode| match mode {
@@ -546,7 +566,10 @@ fn run_listing(mut cmd: Command) -> Result<Vec<u8>, ListingError> {
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let out = cmd.output().map_err(ListingError::Start)?;
+    let out = cmd.output().map_err(|source| ListingError::Start {
+        program: PathBuf::from(cmd.get_program()),
+        source,
+    })?;
     if out.status.success() {
         Ok(out.stdout)
     } else {

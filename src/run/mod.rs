@@ -369,7 +369,15 @@ fn execute(args: Settings, purpose: Purpose) -> Result<i32, Error> {
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or_else(|| cwd.clone());
     let rustc_dir = manifest_dir.clone();
-    let rustc = std::thread::spawn(move || cargo::rustc_info(&rustc_dir));
+    // The platform (target and runner) is read from cargo's configuration
+    // as cargo reads it, from the directory cargo runs in; its host is
+    // rustc's.
+    let (config_dir, target) = (cwd.clone(), args.cargo.target.clone());
+    let toolchain = std::thread::spawn(move || {
+        let rustc = cargo::rustc_info(&rustc_dir);
+        let platform = cargo::platform(&config_dir, target.as_deref(), &rustc.host);
+        (rustc, platform)
+    });
     let mut fanout = if listing {
         FanOut::new()
     } else {
@@ -484,18 +492,21 @@ fn execute(args: Settings, purpose: Purpose) -> Result<i32, Error> {
         cargo::build(&mut cmd, args.cargo.color.as_deref())
     };
     let built = std::time::Instant::now();
-    let rustc = rustc.join().unwrap_or_default();
+    let (rustc, platform) = toolchain
+        .join()
+        .map_err(|_| Error::Setup("reading the toolchain panicked".into()))?;
     let metadata = match (early, metadata) {
         (Some(m), _) => m,
         (None, Some(handle)) => join_metadata(handle),
         (None, None) => unreachable!("metadata is joined once"),
     };
-    let workspace = match metadata {
-        Ok(m) => m,
-        Err(e) => {
-            // No workspace to speak of: still leave complete documents behind.
+    let (workspace, platform) = match (metadata, platform) {
+        (Ok(m), Ok(p)) => (m, p),
+        (Err(e), _) | (_, Err(e)) => {
+            // No workspace, or no platform, to speak of: still leave
+            // complete documents behind.
             let info = run_info(&manifest_dir, &args, &rustc);
-            failed_run(&mut stream, info, None, e.to_string());
+            failed_run(&mut stream, info, None, e.report());
             finish(stream, false, false, false);
             return Err(e);
         }
@@ -552,7 +563,7 @@ fn execute(args: Settings, purpose: Purpose) -> Result<i32, Error> {
         build: &build,
         rustc: &rustc,
         config_env: cargo::config_env(&cwd),
-        runner: cargo::target_runner(&rustc.host),
+        platform: &platform,
         unlock: unlock.clone(),
     };
     let binaries = plan::binaries(&ctx);

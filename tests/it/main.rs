@@ -13,6 +13,7 @@ mod html_report;
 mod layout;
 mod logs;
 mod partition;
+mod platform;
 mod real_suites;
 mod run_control;
 mod selection;

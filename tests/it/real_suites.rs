@@ -190,9 +190,9 @@ fn nothing_is_rebuilt_by_either_tool_after_the_other() {
 
 /// One result as `cargo test` printed it.
 #[derive(Debug, PartialEq)]
-struct CargoResult {
-    outcome: String,
-    should_panic: bool,
+pub(crate) struct CargoResult {
+    pub(crate) outcome: String,
+    pub(crate) should_panic: bool,
 }
 
 /// The outcome word a result line ends with (a harness that does not
@@ -211,7 +211,7 @@ fn outcome_word(text: &str) -> Option<&'static str> {
 /// Reads `cargo test`'s output (stdout and stderr in one pipe): results by
 /// test executable and name. A name with a line break spans lines; output
 /// a test printed may stand between a name and its outcome.
-fn cargo_results(output: &str) -> BTreeMap<(String, String), CargoResult> {
+pub(crate) fn cargo_results(output: &str) -> BTreeMap<(String, String), CargoResult> {
     let mut results = BTreeMap::new();
     let mut exe = String::new();
     let mut pending: Option<String> = None;
