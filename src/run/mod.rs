@@ -378,53 +378,27 @@ fn execute(args: Settings, purpose: Purpose) -> Result<i32, Error> {
         let platform = cargo::platform(&config_dir, target.as_deref(), &rustc.host);
         (rustc, platform)
     });
-    let mut fanout = if listing {
-        FanOut::new()
-    } else {
-        sink::setup(&args.sinks)?
-    };
-    if !listing && crate::sink::progress::wanted() {
-        fanout.add(
-            "progress bar",
-            Box::new(crate::sink::progress::Progress::new()),
-        );
-    }
-    let mut stream = Stream {
-        fanout,
-        summary: Summary::new(),
-        record: None,
-        echo_warnings: listing,
-    };
-    // What failed last time is known before anything is built: when
-    // nothing did, nothing is.
+    // What failed last time is known before anything is opened or built:
+    // a reference that cannot be read stops the run with nothing touched,
+    // and when nothing failed, nothing is built.
     let mut metadata = Some(metadata);
     let mut early = None;
     let rerun = match &args.rerun {
         None => None,
         Some(req) => {
             let paths = if req.from.is_empty() {
-                let m = join_metadata(metadata.take().expect("not joined"));
-                let paths = match &m {
-                    Ok(w) => records::all(&records::dir(
-                        args.control.session_dir.as_deref(),
-                        w.metadata.target_directory.as_std_path(),
-                    )),
-                    Err(_) => Vec::new(),
-                };
-                let dir = m.as_ref().ok().map(|w| {
-                    records::dir(
-                        args.control.session_dir.as_deref(),
-                        w.metadata.target_directory.as_std_path(),
-                    )
-                });
+                let m = join_metadata(metadata.take().expect("not joined yet"))?;
+                let dir = records::dir(
+                    args.control.session_dir.as_deref(),
+                    m.metadata.target_directory.as_std_path(),
+                );
                 early = Some(m);
+                let paths = records::all(&dir);
                 if paths.is_empty() {
-                    if let Some(dir) = dir {
-                        return Err(Error::Usage(format!(
-                            "{}: no run is recorded here yet; run the tests once, or name a raw log with --from-log",
-                            dir.display()
-                        )));
-                    }
+                    return Err(Error::Usage(format!(
+                        "{}: no run is recorded here yet; run the tests once, or name a raw log with --from-log",
+                        dir.display()
+                    )));
                 }
                 paths
             } else {
@@ -441,6 +415,23 @@ fn execute(args: Settings, purpose: Purpose) -> Result<i32, Error> {
             let failed = records::failed(&paths)?;
             Some(Rerun::new(req.mode, source, failed))
         }
+    };
+    let mut fanout = if listing {
+        FanOut::new()
+    } else {
+        sink::setup(&args.sinks)?
+    };
+    if !listing && crate::sink::progress::wanted() {
+        fanout.add(
+            "progress bar",
+            Box::new(crate::sink::progress::Progress::new()),
+        );
+    }
+    let mut stream = Stream {
+        fanout,
+        summary: Summary::new(),
+        record: None,
+        echo_warnings: listing,
     };
     let rerun = match rerun {
         Some(r) if r.is_empty() => {
@@ -496,7 +487,7 @@ fn execute(args: Settings, purpose: Purpose) -> Result<i32, Error> {
         .join()
         .map_err(|_| Error::Setup("reading the toolchain panicked".into()))?;
     let metadata = match (early, metadata) {
-        (Some(m), _) => m,
+        (Some(m), _) => Ok(m),
         (None, Some(handle)) => join_metadata(handle),
         (None, None) => unreachable!("metadata is joined once"),
     };
