@@ -249,7 +249,11 @@ fn from_log_names_what_is_gone_and_a_green_reference_runs_nothing() {
         .arg(&ci));
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("--last-failed or --failed-first"));
+    // Nothing is opened before the reference is read: an earlier output
+    // stays as it was.
     let empty = dir.path().join("empty");
+    let earlier = dir.path().join("earlier.xml");
+    std::fs::write(&earlier, "<testsuites/>\n").unwrap();
     let out = run(structlog()
         .args([
             "--manifest-path",
@@ -257,8 +261,14 @@ fn from_log_names_what_is_gone_and_a_green_reference_runs_nothing() {
             "--last-failed",
             "--session-dir",
         ])
-        .arg(&empty));
+        .arg(&empty)
+        .arg("--log-xunit")
+        .arg(&earlier));
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read_to_string(&earlier).unwrap(),
+        "<testsuites/>\n"
+    );
     assert!(
         stderr(&out).contains("no run is recorded"),
         "{}",
