@@ -101,7 +101,10 @@ pub fn open(
     let reader = || -> Result<_, Error> {
         let f = std::fs::File::open(file)
             .map_err(|e| Error::caused(format!("cannot open {}", file.display()), e))?;
-        let decoder = zstd::Decoder::new(f).map_err(|e| damaged(file, e))?;
+        let mut decoder = zstd::Decoder::new(f).map_err(|e| damaged(file, e))?;
+        decoder
+            .window_log_max(super::create::WINDOW_LOG)
+            .map_err(|e| damaged(file, e))?;
         Ok(tar::Archive::new(decoder))
     };
     if let Some(dir) = extract_to {
