@@ -348,7 +348,7 @@ pub fn list(args: Settings, json: bool) -> Result<i32, Error> {
     execute(args, Purpose::List { json })
 }
 
-fn execute(args: Settings, purpose: Purpose) -> Result<i32, Error> {
+fn execute(mut args: Settings, purpose: Purpose) -> Result<i32, Error> {
     let began = std::time::Instant::now();
     let listing = matches!(purpose, Purpose::List { .. });
     let flags = args.flags.clone();
@@ -370,6 +370,11 @@ fn execute(args: Settings, purpose: Purpose) -> Result<i32, Error> {
         )?)),
         None => None,
     };
+    // Samples and the run's record outlive an extraction: they go where a
+    // normal run in the checkout would write them.
+    if let (Some(x), None) = (&archived, &args.control.session_dir) {
+        args.control.session_dir = Some(x.workspace.join("target").join("structlog"));
+    }
     let metadata = match &archived {
         Some(x) => {
             let w = x.workspace();

@@ -162,8 +162,13 @@ fn shards_run_from_an_archive_without_cargo_give_the_full_runs_results() {
         got, want,
         "the shards from the archive give the full run's results"
     );
-    // The run took nothing from the build it was made from.
-    assert!(!checkout.join("target").exists());
+    // Nothing was built in the checkout: the tests came from the archive
+    // (the checkout's target directory holds only the runs' records).
+    let built: Vec<_> = std::fs::read_dir(checkout.join("target"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(built, ["structlog"]);
 }
 
 #[test]
@@ -327,4 +332,68 @@ fn damaged_truncated_or_foreign_archives_are_refused_leaving_nothing() {
             }
         }
     }
+}
+
+#[test]
+fn doctests_the_archive_could_not_hold_are_an_error_in_every_run() {
+    let dir = tempfile::tempdir().unwrap();
+    // A rustdoc that lists doctests but will not keep them compiled.
+    let sysroot = Command::new("rustc")
+        .args(["--print", "sysroot"])
+        .output()
+        .unwrap();
+    let real = PathBuf::from(String::from_utf8(sysroot.stdout).unwrap().trim()).join("bin/rustdoc");
+    let wrapper = dir.path().join("rustdoc");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\ncase \" $* \" in *\" --persist-doctests \"*) \
+             echo 'error: persisting is switched off here' >&2; exit 1;; esac\nexec '{}' \"$@\"\n",
+            real.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let archive = dir.path().join("tests.tar.zst");
+    let out = run(structlog().env("RUSTDOC", &wrapper).args([
+        "archive",
+        "--manifest-path",
+        fixture_manifest("sample").to_str().unwrap(),
+        "--workspace",
+        "--archive-file",
+        archive.to_str().unwrap(),
+    ]));
+    assert_eq!(out.status.code(), Some(101), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("the doctests of alpha are not in the archive")
+            && stderr.contains("persisting is switched off here"),
+        "{stderr}"
+    );
+    let checkout = dir.path().join("checkout");
+    copy_tree(&root().join("fixtures/sample"), &checkout);
+    let raw = dir.path().join("run.log");
+    let out = run(bare(&checkout, &bare_path(dir.path())).args([
+        "run",
+        "--archive-file",
+        archive.to_str().unwrap(),
+        "--workspace-remap",
+        checkout.to_str().unwrap(),
+        "--log-raw",
+        raw.to_str().unwrap(),
+    ]));
+    assert_eq!(out.status.code(), Some(101), "{}", text(&out));
+    let entries = read_raw(&raw);
+    let errors = logs(&entries, "ERROR");
+    for package in ["alpha", "beta"] {
+        assert!(
+            errors.iter().any(|e| e
+                .contains(&format!("the doctests of {package} are not in the archive"))
+                && e.contains("persisting is switched off here")),
+            "{package}: {errors:?}"
+        );
+    }
+    // The other tests ran.
+    assert!(ended(&raw).contains("alpha tests::passes"));
 }
