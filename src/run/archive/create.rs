@@ -2,13 +2,13 @@
 //! write the archive (see the module above for what it holds).
 
 use super::doctests;
-use super::{Binary, Doctests, Manifest, Toolchain, FORMAT, MANIFEST, SUMS, VERSION};
+use super::{Binary, Docs, Doctests, Manifest, Toolchain, DOCS, FORMAT, MANIFEST, SUMS, VERSION};
 use crate::cargo::{self, Build};
 use crate::error::{exit, Error};
 use crate::plan::{self, flags::TestFlags, Harness};
 use crate::run::Settings;
 use sha2::{Digest, Sha256};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -94,64 +94,28 @@ pub fn create(args: Settings, file: &Path) -> Result<i32, Error> {
         });
     }
 
-    // The doctests, as a run with no filter would run them.
-    let mut missing = Vec::new();
+    // The doctests, as a run with no filter would run them: listed and
+    // compiled on a thread of their own while the executables are written.
     let want_docs = doc_only || (!args.targets.any_selected() && args.filter.is_none());
     let has_docs = metadata
         .workspace_packages()
         .iter()
         .any(|p| p.targets.iter().any(|t| t.doctest));
     let scratch = Scratch::new(&structlog_dir)?;
-    let mut docs = Vec::new();
-    let mut doc_dirs = Vec::new();
-    if want_docs && has_docs {
-        eprintln!("cargo-structlog: compiling the doctests for the archive");
-        let mut cmd = cargo::cargo_command("test", &args.cargo);
-        cmd.current_dir(&cwd);
-        let list_args = TestFlags::default().list_args(Harness::Rustdoc);
-        let bootstrap = (!rustc.is_nightly()).then_some("-1");
-        let listing = cargo::list_doctests(cmd, &list_args, bootstrap, rustc.rustdoc_merges())?;
-        if !listing.success && !listing.stderr.contains("no library targets found") {
-            eprint!("{}", listing.stderr);
-            missing.push(format!(
-                "listing the doctests failed where the archive was made: {}",
-                listing.stderr.lines().last().unwrap_or("")
-            ));
-        }
-        for (i, (inv, lines)) in listing.invocations.iter().enumerate() {
-            let package = inv
-                .env
-                .iter()
-                .find(|(k, _)| k == "CARGO_PKG_NAME")
-                .map(|(_, v)| v.clone())
-                .or_else(|| inv.crate_name().map(str::to_string))
-                .unwrap_or_else(|| format!("doc{i}"));
-            let dir = scratch.0.join(format!("{i}"));
-            match doctests::compile(inv, lines, &dir, rustc.rustdoc_merges(), &root) {
-                Ok(compiled) => {
-                    let cwd = test_run_directory(&inv.args).unwrap_or_else(|| inv.cwd.clone());
-                    docs.push((package, cwd, doc_env(inv), compiled.tests));
-                    doc_dirs.push(compiled.dir);
-                }
-                Err(e) => missing.push(format!(
-                    "the doctests of {package} are not in the archive: {}",
-                    e.report()
-                )),
-            }
-        }
-    }
+    let docs = (want_docs && has_docs).then(|| {
+        let (cargo_args, cwd, rustc, root, dir) = (
+            args.cargo.clone(),
+            cwd.clone(),
+            rustc.clone(),
+            root.clone(),
+            scratch.0.clone(),
+        );
+        std::thread::spawn(move || compile_docs(&cargo_args, &cwd, &rustc, &root, &dir))
+    });
 
     // What goes in, by member name.
+    let name_of = |p: &Path| member_name(p, &target_dir, rustc.sysroot.as_deref());
     let mut members: BTreeMap<String, PathBuf> = BTreeMap::new();
-    let sysroot = rustc.sysroot.clone();
-    let name_of = |p: &Path| -> Option<String> {
-        if let Ok(rest) = p.strip_prefix(&target_dir) {
-            return Some(format!("target/{}", rest.display()));
-        }
-        let sysroot = sysroot.as_ref()?;
-        let rest = p.strip_prefix(sysroot.join("lib")).ok()?;
-        Some(format!("toolchain/lib/{}", rest.display()))
-    };
     let mut loaded: Vec<(PathBuf, Vec<PathBuf>)> = Vec::new();
     for b in &binaries {
         let Some(name) = name_of(&b.exe) else {
@@ -181,55 +145,13 @@ pub fn create(args: Settings, file: &Path) -> Result<i32, Error> {
             add_tree(&script.out_dir, &name_of, &mut members)?;
         }
     }
-    let mut doctest_sets = Vec::new();
-    for ((package, cwd, env, mut tests), dir) in docs.into_iter().zip(&doc_dirs) {
-        let at = format!("doctests/{package}");
-        let search: Vec<PathBuf> = env
-            .iter()
-            .filter(|(k, _)| k == cargo::dylib_path_var())
-            .flat_map(|(_, v)| std::env::split_paths(v).collect::<Vec<_>>())
-            .collect();
-        for t in &mut tests {
-            if let doctests::Outcome::Run { exe } = &mut t.outcome {
-                let rel = exe.strip_prefix(dir).unwrap_or(exe).to_path_buf();
-                loaded.push((exe.clone(), search.clone()));
-                let name = format!("{at}/{}", rel.display());
-                members.insert(name.clone(), exe.clone());
-                *exe = PathBuf::from(name);
-            }
-        }
-        doctest_sets.push(Doctests {
-            package,
-            cwd,
-            env,
-            tests,
-        });
-    }
-    // The dynamic libraries they load, from the target directory and the
-    // toolchain (the system's own are the system's).
+    let libs = Libraries {
+        sysroot: rustc.sysroot.as_deref(),
+        triple: &platform.triple,
+        name_of: &name_of,
+    };
     let mut seen = BTreeSet::new();
-    while let Some((exe, search)) = loaded.pop() {
-        for lib in needed(&exe) {
-            let mut dirs = search.clone();
-            if let Some(s) = &rustc.sysroot {
-                dirs.push(
-                    s.join("lib")
-                        .join("rustlib")
-                        .join(&platform.triple)
-                        .join("lib"),
-                );
-            }
-            let Some(found) = dirs.iter().map(|d| d.join(&lib)).find(|p| p.is_file()) else {
-                continue;
-            };
-            if let Some(name) = name_of(&found) {
-                if seen.insert(found.clone()) {
-                    members.insert(name, found.clone());
-                    loaded.push((found, search.clone()));
-                }
-            }
-        }
-    }
+    libs.add(loaded, &mut members, &mut seen);
 
     let rust_versions = workspace
         .rust_versions
@@ -266,19 +188,193 @@ pub fn create(args: Settings, file: &Path) -> Result<i32, Error> {
         rust_versions,
         packages,
         binaries,
-        doctests: doctest_sets,
-        missing,
+        docs: Docs::default(),
     };
-    for m in &manifest.missing {
+    let partial = {
+        let mut name = file.file_name().unwrap_or_default().to_os_string();
+        name.push(format!(".partial-{}", std::process::id()));
+        file.with_file_name(name)
+    };
+    let written = (|| -> Result<Docs, Error> {
+        let mut out = Writer::start(&partial, &manifest, &members)?;
+        for (name, source) in &members {
+            out.add_file(name, source)?;
+        }
+        let compiled = match docs {
+            Some(handle) => handle
+                .join()
+                .map_err(|_| Error::Setup("compiling the doctests panicked".into()))?,
+            None => Compiled::default(),
+        };
+        let mut more = BTreeMap::new();
+        for (name, source) in &compiled.members {
+            more.insert(name.clone(), source.clone());
+        }
+        libs.add(compiled.loaded, &mut more, &mut seen);
+        more.retain(|name, _| !members.contains_key(name));
+        out.grow(&more)?;
+        for (name, source) in &more {
+            out.add_file(name, source)?;
+        }
+        let json = serde_json::to_vec(&compiled.docs)
+            .map_err(|e| Error::caused("cannot write the doctests' manifest", e))?;
+        out.add_data(DOCS, &json)?;
+        out.finish()?;
+        Ok(compiled.docs)
+    })();
+    let docs = match written {
+        Ok(d) => d,
+        Err(e) => {
+            let _ = std::fs::remove_file(&partial);
+            return Err(e);
+        }
+    };
+    std::fs::rename(&partial, file).map_err(|e| {
+        let _ = std::fs::remove_file(&partial);
+        Error::caused(format!("cannot write {}", file.display()), e)
+    })?;
+    drop(scratch);
+    for m in &docs.missing {
         eprintln!("cargo-structlog: error: {m}");
     }
-    write(file, &manifest, &members)?;
-    drop(scratch);
-    Ok(if manifest.missing.is_empty() {
+    Ok(if docs.missing.is_empty() {
         exit::OK
     } else {
         exit::TESTS_FAILED
     })
+}
+
+/// The doctests, compiled; the members they add, and the executables whose
+/// libraries are to be found.
+#[derive(Default)]
+struct Compiled {
+    docs: Docs,
+    members: BTreeMap<String, PathBuf>,
+    loaded: Vec<(PathBuf, Vec<PathBuf>)>,
+}
+
+/// Lists the doctests as a run would (through cargo, with this binary as
+/// rustdoc), and has rustdoc compile them into `dir`, each package's under
+/// a directory of its own.
+fn compile_docs(
+    cargo_args: &cargo::Options,
+    cwd: &Path,
+    rustc: &cargo::Rustc,
+    root: &Path,
+    dir: &Path,
+) -> Compiled {
+    let mut out = Compiled::default();
+    let mut cmd = cargo::cargo_command("test", cargo_args);
+    cmd.current_dir(cwd);
+    let list_args = TestFlags::default().list_args(Harness::Rustdoc);
+    let bootstrap = (!rustc.is_nightly()).then_some("-1");
+    let listing = match cargo::list_doctests(cmd, &list_args, bootstrap, rustc.rustdoc_merges()) {
+        Ok(l) => l,
+        Err(e) => {
+            out.docs.missing.push(format!(
+                "the doctests are not in the archive: {}",
+                e.report()
+            ));
+            return out;
+        }
+    };
+    if !listing.success && !listing.stderr.contains("no library targets found") {
+        eprint!("{}", listing.stderr);
+        out.docs.missing.push(format!(
+            "the doctests are not in the archive: listing them failed: {}",
+            listing.stderr.lines().last().unwrap_or("")
+        ));
+    }
+    for (i, (inv, lines)) in listing.invocations.iter().enumerate() {
+        let package = inv
+            .env
+            .iter()
+            .find(|(k, _)| k == "CARGO_PKG_NAME")
+            .map(|(_, v)| v.clone())
+            .or_else(|| inv.crate_name().map(str::to_string))
+            .unwrap_or_else(|| format!("doc{i}"));
+        let at = dir.join(format!("{i}"));
+        let mut tests = match doctests::compile(inv, lines, &at, rustc.rustdoc_merges(), root) {
+            Ok(tests) => tests,
+            Err(e) => {
+                out.docs.missing.push(format!(
+                    "the doctests of {package} are not in the archive: {}",
+                    e.report()
+                ));
+                continue;
+            }
+        };
+        let env = doc_env(inv);
+        let search: Vec<PathBuf> = env
+            .iter()
+            .filter(|(k, _)| k == cargo::dylib_path_var())
+            .flat_map(|(_, v)| std::env::split_paths(v).collect::<Vec<_>>())
+            .collect();
+        for t in &mut tests {
+            if let doctests::Outcome::Run { exe } = &mut t.outcome {
+                let rel = exe.strip_prefix(&at).unwrap_or(exe).to_path_buf();
+                let name = format!("doctests/{package}/{}", rel.display());
+                out.loaded.push((exe.clone(), search.clone()));
+                out.members.insert(name.clone(), exe.clone());
+                *exe = PathBuf::from(name);
+            }
+        }
+        out.docs.doctests.push(Doctests {
+            package,
+            cwd: test_run_directory(&inv.args).unwrap_or_else(|| inv.cwd.clone()),
+            env,
+            tests,
+        });
+    }
+    out
+}
+
+/// A file's member name: under `target/` (relative to the target
+/// directory) or `toolchain/lib/` (relative to the sysroot's `lib`); none
+/// for a file elsewhere.
+fn member_name(p: &Path, target_dir: &Path, sysroot: Option<&Path>) -> Option<String> {
+    if let Ok(rest) = p.strip_prefix(target_dir) {
+        return Some(format!("target/{}", rest.display()));
+    }
+    let rest = p.strip_prefix(sysroot?.join("lib")).ok()?;
+    Some(format!("toolchain/lib/{}", rest.display()))
+}
+
+/// Finds the dynamic libraries executables load, from the target directory
+/// and the toolchain (the system's own are the system's).
+struct Libraries<'a> {
+    sysroot: Option<&'a Path>,
+    triple: &'a str,
+    name_of: &'a dyn Fn(&Path) -> Option<String>,
+}
+
+impl Libraries<'_> {
+    /// Adds to `members` the libraries each of `loaded` (an executable and
+    /// its library search path) loads, and theirs, once each.
+    fn add(
+        &self,
+        mut loaded: Vec<(PathBuf, Vec<PathBuf>)>,
+        members: &mut BTreeMap<String, PathBuf>,
+        seen: &mut BTreeSet<PathBuf>,
+    ) {
+        while let Some((exe, search)) = loaded.pop() {
+            for lib in needed(&exe) {
+                let mut dirs = search.clone();
+                if let Some(s) = self.sysroot {
+                    dirs.push(s.join("lib").join("rustlib").join(self.triple).join("lib"));
+                }
+                let Some(found) = dirs.iter().map(|d| d.join(&lib)).find(|p| p.is_file()) else {
+                    continue;
+                };
+                if let Some(name) = (self.name_of)(&found) {
+                    if seen.insert(found.clone()) {
+                        members.insert(name, found.clone());
+                        loaded.push((found, search.clone()));
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// rustdoc's `--test-run-directory`.
@@ -375,7 +471,11 @@ fn needed(exe: &Path) -> Vec<String> {
                 .collect(),
         )
     }
-    let Ok(data) = std::fs::read(exe) else {
+    let Ok(file) = std::fs::File::open(exe) else {
+        return Vec::new();
+    };
+    // SAFETY: the file is only read; the build that wrote it is over.
+    let Ok(data) = (unsafe { memmap2::Mmap::map(&file) }) else {
         return Vec::new();
     };
     of::<object::elf::FileHeader64<object::Endianness>>(&data)
@@ -418,119 +518,135 @@ impl<R: Read> Read for Hashing<'_, R> {
     }
 }
 
-/// The zstd level: 3, zstd's default, with long-distance matching over a
-/// window of 2^[`WINDOW_LOG`] bytes. Test executables share most of their
-/// bytes (the standard library, libtest, the crate under test), a file
-/// apart: the long window finds them. Measured on the benchmark's smoke
-/// archive (22.7 MB of tar): level 3 5.48 MB in 0.09 s; level 3 with the
-/// long window 3.06 MB in 0.08 s; level 9 with it 2.63 MB in 0.23 s; level
-/// 19 1.92 MB in 6.7 s.
-const LEVEL: i32 = 3;
+/// The zstd level: 1, with long-distance matching over a window of
+/// 2^[`WINDOW_LOG`] bytes. Test executables share most of their bytes (the
+/// standard library, libtest, the crate under test), a file apart: the long
+/// window finds them. Measured on the benchmark workspace's archive (87 MB
+/// of tar, 2 CPUs): level 3 without the long window 20.9 MB in 0.26 s;
+/// with it, level 1 8.2 MB in 0.21 s, level 3 7.6 MB in 0.28 s; level 19
+/// (on a smaller archive) a third smaller again, 70 times slower. Level 1
+/// keeps the archive's making close to the build's time.
+const LEVEL: i32 = 1;
 
 /// The long-distance window (128 MiB); the reader allows it
 /// (`window_log_max`), and needs that much memory at most.
 pub(super) const WINDOW_LOG: u32 = 27;
 
-/// Writes the archive: to a file beside `file`, renamed to it once whole.
-fn write(
-    file: &Path,
-    manifest: &Manifest,
-    members: &BTreeMap<String, PathBuf>,
-) -> Result<(), Error> {
-    let partial = {
-        let mut name = file.file_name().unwrap_or_default().to_os_string();
-        name.push(format!(".partial-{}", std::process::id()));
-        file.with_file_name(name)
-    };
-    let result = write_to(&partial, manifest, members);
-    match result {
-        Ok(()) => std::fs::rename(&partial, file).map_err(|e| {
-            let _ = std::fs::remove_file(&partial);
-            Error::caused(format!("cannot write {}", file.display()), e)
-        }),
-        Err(e) => {
-            let _ = std::fs::remove_file(&partial);
-            Err(e)
-        }
-    }
+type Encoder = zstd::stream::write::Encoder<'static, io::BufWriter<std::fs::File>>;
+
+/// The archive being written: the tar stream through zstd, each member's
+/// size and hash noted for the sums, a progress bar on a terminal.
+struct Writer {
+    tar: tar::Builder<Encoder>,
+    sums: BTreeMap<String, super::extract::Sum>,
+    bar: indicatif::ProgressBar,
+    path: PathBuf,
 }
 
-fn write_to(
-    path: &Path,
-    manifest: &Manifest,
-    members: &BTreeMap<String, PathBuf>,
-) -> Result<(), Error> {
-    let at = |e: io::Error| Error::caused(format!("cannot write {}", path.display()), e);
-    let out = std::fs::File::create(path).map_err(at)?;
-    let mut encoder = zstd::Encoder::new(io::BufWriter::new(out), LEVEL).map_err(at)?;
-    encoder.include_checksum(true).map_err(at)?;
-    encoder.long_distance_matching(true).map_err(at)?;
-    encoder.window_log(WINDOW_LOG).map_err(at)?;
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
-    encoder.multithread(workers).map_err(at)?;
-    let mut tar = tar::Builder::new(encoder);
-    let json = serde_json::to_vec_pretty(manifest)
-        .map_err(|e| Error::caused("cannot write the manifest", e))?;
-    append(&mut tar, MANIFEST, 0o644, &json[..]).map_err(at)?;
-    let mut sizes = HashMap::new();
-    for (name, source) in members {
-        let size = std::fs::metadata(source)
-            .map_err(|e| Error::caused(format!("cannot read {}", source.display()), e))?
-            .len();
-        sizes.insert(name, size);
+impl Writer {
+    /// Starts the archive at `path` with the manifest; `members` are the
+    /// files to come (for the progress bar).
+    fn start(
+        path: &Path,
+        manifest: &Manifest,
+        members: &BTreeMap<String, PathBuf>,
+    ) -> Result<Writer, Error> {
+        let at = |e: io::Error| Error::caused(format!("cannot write {}", path.display()), e);
+        let out = std::fs::File::create(path).map_err(at)?;
+        let mut encoder = zstd::Encoder::new(io::BufWriter::new(out), LEVEL).map_err(at)?;
+        encoder.include_checksum(true).map_err(at)?;
+        encoder.long_distance_matching(true).map_err(at)?;
+        encoder.window_log(WINDOW_LOG).map_err(at)?;
+        let workers = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
+        encoder.multithread(workers).map_err(at)?;
+        let bar = if crate::sink::progress::wanted() {
+            let bar = indicatif::ProgressBar::new(0);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} archiving [{bar:30}] {bytes}/{total_bytes}",
+                )
+                .expect("a valid template")
+                .progress_chars("=> "),
+            );
+            bar
+        } else {
+            indicatif::ProgressBar::hidden()
+        };
+        let mut w = Writer {
+            tar: tar::Builder::new(encoder),
+            sums: BTreeMap::new(),
+            bar,
+            path: path.to_path_buf(),
+        };
+        w.grow(members)?;
+        let json = serde_json::to_vec_pretty(manifest)
+            .map_err(|e| Error::caused("cannot write the manifest", e))?;
+        // The manifest is read before the sums: it is not among them.
+        append(&mut w.tar, MANIFEST, 0o644, &json[..]).map_err(at)?;
+        Ok(w)
     }
-    let bar = if crate::sink::progress::wanted() {
-        let bar = indicatif::ProgressBar::new(sizes.values().sum());
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{spinner} archiving [{bar:30}] {bytes}/{total_bytes} {msg}",
-            )
-            .expect("a valid template")
-            .progress_chars("=> "),
-        );
-        bar
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
-    let mut sums = BTreeMap::new();
-    for (name, source) in members {
-        let f = std::fs::File::open(source)
-            .map_err(|e| Error::caused(format!("cannot read {}", source.display()), e))?;
-        let meta = f
-            .metadata()
-            .map_err(|e| Error::caused(format!("cannot read {}", source.display()), e))?;
+
+    fn at(&self) -> impl Fn(io::Error) -> Error + '_ {
+        |e| Error::caused(format!("cannot write {}", self.path.display()), e)
+    }
+
+    /// More files to come.
+    fn grow(&mut self, members: &BTreeMap<String, PathBuf>) -> Result<(), Error> {
+        for source in members.values() {
+            let size = std::fs::metadata(source)
+                .map_err(|e| Error::caused(format!("cannot read {}", source.display()), e))?
+                .len();
+            self.bar.inc_length(size);
+        }
+        Ok(())
+    }
+
+    fn add_file(&mut self, name: &str, source: &Path) -> Result<(), Error> {
+        let read = |e: io::Error| Error::caused(format!("cannot read {}", source.display()), e);
+        let f = std::fs::File::open(source).map_err(read)?;
+        let meta = f.metadata().map_err(read)?;
         use std::os::unix::fs::PermissionsExt;
-        let mode = meta.permissions().mode() & 0o777;
+        self.add(name, meta.permissions().mode() & 0o777, meta.len(), f)
+    }
+
+    fn add_data(&mut self, name: &str, data: &[u8]) -> Result<(), Error> {
+        self.add(name, 0o644, data.len() as u64, data)
+    }
+
+    fn add(&mut self, name: &str, mode: u32, size: u64, from: impl Read) -> Result<(), Error> {
         let mut reader = Hashing {
-            inner: f.take(sizes[name]),
+            inner: from.take(size),
             hash: Sha256::new(),
-            bar: &bar,
+            bar: &self.bar,
         };
         let mut header = tar::Header::new_gnu();
-        header.set_size(sizes[name]);
+        header.set_size(size);
         header.set_mode(mode);
         header.set_entry_type(tar::EntryType::Regular);
-        tar.append_data(&mut header, name, &mut reader)
-            .map_err(at)?;
-        sums.insert(
-            name.clone(),
-            super::extract::Sum {
-                size: sizes[name],
-                sha256: hex(&reader.hash.finalize()),
-            },
-        );
+        let result = self.tar.append_data(&mut header, name, &mut reader);
+        let sha256 = hex(&reader.hash.finalize());
+        result.map_err(self.at())?;
+        self.sums
+            .insert(name.to_string(), super::extract::Sum { size, sha256 });
+        Ok(())
     }
-    bar.finish_and_clear();
-    let sums = serde_json::to_vec(&sums).map_err(|e| Error::caused("cannot write the sums", e))?;
-    append(&mut tar, SUMS, 0o644, &sums[..]).map_err(at)?;
-    let encoder = tar.into_inner().map_err(at)?;
-    let mut out = encoder.finish().map_err(at)?;
-    out.flush().map_err(at)?;
-    out.into_inner()
-        .map_err(|e| at(e.into_error()))?
-        .sync_all()
-        .map_err(at)?;
-    Ok(())
+
+    /// Writes the sums and ends the stream, on disk.
+    fn finish(mut self) -> Result<(), Error> {
+        self.bar.finish_and_clear();
+        let sums = serde_json::to_vec(&self.sums)
+            .map_err(|e| Error::caused("cannot write the sums", e))?;
+        let path = self.path.clone();
+        let at = |e: io::Error| Error::caused(format!("cannot write {}", path.display()), e);
+        append(&mut self.tar, SUMS, 0o644, &sums[..]).map_err(at)?;
+        let encoder = self.tar.into_inner().map_err(at)?;
+        let mut out = encoder.finish().map_err(at)?;
+        out.flush().map_err(at)?;
+        out.into_inner()
+            .map_err(|e| at(e.into_error()))?
+            .sync_all()
+            .map_err(at)
+    }
 }
 
 fn append<W: Write>(

@@ -67,24 +67,18 @@ pub struct Plan {
     pub tests: Vec<Doctest>,
 }
 
-/// What compiling a package's doctests gave: the doctests, and the
-/// directory of their executables.
-pub struct Compiled {
-    pub tests: Vec<Doctest>,
-    pub dir: PathBuf,
-}
-
 /// Compiles the doctests of one rustdoc invocation (cargo's, as recorded
 /// while listing) into `dir`, each on its own, and reads what became of
 /// each: `listing` is rustdoc's listing of them (JSON lines), `root` the
-/// workspace root (the doctests' fences are read there for `no_run`).
+/// workspace root (the doctests' fences are read there for `no_run`);
+/// the doctests, each with what running it means.
 pub fn compile(
     inv: &RustdocInvocation,
     listing: &[Vec<u8>],
     dir: &Path,
     merges: bool,
     root: &Path,
-) -> Result<Compiled, Error> {
+) -> Result<Vec<Doctest>, Error> {
     let mut tests: Vec<Doctest> = Vec::new();
     for line in listing {
         if let Some(crate::libtest::Event::Discovered(d)) = crate::libtest::parse_line(line) {
@@ -189,10 +183,7 @@ pub fn compile(
             },
         };
     }
-    Ok(Compiled {
-        tests,
-        dir: dir.to_path_buf(),
-    })
+    Ok(tests)
 }
 
 /// The executable rustdoc kept for doctest `name` (`FILE - ITEM (line N)`).

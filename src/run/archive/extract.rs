@@ -4,7 +4,7 @@
 //! whole: an archive cut short, changed, missing a member or not ours
 //! leaves nothing behind.
 
-use super::{Manifest, FORMAT, MANIFEST, SUMS, VERSION};
+use super::{Docs, Manifest, DOCS, FORMAT, MANIFEST, SUMS, VERSION};
 use crate::error::Error;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -117,7 +117,10 @@ pub fn open(
         let manifest = manifest_of(file, &mut first)?;
         check(&manifest)?;
         let kept = std::fs::read_to_string(dir.join(MARKER)).unwrap_or_default();
-        if kept.trim() == manifest.id {
+        let docs = read_docs(&dir.join(DOCS));
+        if let (true, Some(docs)) = (kept.trim() == manifest.id, docs) {
+            let mut manifest = manifest;
+            manifest.docs = docs;
             return Ok(Extracted {
                 manifest,
                 dir: dir.to_path_buf(),
@@ -180,6 +183,11 @@ pub fn open(
     })
 }
 
+/// The doctests' member, as extracted.
+fn read_docs(path: &Path) -> Option<Docs> {
+    serde_json::from_slice(&std::fs::read(path).ok()?).ok()
+}
+
 /// Writes every member under `dir`, checking each; the manifest.
 fn extract<R: io::BufRead>(
     file: &Path,
@@ -192,7 +200,7 @@ fn extract<R: io::BufRead>(
         .next()
         .ok_or_else(|| damaged(file, "it is empty"))?
         .map_err(|e| damaged(file, e))?;
-    let manifest = manifest_of(file, &mut first)?;
+    let mut manifest = manifest_of(file, &mut first)?;
     check(&manifest)?;
     drop(first);
     let mut written: BTreeMap<String, Sum> = BTreeMap::new();
@@ -268,5 +276,7 @@ fn extract<R: io::BufRead>(
     if let Some(extra) = written.keys().find(|k| !sums.contains_key(*k)) {
         return Err(damaged(file, format!("member {extra} was not archived")));
     }
+    manifest.docs = read_docs(&dir.join(DOCS))
+        .ok_or_else(|| damaged(file, format!("{DOCS} cannot be read")))?;
     Ok(manifest)
 }

@@ -8,7 +8,7 @@
 //!
 //! - `structlog-archive.json`: the [`Manifest`] (workspace root, target
 //!   directory, target, toolchain, `cargo metadata`, the test binaries and
-//!   how `cargo test` starts them, the doctests);
+//!   how `cargo test` starts them);
 //! - `target/...`: the test executables, the binaries integration tests
 //!   name (`CARGO_BIN_EXE_*`), the workspace's build scripts' `OUT_DIR`s and
 //!   the dynamic libraries the executables load from the target directory,
@@ -16,7 +16,10 @@
 //! - `toolchain/...`: the toolchain's own libraries the executables load
 //!   (`libstd-*.so` for a proc-macro crate's tests), relative to its sysroot;
 //! - `doctests/<package>/...`: the doctests compiled to executables by
-//!   rustdoc (`--persist-doctests --no-run`, each on its own);
+//!   rustdoc (`--persist-doctests --no-run`, each on its own), and
+//!   `doctests/structlog-doctests.json`: each package's doctests ([`Docs`]),
+//!   and what could not be archived. They come after the executables: the
+//!   doctests compile while the executables are compressed;
 //! - `structlog-archive.sums`: every member's size and SHA-256, last, so
 //!   that a member missing or changed is found.
 //!
@@ -73,6 +76,17 @@ pub struct Manifest {
     /// the workspace root (checked where the archive is run).
     pub packages: Vec<(String, PathBuf)>,
     pub binaries: Vec<Binary>,
+    /// Read from [`DOCS`] once extracted.
+    #[serde(skip)]
+    pub docs: Docs,
+}
+
+/// The doctests' member.
+const DOCS: &str = "doctests/structlog-doctests.json";
+
+/// The doctests, and what could not be archived.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Docs {
     pub doctests: Vec<Doctests>,
     /// What could not be archived, and why: written as an ERROR by every
     /// run of the archive.
@@ -348,7 +362,8 @@ impl Source {
 
     /// Whether the run has doctests to run, or to report missing.
     pub fn has_doctests(&self) -> bool {
-        !self.manifest().doctests.is_empty() || !self.manifest().missing.is_empty()
+        let docs = &self.manifest().docs;
+        !docs.doctests.is_empty() || !docs.missing.is_empty()
     }
 
     /// The packages' doctests, listed for this run, and an ERROR for each
@@ -368,7 +383,7 @@ impl Source {
                     .chain(r.args.iter().map(|a| a.to_string_lossy().into_owned()))
             })
             .collect();
-        for (i, d) in self.manifest().doctests.iter().enumerate() {
+        for (i, d) in self.manifest().docs.doctests.iter().enumerate() {
             let mut tests = d.tests.clone();
             for t in &mut tests {
                 if let doctests::Outcome::Run { exe } = &mut t.outcome {
@@ -418,7 +433,7 @@ impl Source {
             };
             out.push(Discovered { binary, tests });
         }
-        for m in &self.manifest().missing {
+        for m in &self.manifest().docs.missing {
             out.push(super::failed_doc_listing(format!(
                 "not in the archive {}: {m}",
                 self.extracted.manifest.id
