@@ -397,3 +397,100 @@ fn doctests_the_archive_could_not_hold_are_an_error_in_every_run() {
     // The other tests ran.
     assert!(ended(&raw).contains("alpha tests::passes"));
 }
+
+/// The host's triple, as rustc names it.
+fn host() -> String {
+    let out = Command::new("rustc").arg("-vV").output().unwrap();
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("host: ").map(str::to_string))
+        .unwrap()
+}
+
+#[test]
+fn an_archive_for_a_target_runs_through_the_runner_configured_where_it_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let triple = host();
+    let archive = dir.path().join("tests.tar.zst");
+    let out = run(structlog().args([
+        "archive",
+        "--manifest-path",
+        fixture_manifest("sample").to_str().unwrap(),
+        "--workspace",
+        "--target",
+        &triple,
+        "--archive-file",
+        archive.to_str().unwrap(),
+    ]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let checkout = dir.path().join("checkout");
+    copy_tree(&root().join("fixtures/sample"), &checkout);
+    let path = bare_path(dir.path());
+    let run_from = |extra: &[&str], raw: &Path| {
+        let mut cmd = bare(&checkout, &path);
+        cmd.env("HOME", dir.path()).args([
+            "run",
+            "--archive-file",
+            archive.to_str().unwrap(),
+            "--workspace-remap",
+            checkout.to_str().unwrap(),
+            "--log-raw",
+            raw.to_str().unwrap(),
+        ]);
+        run(cmd.args(extra))
+    };
+    // Another target is refused.
+    let out = run_from(
+        &["--target", "wasm32-unknown-unknown"],
+        &dir.path().join("no.log"),
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("built for {triple}")));
+
+    // The runner comes from the cargo configuration of the machine that runs.
+    let script = dir.path().join("run.sh");
+    let seen = dir.path().join("seen.txt");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho \"$1\" >> '{}'\nexec \"$@\"\n",
+            seen.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::create_dir_all(checkout.join(".cargo")).unwrap();
+    std::fs::write(
+        checkout.join(".cargo/config.toml"),
+        format!("[target.{triple}]\nrunner = \"{}\"\n", script.display()),
+    )
+    .unwrap();
+    let raw = dir.path().join("run.log");
+    let out = run_from(&[], &raw);
+    assert_eq!(out.status.code(), Some(101), "{}", text(&out));
+    let ran = std::fs::read_to_string(&seen).unwrap();
+    let entries = read_raw(&raw);
+    assert!(
+        logs(&entries, "ERROR").is_empty(),
+        "{:?}",
+        logs(&entries, "ERROR")
+    );
+    // Every test executable and every doctest that runs went through it.
+    let deps = format!("target/{triple}/debug/deps/");
+    let binaries: std::collections::BTreeSet<&str> = ran
+        .lines()
+        .filter(|l| l.contains(&deps))
+        .filter_map(|l| l.rsplit('/').next()?.split('-').next())
+        .collect();
+    for b in ["alpha", "beta", "it_one", "it_two", "mimic", "plain"] {
+        assert!(binaries.contains(b), "{b} not through the runner: {ran}");
+    }
+    let doctests = ran.lines().filter(|l| l.ends_with("/rust_out")).count();
+    let run_docs = results(&entries)
+        .iter()
+        .filter(|(id, (status, _))| id.contains("::doc ") && status != "SKIP")
+        .count();
+    assert!(doctests > 0 && doctests <= run_docs, "{ran}");
+}
