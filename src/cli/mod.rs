@@ -353,20 +353,29 @@ pub struct ArchiveArgs {
 
 /// Running tests from an archive (`cargo structlog archive`).
 #[derive(Debug, Args, Default, Clone)]
-#[command(next_help_heading = "Reusing Builds")]
 pub struct ReuseArgs {
     /// Run the tests of this archive (made by `cargo structlog archive`)
     /// rather than building them: no cargo or rustc is needed
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", help_heading = "Reusing Builds")]
     pub archive_file: Option<PathBuf>,
     /// The checkout of the archived workspace's sources [default: where it
     /// was when the archive was made]
-    #[arg(long, value_name = "DIR", requires = "archive_file")]
+    #[arg(
+        long,
+        value_name = "DIR",
+        requires = "archive_file",
+        help_heading = "Reusing Builds"
+    )]
     pub workspace_remap: Option<PathBuf>,
     /// Extract the archive into DIR and keep it there; a run of the same
     /// archive with the same DIR uses it again [default: a temporary
     /// directory, removed after the run]
-    #[arg(long, value_name = "DIR", requires = "archive_file")]
+    #[arg(
+        long,
+        value_name = "DIR",
+        requires = "archive_file",
+        help_heading = "Reusing Builds"
+    )]
     pub extract_to: Option<PathBuf>,
 }
 
