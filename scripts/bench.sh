@@ -13,7 +13,11 @@
 #      `structlog format FORMAT`.
 #   3. Live latency: the delay between a test finishing and its mach line
 #      reaching a reader on a pipe (method in scripts/bench_lib.py).
-#   4. Real suites: `cargo test --no-fail-fast` against `cargo structlog` on
+#   4. Archives: `cargo structlog archive` against the build alone (after
+#      touching the workspace's sources, and warm), a run from the archive
+#      (extraction kept, and extracted each time) against a normal run, and
+#      the archive's size against the test executables compressed alone.
+#   5. Real suites: `cargo test --no-fail-fast` against `cargo structlog` on
 #      published crates with many doctests (editions 2018, 2021 and 2024),
 #      pinned in corpus/crates.toml (scripts/corpus.sh compares their
 #      results test by test); downloaded and built on first use.
@@ -28,7 +32,7 @@
 #          [--latency-tests N] [--real-rounds N] [--no-real] [--rev REV]
 #
 #   --smoke          one round of everything at a tiny size (a CI check)
-#   --rounds N       rounds of the replay and latency sections (default 7)
+#   --rounds N       rounds of the replay, latency and archive sections (default 7)
 #   --live-rounds N  rounds of the live run (default 30: a run takes about
 #                    half a second, the target there is a 5% difference, and
 #                    per-round ratios on a shared machine spread over +-30%)
@@ -285,9 +289,49 @@ step "3. live latency: $latency_tests tests of ${sleep_ms} ms, --test-threads 1,
 python3 scripts/bench_lib.py latency --tool "$tool" --ws "$lat" --tests "$latency_tests" \
   --rounds "$rounds" --samples "$samples" --logs "$logs"
 
+step "4. archives: make one of the generated workspace and run from it, $rounds rounds"
+arch=$bench/archive
+rm -rf "$arch" && mkdir -p "$arch"
+# Touched: the workspace's own crates are rebuilt (its dependencies are not),
+# as in a CI job whose cache holds the dependencies.
+touch_ws="touch bench/src/lib.rs bench/tests/*.rs"
+plan=$bench/plan-archive-make.tsv
+{
+  plan_line build_touched 0 "$ws" /dev/null sh -c "$touch_ws && cargo test --no-run --quiet"
+  plan_line archive_touched 0 "$ws" /dev/null sh -c "$touch_ws && cargo structlog archive --archive-file $arch/touched.tar.zst"
+  plan_line build_warm 0 "$ws" /dev/null cargo test --no-run --quiet
+  plan_line archive_warm 0 "$ws" /dev/null cargo structlog archive --archive-file "$arch/tests.tar.zst"
+} > "$plan"
+python3 scripts/bench_lib.py alternate --section archive_make --plan "$plan" --rounds "$rounds" \
+  --samples "$samples" --logs "$logs" "${time_args[@]}"
+plan=$bench/plan-archive-run.tsv
+{
+  plan_line run_normal 101 "$ws" /dev/null cargo structlog --log-raw "$out/archive-normal.raw"
+  plan_line run_extracted 101 "$ws" /dev/null "$tool" structlog run --archive-file "$arch/tests.tar.zst" \
+    --extract-to "$arch/extracted" --log-raw "$out/archive-extracted.raw"
+  plan_line run_archive 101 "$ws" /dev/null "$tool" structlog run --archive-file "$arch/tests.tar.zst" \
+    --log-raw "$out/archive-each.raw"
+} > "$plan"
+python3 scripts/bench_lib.py alternate --section archive_run --plan "$plan" --rounds "$rounds" \
+  --samples "$samples" --logs "$logs" "${time_args[@]}"
+# Sizes: the archive, and the test executables alone (the ones cargo
+# reports), tarred and compressed with zstd at the archive's level.
+exes=$(cd "$ws" && cargo test --no-run --message-format=json 2>/dev/null \
+  | python3 -c 'import json,sys; [print(m["executable"]) for m in map(json.loads, sys.stdin) if m.get("executable")]')
+exe_bytes=$(du -cb $exes | tail -n1 | cut -f1)
+if command -v zstd >/dev/null; then
+  exe_zst=$(tar -cf - $exes 2>/dev/null | zstd -q -3 -T0 -c | wc -c)
+else
+  exe_zst=n/a
+fi
+archive_meta=(--meta "archive_bytes=$(stat -c %s "$arch/tests.tar.zst")" \
+  --meta "archive_exe_bytes=$exe_bytes" --meta "archive_exe_zst=$exe_zst" \
+  --meta "archive_members=$(tar --zstd -tf "$arch/tests.tar.zst" 2>/dev/null | wc -l)")
+echo "archive: $(stat -c %s "$arch/tests.tar.zst") bytes; test executables: $exe_bytes bytes, $exe_zst compressed"
+
 real_meta=()
 if [ "$real" = 1 ]; then
-  step "4. real suites ($real_crates): download, build, $real_rounds rounds"
+  step "5. real suites ($real_crates): download, build, $real_rounds rounds"
   real_list=$bench/real-suites.tsv
   scripts/corpus.sh --prepare-only --only "$real_crates" > "$real_list"
   plan=$bench/plan-real.tsv
@@ -328,4 +372,4 @@ python3 scripts/bench_lib.py report --samples "$samples" --out "$results" \
   --meta "entries=$entries" --meta "py_entries=$py_entries" \
   --meta "log_mb=$(du -m "$big" | cut -f1) MB" \
   --meta "latency_tests=$latency_tests" --meta "sleep_ms=$sleep_ms" \
-  --meta "real_rounds=$real_rounds" "${real_meta[@]}"
+  --meta "real_rounds=$real_rounds" "${real_meta[@]}" "${archive_meta[@]}"

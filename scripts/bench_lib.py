@@ -483,11 +483,64 @@ def report(args):
                                 "%.2f ms" % med(d), med(d) <= 50))
         w("")
 
+    # ---- archives
+    if s.has("archive_make", "build_warm"):
+        w("## 4. Archives: %s binaries x %s tests (+2 doctests), %s rounds" % (
+            meta.get("binaries"), meta.get("tests"), meta.get("rounds")))
+        w("")
+        w("`cargo structlog archive --archive-file FILE` against the build it "
+          "starts with (`cargo test --no-run`), after touching the workspace's "
+          "sources (its crates rebuilt, not its dependencies) and warm (nothing "
+          "to build); then runs of the whole workspace: `cargo structlog "
+          "--log-raw FILE` against `cargo-structlog structlog run --archive-file "
+          "FILE --log-raw FILE`, with the extraction kept (`--extract-to DIR`, "
+          "extracted by the warm-up run) and extracted each time. "
+          "Mean 1-min load during the section: %.2f." % med(s.loads("archive_make") + s.loads("archive_run")))
+        w("")
+        w("| command | median s | min s | max s | ratio | ratio range |")
+        w("| --- | --- | --- | --- | --- | --- |")
+        rows = [("archive_make", "build_touched", "`cargo test --no-run`, sources touched", None),
+                ("archive_make", "archive_touched", "`cargo structlog archive`, sources touched",
+                 "build_touched"),
+                ("archive_make", "build_warm", "`cargo test --no-run`, warm", None),
+                ("archive_make", "archive_warm", "`cargo structlog archive`, warm", "build_warm"),
+                ("archive_run", "run_normal", "`cargo structlog` (warm)", None),
+                ("archive_run", "run_extracted", "run from the archive, extraction kept", "run_normal"),
+                ("archive_run", "run_archive", "run from the archive, extracted each time",
+                 "run_normal")]
+        for section, name, label, den in rows:
+            if not s.has(section, name):
+                continue
+            ws = s.values(section, name)
+            r, rng = fmt_ratio(s.pair_ratios(section, name, den)) if den else ("1", "")
+            w("| %s | %.3f | %.3f | %.3f | %s | %s |" % (label, med(ws), min(ws), max(ws), r, rng))
+        w("")
+        size = int(meta.get("archive_bytes", "0") or 0)
+        exe = int(meta.get("archive_exe_bytes", "0") or 0)
+        zst = meta.get("archive_exe_zst", "n/a")
+        w("Sizes: the archive %.1f MB (%s members); the test executables %.1f MB, "
+          "%s compressed alone (tar, zstd -3)." % (
+              size / 1e6, meta.get("archive_members", "?"), exe / 1e6,
+              "%.1f MB" % (int(zst) / 1e6) if zst.isdigit() else zst))
+        w("")
+        made = med(s.pair_ratios("archive_make", "archive_touched", "build_touched"))
+        targets.append(("archive creation <= 1.20x the build (sources touched)",
+                        "%.2fx" % made, made <= 1.20))
+        warm = med(s.pair_ratios("archive_make", "archive_warm", "build_warm"))
+        targets.append(("archive creation <= 1.20x the build (warm, nothing to build)",
+                        "%.2fx" % warm, warm <= 1.20))
+        ran = med(s.pair_ratios("archive_run", "run_extracted", "run_normal"))
+        targets.append(("a run from an extracted archive <= 1.05x a normal warm run",
+                        "%.3fx" % ran, ran <= 1.05))
+        if zst.isdigit():
+            targets.append(("the archive <= the test executables compressed",
+                            "%.2fx" % (size / int(zst)), size <= int(zst)))
+
     # ---- real suites
     real = sorted({r["name"][len("real_cargo_"):] for r in s.rows
                    if r["section"] == "real" and r["name"].startswith("real_cargo_")})
     if real:
-        w("## 4. Real suites: doctest-heavy published crates, %s rounds" % meta.get("real_rounds"))
+        w("## 5. Real suites: doctest-heavy published crates, %s rounds" % meta.get("real_rounds"))
         w("")
         w("Each crate's whole suite (unit, integration and doctests), warm build, "
           "`cargo test --locked --no-fail-fast` against `cargo structlog --locked "

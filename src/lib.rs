@@ -31,6 +31,11 @@ pub fn main() -> i32 {
     if let Some(real) = std::env::var_os(cargo::RUSTDOC_WRAPPER_ENV) {
         return cargo::rustdoc_wrapper(real);
     }
+    // A run from an archive runs us as its doctests' libtest.
+    if let Some(plan) = std::env::var_os(run::archive::DOCTEST_RUNNER_ENV) {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        return run::archive::doctest_runner_main(std::path::Path::new(&plan), &args);
+    }
     let result = cli::main(std::env::args_os().collect());
     match result {
         Ok(code) => code,

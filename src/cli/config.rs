@@ -28,6 +28,7 @@ pub fn run_settings(args: RunArgs) -> Result<Settings, Error> {
             "--doc cannot be combined with other target selection flags (as in cargo test)".into(),
         ));
     }
+    let archive = archive(&args)?;
     let expectations = match (&args.expect.expectations, args.expect.no_expectations) {
         (Some(path), _) => ExpectationsFile::Given(Arc::new(Expectations::load(path)?)),
         (None, true) => ExpectationsFile::Off,
@@ -60,7 +61,46 @@ pub fn run_settings(args: RunArgs) -> Result<Settings, Error> {
         retries: args.expect.retries,
         fail_on_flaky: args.expect.fail_on_flaky,
         rerun: rerun(&args.rerun)?,
+        archive,
     })
+}
+
+/// `--archive-file`: the build options were decided when the archive was
+/// made, and are refused here (but `--target`, checked against the archive).
+fn archive(args: &RunArgs) -> Result<Option<crate::run::archive::ArchiveRun>, Error> {
+    let Some(file) = &args.reuse.archive_file else {
+        return Ok(None);
+    };
+    let c = &args.cargo;
+    let t = targets(&args.targets);
+    let given = [
+        (c.manifest_path.is_some(), "--manifest-path"),
+        (!c.package.is_empty(), "--package"),
+        (c.workspace, "--workspace"),
+        (!c.exclude.is_empty(), "--exclude"),
+        (!c.features.is_empty(), "--features"),
+        (c.all_features, "--all-features"),
+        (c.no_default_features, "--no-default-features"),
+        (c.release, "--release"),
+        (c.profile.is_some(), "--profile"),
+        (c.target_dir.is_some(), "--target-dir"),
+        (c.jobs.is_some(), "--jobs"),
+        (
+            t.any_selected() || t.doc,
+            "a target selection (--lib, --doc, --test, ...)",
+        ),
+    ];
+    if let Some((_, flag)) = given.iter().find(|(g, _)| *g) {
+        return Err(Error::Usage(format!(
+            "{flag} cannot be given with --archive-file: what is built is decided when the \
+             archive is made (cargo structlog archive {flag} ...)"
+        )));
+    }
+    Ok(Some(crate::run::archive::ArchiveRun {
+        file: file.clone(),
+        workspace_remap: args.reuse.workspace_remap.clone(),
+        extract_to: args.reuse.extract_to.clone(),
+    }))
 }
 
 fn rerun(a: &RerunArgs) -> Result<Option<crate::run::RerunRequest>, Error> {
@@ -89,7 +129,7 @@ fn rerun(a: &RerunArgs) -> Result<Option<crate::run::RerunRequest>, Error> {
     }))
 }
 
-fn cargo(a: &CargoArgs) -> crate::cargo::Options {
+pub(super) fn cargo(a: &CargoArgs) -> crate::cargo::Options {
     crate::cargo::Options {
         manifest_path: a.manifest_path.clone(),
         package: a.package.clone(),
@@ -110,7 +150,7 @@ fn cargo(a: &CargoArgs) -> crate::cargo::Options {
     }
 }
 
-fn targets(t: &TargetArgs) -> crate::cargo::Targets {
+pub(super) fn targets(t: &TargetArgs) -> crate::cargo::Targets {
     crate::cargo::Targets {
         lib: t.lib,
         bins: t.bins,

@@ -58,6 +58,18 @@ pub fn main(argv: Vec<OsString>) -> Result<i32, Error> {
     } else {
         profile::Profiles::default()
     };
+    let mut profiles = profiles;
+    if m.try_get_one::<PathBuf>("archive_file")
+        .ok()
+        .flatten()
+        .is_some()
+    {
+        // An archive's build was decided when it was made: a profile's
+        // build options are not for a run from it.
+        profiles
+            .settings
+            .retain(|id, _| !BUILD_OPTIONS.contains(&id.as_str()));
+    }
     let extra = profiles.arguments_for(m);
     let merged = if extra.is_empty() {
         user.clone()
@@ -90,6 +102,31 @@ pub fn main(argv: Vec<OsString>) -> Result<i32, Error> {
     }
     dispatch(args)
 }
+
+/// The options (clap ids) that decide what is built.
+const BUILD_OPTIONS: &[&str] = &[
+    "package",
+    "workspace",
+    "exclude",
+    "features",
+    "all_features",
+    "no_default_features",
+    "release",
+    "profile",
+    "target_dir",
+    "jobs",
+    "lib",
+    "bins",
+    "bin",
+    "examples",
+    "example",
+    "tests",
+    "test",
+    "benches",
+    "bench",
+    "all_targets",
+    "doc",
+];
 
 fn parsed(m: &clap::ArgMatches) -> Result<Structlog, Error> {
     use clap::FromArgMatches;
@@ -168,6 +205,14 @@ pub fn dispatch(args: Structlog) -> Result<i32, Error> {
             crate::run::list(config::run_settings(a.into_run())?, json)
         }
         Some(Command::ShowConfig(_)) => unreachable!("printed by main"),
+        Some(Command::Archive(a)) => {
+            let settings = crate::run::Settings {
+                cargo: config::cargo(&a.cargo),
+                targets: config::targets(&a.targets),
+                ..Default::default()
+            };
+            crate::run::archive::create(settings, &a.archive_file)
+        }
         Some(Command::Runs(a)) => {
             let dir = match a.session_dir {
                 Some(d) => crate::logs::records::dir(Some(&d), &d),
@@ -267,6 +312,9 @@ pub enum Command {
     List(Box<ListArgs>),
     /// List the recorded runs (the last 10, kept under TARGET-DIR/structlog/runs)
     Runs(RunsArgs),
+    /// Build the tests and write an archive that `run --archive-file` runs
+    /// them from, elsewhere, without cargo or rustc
+    Archive(Box<ArchiveArgs>),
     /// Print the options a run would have (command line, profiles in
     /// structlog.toml, defaults) and where each value came from
     ShowConfig(Box<RunArgs>),
@@ -326,6 +374,46 @@ impl ListArgs {
             ..Default::default()
         }
     }
+}
+
+/// `cargo structlog archive`.
+#[derive(Debug, Args)]
+pub struct ArchiveArgs {
+    /// The archive to write (zstd-compressed tar)
+    #[arg(long, value_name = "FILE")]
+    pub archive_file: PathBuf,
+    #[command(flatten)]
+    pub cargo: CargoArgs,
+    #[command(flatten)]
+    pub targets: TargetArgs,
+}
+
+/// Running tests from an archive (`cargo structlog archive`).
+#[derive(Debug, Args, Default, Clone)]
+pub struct ReuseArgs {
+    /// Run the tests of this archive (made by `cargo structlog archive`)
+    /// rather than building them: no cargo or rustc is needed
+    #[arg(long, value_name = "FILE", help_heading = "Reusing Builds")]
+    pub archive_file: Option<PathBuf>,
+    /// The checkout of the archived workspace's sources [default: where it
+    /// was when the archive was made]
+    #[arg(
+        long,
+        value_name = "DIR",
+        requires = "archive_file",
+        help_heading = "Reusing Builds"
+    )]
+    pub workspace_remap: Option<PathBuf>,
+    /// Extract the archive into DIR and keep it there; a run of the same
+    /// archive with the same DIR uses it again [default: a temporary
+    /// directory, removed after the run]
+    #[arg(
+        long,
+        value_name = "DIR",
+        requires = "archive_file",
+        help_heading = "Reusing Builds"
+    )]
+    pub extract_to: Option<PathBuf>,
 }
 
 /// Which profile of `structlog.toml` applies.
@@ -445,6 +533,8 @@ pub struct RunArgs {
     pub rerun: RerunArgs,
     #[command(flatten)]
     pub profile: ProfileArgs,
+    #[command(flatten)]
+    pub reuse: ReuseArgs,
     /// Only run tests whose name contains this string (as `cargo test
     /// TESTNAME`, which then runs no doctests)
     #[arg(value_name = "TESTNAME")]

@@ -41,6 +41,19 @@ impl Harness {
         matches!(self, Harness::Libtest | Harness::Rustdoc)
     }
 
+    /// The harness of a name given by [`Harness::name`].
+    pub fn from_name(name: &str) -> Option<Harness> {
+        [
+            Harness::Libtest,
+            Harness::Mimic,
+            Harness::Tester,
+            Harness::Custom,
+            Harness::Rustdoc,
+        ]
+        .into_iter()
+        .find(|h| h.name() == name)
+    }
+
     /// The name used in messages.
     pub fn name(self) -> &'static str {
         match self {

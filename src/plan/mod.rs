@@ -275,41 +275,17 @@ pub fn binaries(ctx: &Context) -> Vec<TestBinary> {
             target: &ctx.platform.triple,
             rustc: ctx.rustc,
         });
-        // As cargo test: `runner args... exe`, for every test executable.
-        let runner = ctx.platform.runner.as_ref();
-        let (program, base_args) = match runner {
-            Some(r) => (
-                r.program.clone(),
-                r.args
-                    .iter()
-                    .cloned()
-                    .chain([art.executable.clone().into_os_string()])
-                    .collect(),
-            ),
-            None => (art.executable.clone(), Vec::new()),
-        };
-        // The preload library leaves the runner's process before the runner
-        // starts the test executable (and a foreign-architecture executable
-        // could not load it): through a runner, libtest gets the variable.
-        let unlock = match (harness, &ctx.unlock, runner) {
-            (Harness::Libtest, Unlock::Preload { .. }, Some(_)) => Unlock::Env,
-            (Harness::Libtest, unlock, _) => unlock.clone(),
-            _ => Unlock::Nothing,
-        };
         out.push(TestBinary {
             id: binary_id(&pkg.name, &art.kind, &art.target_name),
             harness,
-            launch: Launch {
-                program,
-                base_args,
-                cwd: manifest.parent().unwrap_or(root).to_path_buf(),
+            launch: launch(
+                &art.executable,
+                harness,
                 env,
-                clear_env: false,
-                via_test_args: false,
-                unlock,
-                witness: matches!(harness, Harness::Libtest | Harness::Tester),
-                doc_merge: None,
-            },
+                manifest.parent().unwrap_or(root),
+                ctx.platform.runner.as_ref(),
+                &ctx.unlock,
+            ),
             src_path: Some(relative(root, &art.src_path)),
             order: (
                 pkg.name.to_string(),
@@ -320,6 +296,49 @@ pub fn binaries(ctx: &Context) -> Vec<TestBinary> {
     }
     out.sort_by(|a, b| a.order.cmp(&b.order));
     out
+}
+
+/// How a test executable of this harness is started: as `cargo test` starts
+/// it, `runner args... exe` when the target has a runner, in `cwd` with
+/// `env` on top of ours.
+pub fn launch(
+    exe: &Path,
+    harness: Harness,
+    env: Vec<(OsString, OsString)>,
+    cwd: &Path,
+    runner: Option<&cargo::Runner>,
+    unlock: &Unlock,
+) -> Launch {
+    let (program, base_args) = match runner {
+        Some(r) => (
+            r.program.clone(),
+            r.args
+                .iter()
+                .cloned()
+                .chain([exe.as_os_str().to_os_string()])
+                .collect(),
+        ),
+        None => (exe.to_path_buf(), Vec::new()),
+    };
+    // The preload library leaves the runner's process before the runner
+    // starts the test executable (and a foreign-architecture executable
+    // could not load it): through a runner, libtest gets the variable.
+    let unlock = match (harness, unlock, runner) {
+        (Harness::Libtest, Unlock::Preload { .. }, Some(_)) => Unlock::Env,
+        (Harness::Libtest, unlock, _) => unlock.clone(),
+        _ => Unlock::Nothing,
+    };
+    Launch {
+        program,
+        base_args,
+        cwd: cwd.to_path_buf(),
+        env,
+        clear_env: false,
+        via_test_args: false,
+        unlock,
+        witness: matches!(harness, Harness::Libtest | Harness::Tester),
+        doc_merge: None,
+    }
 }
 
 /// A package's doctests as a binary, from the rustdoc invocation cargo made.
@@ -920,6 +939,11 @@ impl<'a> SourceCache<'a> {
     /// Reads a doctest's code fence (`(line N)` is the fence's line) for a
     /// `should_panic` attribute.
     fn doctest_should_panic(&mut self, info: &TestInfo) -> bool {
+        self.doctest_fence_has(info, "should_panic")
+    }
+
+    /// Whether a doctest's code fence has the attribute `token`.
+    fn doctest_fence_has(&mut self, info: &TestInfo, token: &str) -> bool {
         let (Some(path), Some(line)) = (&info.path, info.line) else {
             return false;
         };
@@ -938,8 +962,20 @@ impl<'a> SourceCache<'a> {
         let info_string = fence.trim_start_matches(['`', '~']);
         info_string
             .split(|c: char| c == ',' || c.is_whitespace())
-            .any(|tok| tok == "should_panic")
+            .any(|tok| tok == token)
     }
+}
+
+/// Whether the code fence of the doctest `name` (rustdoc's name, which
+/// holds its file, relative to `root`, and its fence's line) has the
+/// attribute `token` (`no_run`, `should_panic`).
+pub fn doctest_fence_has(root: &Path, name: &str, token: &str) -> bool {
+    let mut info = TestInfo {
+        name: name.to_string(),
+        ..Default::default()
+    };
+    doctest_location(&mut info);
+    SourceCache::new(root).doctest_fence_has(&info, token)
 }
 
 #[cfg(test)]

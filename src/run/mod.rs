@@ -1,5 +1,6 @@
 //! `cargo structlog run`: build, discover, run, and write the stream.
 
+pub(crate) mod archive;
 pub mod coordinator;
 mod hook;
 mod list;
@@ -95,6 +96,8 @@ pub struct Settings {
     pub fail_on_flaky: bool,
     /// `--last-failed`, `--failed-first`.
     pub rerun: Option<RerunRequest>,
+    /// The tests come from this archive: nothing is built.
+    pub archive: Option<archive::ArchiveRun>,
 }
 
 /// Run what failed last time, alone or first.
@@ -345,7 +348,7 @@ pub fn list(args: Settings, json: bool) -> Result<i32, Error> {
     execute(args, Purpose::List { json })
 }
 
-fn execute(args: Settings, purpose: Purpose) -> Result<i32, Error> {
+fn execute(mut args: Settings, purpose: Purpose) -> Result<i32, Error> {
     let began = std::time::Instant::now();
     let listing = matches!(purpose, Purpose::List { .. });
     let flags = args.flags.clone();
@@ -358,23 +361,53 @@ fn execute(args: Settings, purpose: Purpose) -> Result<i32, Error> {
     // The workspace and the toolchain are learned while the outputs are
     // opened and cargo builds. These only ask: an output that cannot be
     // opened still stops the run before anything is built.
-    let cargo_args = args.cargo.clone();
-    let metadata = std::thread::spawn(move || cargo::metadata(&cargo_args));
+    // An archive is checked and extracted before anything else: a damaged
+    // one stops the run before an output is opened.
+    let archived = match &args.archive {
+        Some(a) => Some(Arc::new(archive::Source::open(
+            a,
+            args.cargo.target.as_deref(),
+        )?)),
+        None => None,
+    };
+    // Samples and the run's record outlive an extraction: they go where a
+    // normal run in the checkout would write them.
+    if let (Some(x), None) = (&archived, &args.control.session_dir) {
+        args.control.session_dir = Some(x.workspace.join("target").join("structlog"));
+    }
+    let metadata = match &archived {
+        Some(x) => {
+            let w = x.workspace();
+            std::thread::spawn(move || w)
+        }
+        None => {
+            let cargo_args = args.cargo.clone();
+            std::thread::spawn(move || cargo::metadata(&cargo_args))
+        }
+    };
     let cwd = std::env::current_dir().map_err(|e| Error::caused("no current directory", e))?;
-    let manifest_dir = args
-        .cargo
-        .manifest_path
-        .as_ref()
-        .and_then(|p| p.parent().map(Path::to_path_buf))
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or_else(|| cwd.clone());
+    let manifest_dir = match &archived {
+        Some(x) => x.workspace.clone(),
+        None => args
+            .cargo
+            .manifest_path
+            .as_ref()
+            .and_then(|p| p.parent().map(Path::to_path_buf))
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or_else(|| cwd.clone()),
+    };
     let rustc_dir = manifest_dir.clone();
     // The platform (target and runner) is read from cargo's configuration
     // as cargo reads it, from the directory cargo runs in; its host is
-    // rustc's.
+    // rustc's. An archive's tests run for its target, through the runner
+    // cargo's configuration here names.
     let (config_dir, target) = (cwd.clone(), args.cargo.target.clone());
+    let known = archived.as_ref().map(|x| (x.rustc(), x.target()));
     let toolchain = std::thread::spawn(move || {
-        let rustc = cargo::rustc_info(&rustc_dir);
+        let (rustc, target) = match known {
+            Some((rustc, target)) => (rustc, Some(target)),
+            None => (cargo::rustc_info(&rustc_dir), target),
+        };
         let platform = cargo::platform(&config_dir, target.as_deref(), &rustc.host);
         (rustc, platform)
     });
@@ -472,7 +505,7 @@ fn execute(args: Settings, purpose: Purpose) -> Result<i32, Error> {
             "--doc cannot be combined with other target selection flags (as in cargo test)".into(),
         ));
     }
-    let build = if doc_only {
+    let build = if doc_only || archived.is_some() {
         Ok(cargo::Build {
             success: true,
             ..Default::default()
@@ -548,78 +581,95 @@ fn execute(args: Settings, purpose: Purpose) -> Result<i32, Error> {
 
     let structlog_dir = metadata.target_directory.as_std_path().join("structlog");
     let unlock = crate::plan::unlock::choose(rustc.is_nightly(), &structlog_dir);
-    let ctx = plan::Context {
-        metadata,
-        rust_versions: &workspace.rust_versions,
-        build: &build,
-        rustc: &rustc,
-        config_env: cargo::config_env(&cwd),
-        platform: &platform,
-        unlock: unlock.clone(),
+    let binaries = match &archived {
+        Some(x) => x.binaries(&platform, &unlock),
+        None => plan::binaries(&plan::Context {
+            metadata,
+            rust_versions: &workspace.rust_versions,
+            build: &build,
+            rustc: &rustc,
+            config_env: cargo::config_env(&cwd),
+            platform: &platform,
+            unlock: unlock.clone(),
+        }),
     };
-    let binaries = plan::binaries(&ctx);
 
     // Doctests are listed by cargo alongside the first binaries' run, once
     // the first binary is listed: that listing, which the run waits for,
     // does not share the CPUs with cargo's start.
     let listings_dir = structlog_dir.join("listings");
-    let docs_pending = want_docs && has_doctests(metadata);
-    let list_docs = docs_pending.then(|| {
-        let mut cmd = cargo::cargo_command("test", &args.cargo);
-        cmd.current_dir(&cwd);
-        let list_args = flags.list_args(crate::plan::Harness::Rustdoc);
-        // The listing starts nothing: the variable can be set there.
-        let bootstrap = (!rustc.is_nightly()).then_some("-1");
-        let flags = flags.clone();
-        let unlock = unlock.clone();
-        let rustc = rustc.clone();
-        let root = root.clone();
-        let tx = tx.clone();
-        let doctests = args
-            .control
-            .doctests
-            .or(expectations.as_ref().and_then(|x| x.doctests))
-            .unwrap_or_default();
-        let merge = rustc.rustdoc_merges().then_some(doctests);
-        // A remembered listing is trusted against this run's build: `--doc`
-        // alone builds nothing before listing, so it always lists.
-        let remember = (!doc_only).then(|| {
-            let manifests: Vec<PathBuf> = metadata
-                .workspace_packages()
-                .iter()
-                .map(|p| p.manifest_path.as_std_path().to_path_buf())
-                .collect();
-            (
-                manifests,
-                std::mem::take(&mut build.outputs),
-                listings_dir.clone(),
-            )
-        });
-        move || {
-            std::thread::spawn(move || {
-                let cache = remember.map(|(manifests, outputs, dir)| {
-                    let cx = DocContext {
-                        command: &cmd,
+    let docs_pending = want_docs
+        && match &archived {
+            Some(x) => x.has_doctests(),
+            None => has_doctests(metadata),
+        };
+    let list_docs: Option<Box<dyn FnOnce() + Send>> = match &archived {
+        Some(x) if docs_pending => {
+            let (x, flags, platform, tx) = (x.clone(), flags.clone(), platform.clone(), tx.clone());
+            Some(Box::new(move || {
+                std::thread::spawn(move || {
+                    let _ = tx.send(Msg::Docs(x.doctests(&flags, &platform)));
+                });
+            }))
+        }
+        Some(_) => None,
+        None => docs_pending.then(|| -> Box<dyn FnOnce() + Send> {
+            let mut cmd = cargo::cargo_command("test", &args.cargo);
+            cmd.current_dir(&cwd);
+            let list_args = flags.list_args(crate::plan::Harness::Rustdoc);
+            // The listing starts nothing: the variable can be set there.
+            let bootstrap = (!rustc.is_nightly()).then_some("-1");
+            let flags = flags.clone();
+            let unlock = unlock.clone();
+            let rustc = rustc.clone();
+            let root = root.clone();
+            let tx = tx.clone();
+            let doctests = args
+                .control
+                .doctests
+                .or(expectations.as_ref().and_then(|x| x.doctests))
+                .unwrap_or_default();
+            let merge = rustc.rustdoc_merges().then_some(doctests);
+            // A remembered listing is trusted against this run's build: `--doc`
+            // alone builds nothing before listing, so it always lists.
+            let remember = (!doc_only).then(|| {
+                let manifests: Vec<PathBuf> = metadata
+                    .workspace_packages()
+                    .iter()
+                    .map(|p| p.manifest_path.as_std_path().to_path_buf())
+                    .collect();
+                (
+                    manifests,
+                    std::mem::take(&mut build.outputs),
+                    listings_dir.clone(),
+                )
+            });
+            Box::new(move || {
+                std::thread::spawn(move || {
+                    let cache = remember.map(|(manifests, outputs, dir)| {
+                        let cx = DocContext {
+                            command: &cmd,
+                            list_args: &list_args,
+                            bootstrap,
+                            rustc: &rustc,
+                            manifests,
+                            workspace_root: &root,
+                        };
+                        (DocCache::new(&dir, &cx), outputs)
+                    });
+                    let how = DocHow {
                         list_args: &list_args,
                         bootstrap,
-                        rustc: &rustc,
-                        manifests,
-                        workspace_root: &root,
+                        flags: &flags,
+                        unlock: &unlock,
+                        merge,
                     };
-                    (DocCache::new(&dir, &cx), outputs)
+                    let discovered = discover_doctests(cmd, &how, &root, cache);
+                    let _ = tx.send(Msg::Docs(discovered));
                 });
-                let how = DocHow {
-                    list_args: &list_args,
-                    bootstrap,
-                    flags: &flags,
-                    unlock: &unlock,
-                    merge,
-                };
-                let discovered = discover_doctests(cmd, &how, &root, cache);
-                let _ = tx.send(Msg::Docs(discovered));
-            });
-        }
-    });
+            })
+        }),
+    };
     let listings = binaries.len();
     let cache = plan::ListingCache::new(listings_dir);
     discover_all(binaries, &flags, &root, cache, &tx, move || {

@@ -3,6 +3,7 @@
 //! checks what it wrote, with the real consumers where there are some
 //! (mozlog, xmllint, junitparser, Chromium; see `common`).
 
+mod archive;
 mod common;
 mod desk;
 mod destinations;
