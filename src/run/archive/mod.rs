@@ -1,4 +1,4 @@
-//! Archives of built tests (issue 22): `cargo structlog archive` builds the
+//! Archives of built tests: `cargo structlog archive` builds the
 //! tests once and writes everything a run needs into one file; `cargo
 //! structlog run --archive-file FILE` runs them from it, in another checkout
 //! of the same sources, on a machine with neither cargo nor rustc.
