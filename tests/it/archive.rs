@@ -4,8 +4,6 @@
 //! included. Damaged and foreign archives are refused, leaving nothing.
 
 use crate::common::*;
-use serde_json::Value;
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -16,23 +14,6 @@ fn text(out: &Output) -> String {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     )
-}
-
-/// Each test's (status, expected) in a raw log.
-fn results(entries: &[Value]) -> BTreeMap<String, (Value, Value)> {
-    entries
-        .iter()
-        .filter(|e| e["action"] == "test_end")
-        .map(|e| {
-            (
-                e["test"].as_str().unwrap().to_string(),
-                (
-                    e["status"].clone(),
-                    e.get("expected").cloned().unwrap_or(Value::Null),
-                ),
-            )
-        })
-        .collect()
 }
 
 /// Writes an archive of fixture workspace `name` to `file`.
@@ -47,22 +28,6 @@ fn make_archive(name: &str, file: &Path) {
     ]));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(file.is_file());
-}
-
-/// A copy of a workspace's sources, without its target directory.
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let path = entry.unwrap().path();
-        let name = path.file_name().unwrap();
-        if path.is_dir() {
-            if name != "target" {
-                copy_tree(&path, &to.join(name));
-            }
-        } else {
-            std::fs::copy(&path, to.join(name)).unwrap();
-        }
-    }
 }
 
 /// A directory of links to `sh` and a few basic tools: a `PATH` on which

@@ -201,3 +201,41 @@ pub fn without_section(text: &str, heading: &str) -> String {
     }
     s
 }
+
+/// Each test's (status, expected) in a raw log's entries (`expected` null
+/// when absent).
+pub fn results(
+    entries: &[serde_json::Value],
+) -> std::collections::BTreeMap<String, (serde_json::Value, serde_json::Value)> {
+    entries
+        .iter()
+        .filter(|e| e["action"] == "test_end")
+        .map(|e| {
+            (
+                e["test"].as_str().unwrap().to_string(),
+                (
+                    e["status"].clone(),
+                    e.get("expected")
+                        .cloned()
+                        .unwrap_or(serde_json::Value::Null),
+                ),
+            )
+        })
+        .collect()
+}
+
+/// A copy of a workspace's sources, without its target directory.
+pub fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap();
+        if path.is_dir() {
+            if name != "target" {
+                copy_tree(&path, &to.join(name));
+            }
+        } else {
+            std::fs::copy(&path, to.join(name)).unwrap();
+        }
+    }
+}

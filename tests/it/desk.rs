@@ -359,11 +359,7 @@ fn list_names_exactly_the_tests_a_run_with_the_same_flags_runs() {
 /// A copy of `fixtures/profiles` with this `structlog.toml`.
 fn profiles_workspace(toml: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let from = root().join("fixtures/profiles");
-    std::fs::create_dir_all(dir.path().join("src")).unwrap();
-    for f in ["Cargo.toml", "Cargo.lock", "src/lib.rs"] {
-        std::fs::copy(from.join(f), dir.path().join(f)).unwrap();
-    }
+    copy_tree(&root().join("fixtures/profiles"), dir.path());
     std::fs::write(dir.path().join("structlog.toml"), toml).unwrap();
     dir
 }

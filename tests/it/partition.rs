@@ -2,7 +2,6 @@
 //! with `merge`, give the results of one full run.
 
 use crate::common::*;
-use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -24,23 +23,6 @@ fn run_raw(dir: &Path, name: &str, extra: &[&str]) -> PathBuf {
         String::from_utf8_lossy(&out.stderr)
     );
     raw
-}
-
-/// Each test's (status, expected) in a raw log.
-fn results(entries: &[Value]) -> BTreeMap<String, (Value, Value)> {
-    entries
-        .iter()
-        .filter(|e| e["action"] == "test_end")
-        .map(|e| {
-            (
-                e["test"].as_str().unwrap().to_string(),
-                (
-                    e["status"].clone(),
-                    e.get("expected").cloned().unwrap_or(Value::Null),
-                ),
-            )
-        })
-        .collect()
 }
 
 #[test]

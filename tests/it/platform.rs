@@ -31,21 +31,6 @@ fn runner_var(triple: &str) -> String {
     )
 }
 
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let path = entry.unwrap().path();
-        let name = path.file_name().unwrap();
-        if path.is_dir() {
-            if name != "target" {
-                copy_tree(&path, &to.join(name));
-            }
-        } else {
-            std::fs::copy(&path, to.join(name)).unwrap();
-        }
-    }
-}
-
 /// A copy of `fixtures/runner` in a directory of its own (its own target
 /// directory, its own configuration), with a runner script at
 /// `tools/run.sh`: it insists on the argument its configuration gives it
