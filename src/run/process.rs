@@ -135,25 +135,138 @@ pub(super) fn batch_bytes(lines: &[(Vec<u8>, bool)]) -> usize {
     lines.iter().map(|(l, _)| l.len() + 1).sum()
 }
 
+/// How long a stream is read on after its process has exited while nothing
+/// comes: a child the process left behind may hold the pipe open for ever.
+/// Only a pipe that stays silent counts: output still being read, however
+/// late the run gets to it, is all read.
+pub(super) const EXIT_GRACE: Duration = Duration::from_secs(2);
+
+/// Told to the readers of a test process's streams when it exits: the
+/// write end of a pipe, closed then (dropped), which its readers see as a
+/// hang-up of the read end they watch beside their stream.
+pub(super) struct ExitNotice(#[allow(dead_code)] std::os::fd::OwnedFd);
+
+/// A reader's view of [`ExitNotice`].
+pub(super) struct ExitWatch(std::os::fd::OwnedFd);
+
+/// A notice, and a watch of it for each of `n` readers.
+pub(super) fn exit_notice(n: usize) -> std::io::Result<(ExitNotice, Vec<ExitWatch>)> {
+    // Not inherited: a child holding the write end would hide the exit.
+    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+    let mut watches = Vec::with_capacity(n);
+    for _ in 1..n {
+        watches.push(ExitWatch(r.try_clone()?));
+    }
+    watches.push(ExitWatch(r));
+    Ok((ExitNotice(w), watches))
+}
+
+/// A test process's pipe, which ends once the process has exited and
+/// nothing more has come for `grace`.
+struct UntilSilent<P> {
+    pipe: P,
+    exit: ExitWatch,
+    gone: bool,
+    /// Silent for `grace` after the exit: ended.
+    silent: bool,
+    grace: Duration,
+}
+
+impl<P: std::os::fd::AsFd> UntilSilent<P> {
+    /// Waits up to `limit` (`None`: for ever) for the pipe to have bytes or
+    /// be closed, or (until it is known) for the process's exit; whether
+    /// the pipe is ready.
+    fn wait(&mut self, limit: Option<Duration>, events: nix::poll::PollFlags) -> bool {
+        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+        let timeout = limit.map_or(PollTimeout::NONE, |l| {
+            PollTimeout::try_from(l).unwrap_or(PollTimeout::MAX)
+        });
+        loop {
+            let mut fds = [
+                PollFd::new(self.pipe.as_fd(), events),
+                PollFd::new(std::os::fd::AsFd::as_fd(&self.exit.0), PollFlags::POLLIN),
+            ];
+            // Once the exit is known, the notice is ready for good: only
+            // the pipe is watched.
+            let watched = if self.gone { 1 } else { 2 };
+            match poll(&mut fds[..watched], timeout) {
+                Ok(_) => {
+                    let ready = |f: &PollFd| f.revents().is_some_and(|r| !r.is_empty());
+                    if ready(&fds[1]) {
+                        self.gone = true;
+                    }
+                    return ready(&fds[0]);
+                }
+                Err(nix::errno::Errno::EINTR) => continue,
+                // Let the read itself say what is wrong.
+                Err(_) => return true,
+            }
+        }
+    }
+}
+
+impl<P: Read + std::os::fd::AsFd> Read for UntilSilent<P> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use nix::poll::PollFlags;
+        // Until the process exits, wait for its output or its exit; once
+        // it has, for its output a while only.
+        while !self.gone {
+            if self.wait(None, PollFlags::POLLIN) {
+                return self.pipe.read(buf);
+            }
+        }
+        if self.silent || !self.wait(Some(self.grace), PollFlags::POLLIN) {
+            // The end, for good (a line cut short by it is read once).
+            self.silent = true;
+            return Ok(0);
+        }
+        self.pipe.read(buf)
+    }
+}
+
 /// Reads a test process's stream on a thread of its own. The lines that
 /// have arrived go together, as soon as no complete line is left to read:
 /// one message, one wake-up of the coordinator, for a burst of lines;
 /// then a pause of `coalesce` ([`pause`]). Once the process has closed its
 /// end of the pipe or `exited` is disconnected (the process exited), the
 /// rest is read without pauses, so the end of the stream is seen at once
-/// (the job is finished with it).
+/// (the job is finished with it); a pipe that a child left behind holds
+/// open ends once it has been silent for [`EXIT_GRACE`].
 pub(super) fn spawn_reader(
     job: u64,
     stderr: bool,
     pipe: impl Read + std::os::fd::AsFd + Send + 'static,
-    exited: std::sync::mpsc::Receiver<()>,
+    exited: ExitWatch,
     tx: SyncSender<Msg>,
     coalesce: Duration,
+    in_flight: InFlight,
+) {
+    spawn_reader_with(
+        job, stderr, pipe, exited, tx, coalesce, EXIT_GRACE, in_flight,
+    );
+}
+
+#[allow(clippy::too_many_arguments)]
+fn spawn_reader_with(
+    job: u64,
+    stderr: bool,
+    pipe: impl Read + std::os::fd::AsFd + Send + 'static,
+    exited: ExitWatch,
+    tx: SyncSender<Msg>,
+    coalesce: Duration,
+    grace: Duration,
     in_flight: InFlight,
 ) {
     std::thread::spawn(move || {
         // Once the process has exited, the rest is read without pausing.
         let mut pausing = true;
+        let pipe = UntilSilent {
+            pipe,
+            exit: exited,
+            gone: false,
+            silent: false,
+            grace,
+        };
         let mut r = BufReader::with_capacity(64 * 1024, pipe);
         let mut line = Vec::new();
         loop {
@@ -189,7 +302,7 @@ pub(super) fn spawn_reader(
             // coordinator's). A short pause lets the next ones gather in
             // the pipe, unless lines come faster than a pause could hold.
             if pausing && bytes < COALESCE_BELOW {
-                pausing = pause(r.get_ref(), &exited, coalesce);
+                pausing = pause(r.get_mut(), coalesce);
             }
         }
     });
@@ -198,20 +311,16 @@ pub(super) fn spawn_reader(
 /// A reader's pause between batches: `length`, cut short when the process
 /// closes its end of the pipe (it exited: the rest of its output and the
 /// end of the stream are there to read at once) or when its exit is known
-/// (`exited`'s sender is dropped: a child it left behind may hold the pipe
-/// open). Returns whether the next batch is to be paused for too.
-fn pause(
-    pipe: &impl std::os::fd::AsFd,
-    exited: &std::sync::mpsc::Receiver<()>,
-    length: Duration,
-) -> bool {
-    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-    // No event is asked for: lines arriving do not end the pause, the
-    // writers' hang-up does (poll always reports it).
-    let mut fds = [PollFd::new(pipe.as_fd(), PollFlags::empty())];
-    let timeout = PollTimeout::try_from(length).unwrap_or(PollTimeout::MAX);
-    let hung_up = matches!(poll(&mut fds, timeout), Ok(n) if n > 0);
-    !hung_up && matches!(exited.try_recv(), Err(std::sync::mpsc::TryRecvError::Empty))
+/// (a child it left behind may hold the pipe open). Returns whether the
+/// next batch is to be paused for too.
+fn pause<P: std::os::fd::AsFd>(pipe: &mut UntilSilent<P>, length: Duration) -> bool {
+    if pipe.gone {
+        return false;
+    }
+    // No event is asked of the pipe: lines arriving do not end the pause,
+    // the writers' hang-up does (poll always reports it).
+    let hung_up = pipe.wait(Some(length), nix::poll::PollFlags::empty());
+    !hung_up && !pipe.gone
 }
 
 /// Reads one line (without its `\n`), keeping at most `cap` bytes of it.
@@ -279,7 +388,8 @@ mod tests {
         let (tx, rx) = sync_channel(16);
         // The process's exit is never told: only the pipe's closing can
         // cut the ten-minute pause short.
-        let (_exit, exited) = std::sync::mpsc::channel::<()>();
+        let (_exit, mut exited) = exit_notice(1).unwrap();
+        let exited = exited.pop().unwrap();
         let pause = Duration::from_secs(600);
         spawn_reader(
             7,
@@ -300,6 +410,74 @@ mod tests {
         drop(write);
         assert_eq!(batch(next_message(&rx)), ["second", "third"]);
         assert!(matches!(next_message(&rx), Msg::Closed { job: 7 }));
+    }
+
+    /// Every line of a batch's messages, in order, until `Closed`; how long
+    /// the end took to come after `since`.
+    fn drain(
+        rx: &std::sync::mpsc::Receiver<Msg>,
+        since: std::time::Instant,
+    ) -> (Vec<String>, Duration) {
+        let mut all = Vec::new();
+        loop {
+            match next_message(rx) {
+                Msg::Lines { lines, .. } => all.extend(
+                    lines
+                        .into_iter()
+                        .map(|(l, _)| String::from_utf8(l).unwrap()),
+                ),
+                Msg::Closed { .. } => return (all, since.elapsed()),
+                _ => panic!("neither lines nor the end"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_pipe_a_left_behind_child_holds_open_ends_once_silent_and_nothing_is_lost() {
+        use std::io::Write;
+        let (read, write) = nix::unistd::pipe().unwrap();
+        widen_pipe(&read);
+        let mut write = std::fs::File::from(write);
+        // A channel of one message: the reader waits on a slow consumer.
+        let (tx, rx) = sync_channel(1);
+        let (exit, mut exited) = exit_notice(1).unwrap();
+        let exited = exited.pop().unwrap();
+        let grace = Duration::from_millis(300);
+        spawn_reader_with(
+            3,
+            false,
+            std::fs::File::from(read),
+            exited,
+            tx,
+            Duration::from_millis(5),
+            grace,
+            InFlight::default(),
+        );
+        let big = "x".repeat(300_000);
+        let mut sent = Vec::new();
+        for i in 0..2_000 {
+            sent.push(format!("line {i}"));
+        }
+        sent.push(big);
+        for l in &sent {
+            writeln!(write, "{l}").unwrap();
+        }
+        // A last line the process never ended.
+        write!(write, "no line break").unwrap();
+        sent.push("no line break".to_string());
+        // The process exits; `write` stays open, as a child it left behind
+        // would hold it. The consumer comes back long after the grace.
+        let since = std::time::Instant::now();
+        drop(exit);
+        std::thread::sleep(grace * 4);
+        let (got, took) = drain(&rx, since);
+        assert_eq!(got.len(), sent.len());
+        assert!(got == sent, "lines lost or changed");
+        // The end comes once the pipe has been silent for the grace after
+        // the exit, not when the writer goes.
+        assert!(took >= grace * 4, "{took:?}");
+        assert!(took < Duration::from_secs(30), "{took:?}");
+        drop(write);
     }
 
     #[cfg(target_os = "linux")]

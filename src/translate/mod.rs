@@ -572,14 +572,26 @@ impl BinaryState {
         false
     }
 
+    /// A line of process `pid`'s stderr without libtest's notice about the
+    /// `--logfile` the tool gave it, which is neither output nor a crash's
+    /// stderr. libtest writes the notice with no line break, so whatever
+    /// reaches stderr next (from outside its capture) follows on its line.
+    pub fn without_own_notice<'a>(&self, pid: u32, line: &'a [u8]) -> &'a [u8] {
+        match line.strip_prefix(LOGFILE_NOTICE) {
+            Some(rest) if self.witnesses.contains_key(&pid) => rest,
+            _ => line,
+        }
+    }
+
     /// One line of a process's stderr.
     /// libtest's own notice that `--logfile` (given by the tool for its
     /// witness, not by the user) is deprecated: not the test's output.
     pub fn stderr_line(&mut self, pid: u32, line: &[u8], out: &mut Vec<Action>) {
-        if line == LOGFILE_NOTICE && self.witnesses.contains_key(&pid) {
+        let own = self.without_own_notice(pid, line);
+        if own.is_empty() && !line.is_empty() {
             return;
         }
-        self.output_line(pid, line, out);
+        self.output_line(pid, own, out);
     }
 
     /// A line that is output, not an event: attributed to the test running in

@@ -134,6 +134,47 @@ fn crashes_and_hangs_are_contained() {
     mozlog_check(&raw);
 }
 
+/// A test process that exits while a child it started holds its output
+/// open: the run ends once the pipes have been silent a moment, not when
+/// the child goes, with the test's result and the child's output.
+#[test]
+fn a_child_left_holding_the_output_does_not_hold_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let raw = dir.path().join("run.log");
+    let began = Instant::now();
+    let out = run(structlog().args([
+        "--manifest-path",
+        &crashes(),
+        "--test",
+        "orphan",
+        "--log-raw",
+        raw.to_str().unwrap(),
+    ]));
+    let took = began.elapsed();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(took < Duration::from_secs(25), "{took:?}");
+    let entries = read_raw(&raw);
+    let ends = by_test(&entries, "test_end");
+    assert_eq!(ends["crashy::orphan leaves_a_child"]["status"], "PASS");
+    assert!(entries
+        .iter()
+        .any(|e| e["action"] == "process_exit" && e["exitcode"] == 0));
+    // The child's line is output of its own; libtest's notice about the
+    // `--logfile` the tool gives it, which has no line break, is not.
+    let output: Vec<&str> = entries
+        .iter()
+        .filter(|e| e["action"] == "process_output")
+        .map(|e| e["data"].as_str().unwrap())
+        .collect();
+    assert_eq!(output, ["from the child"]);
+    mozlog_check(&raw);
+}
+
 #[test]
 fn a_flood_of_output_is_kept() {
     let dir = tempfile::tempdir().unwrap();
@@ -148,13 +189,22 @@ fn a_flood_of_output_is_kept() {
         "--log-mach",
         dir.path().join("mach.txt").to_str().unwrap(),
     ]));
+    let entries = read_raw(&raw);
+    let unexpected = entries
+        .iter()
+        .filter(|e| {
+            e["action"] == "log"
+                || e["action"] == "crash"
+                || (e["action"] == "test_end" && e.get("expected").is_some())
+        })
+        .collect::<Vec<_>>();
     assert_eq!(
         out.status.code(),
         Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        "{}\n{unexpected:#?}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        std::fs::read_to_string(dir.path().join("mach.txt")).unwrap_or_default()
     );
-    let entries = read_raw(&raw);
     let lines_of = |id: &str| {
         entries
             .iter()

@@ -26,9 +26,6 @@ impl Runner<'_> {
             if let Kill::Terminating(t) = j.kill {
                 consider(t);
             }
-            if let Some(at) = j.exited_at {
-                consider(at + EXIT_GRACE);
-            }
         }
         if let Some(at) = self.interrupted {
             if !self.killed_all {
@@ -48,12 +45,6 @@ impl Runner<'_> {
             let Some(j) = self.jobs.get(&id) else {
                 continue;
             };
-            if let Some(at) = j.exited_at {
-                if now >= at + EXIT_GRACE {
-                    self.finalize(id);
-                    continue;
-                }
-            }
             match j.kill {
                 Kill::Terminating(t) if now >= t => {
                     kill_group(j.pid, Signal::SIGKILL);

@@ -30,7 +30,8 @@ mod listing;
 use super::hook::{run_hook, sample_name, Hung, Running as RunningHooks};
 use super::policy;
 use super::process::{
-    batch_bytes, kill_group, spawn_reader, widen_pipe, InFlight, LogfileWitness, COALESCE,
+    batch_bytes, exit_notice, kill_group, spawn_reader, widen_pipe, InFlight, LogfileWitness,
+    COALESCE,
 };
 use crate::model::{
     Action, Crash, Entry, Level, Log, Origin, ProcessExit, ProcessStart, Status, SuiteStart,
@@ -54,8 +55,6 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Lines of a process's stderr kept for a crash report.
 const STDERR_TAIL: usize = 20;
-/// How long to wait for a dead process's output pipes (a grandchild may hold them).
-const EXIT_GRACE: Duration = Duration::from_secs(2);
 
 /// Where the runner's entries go.
 pub trait Output {
@@ -193,7 +192,6 @@ struct Job {
     work: Work,
     open_streams: u8,
     exit: Option<ExitStatus>,
-    exited_at: Option<Instant>,
     since: HashMap<String, Instant>,
     timed_out: Option<(String, Option<PathBuf>)>,
     kill: Kill,
@@ -684,7 +682,8 @@ impl<'a> Runner<'a> {
             .map(|a| shell_quote(&a.to_string_lossy()))
             .collect::<Vec<_>>()
             .join(" ");
-        let mut child = match cmd.spawn() {
+        let started = exit_notice(2).and_then(|notice| Ok((notice, cmd.spawn()?)));
+        let ((exit_notice, mut watches), mut child) = match started {
             Ok(c) => c,
             Err(e) => {
                 let id = self.bins[bin].binary.id.clone();
@@ -726,10 +725,9 @@ impl<'a> Runner<'a> {
         widen_pipe(&stdout);
         widen_pipe(&stderr);
         // The readers pause between reads; the process's exit ends their
-        // pauses (the senders are dropped), so that its last lines and the
+        // pauses (the notice is dropped), so that its last lines and the
         // end of its streams come at once.
-        let (stdout_exit, stdout_exited) = std::sync::mpsc::channel::<()>();
-        let (stderr_exit, stderr_exited) = std::sync::mpsc::channel::<()>();
+        let (stdout_exited, stderr_exited) = (watches.remove(0), watches.remove(0));
         let flight = &self.in_flight;
         spawn_reader(
             job_id,
@@ -751,7 +749,7 @@ impl<'a> Runner<'a> {
         );
         std::thread::spawn(move || {
             let waited = child.wait();
-            drop((stdout_exit, stderr_exit));
+            drop(exit_notice);
             if let Ok(status) = waited {
                 let _ = tx.send(Msg::Exited {
                     job: job_id,
@@ -766,7 +764,6 @@ impl<'a> Runner<'a> {
             work,
             open_streams: 2,
             exit: None,
-            exited_at: None,
             since: HashMap::new(),
             timed_out: None,
             kill: Kill::None,
@@ -848,7 +845,6 @@ impl<'a> Runner<'a> {
                 if let Some(j) = self.jobs.get_mut(&job) {
                     j.exit = Some(status);
                     let now = Instant::now();
-                    j.exited_at = Some(now);
                     self.bins[j.bin].busy_for += now.saturating_duration_since(j.started);
                     if j.open_streams == 0 {
                         self.finalize(job);
@@ -902,11 +898,14 @@ impl<'a> Runner<'a> {
         };
         let (bin, pid) = (job.bin, job.pid);
         if stderr {
-            if job.stderr_tail.len() == STDERR_TAIL {
-                job.stderr_tail.pop_front();
+            let own = self.bins[bin].state.without_own_notice(pid, line);
+            if !own.is_empty() || line.is_empty() {
+                if job.stderr_tail.len() == STDERR_TAIL {
+                    job.stderr_tail.pop_front();
+                }
+                job.stderr_tail
+                    .push_back(String::from_utf8_lossy(own).into_owned());
             }
-            job.stderr_tail
-                .push_back(String::from_utf8_lossy(line).into_owned());
         }
         let mut actions = Vec::new();
         let state = &mut self.bins[bin].state;
