@@ -443,7 +443,7 @@ pub fn doctest_filters(names: &[String]) -> Vec<String> {
 
 /// The edition rustdoc is given (`--edition=2021` or `--edition 2021`);
 /// none means 2015.
-fn edition_of(args: &[String]) -> Option<u32> {
+pub(crate) fn edition_of(args: &[String]) -> Option<u32> {
     let mut it = args.iter();
     while let Some(a) = it.next() {
         let value = match a.strip_prefix("--edition") {
@@ -498,6 +498,64 @@ impl ListingCache {
             format!("{name}-{:016x}", h.finish())
         };
         Some(Key { text, slot })
+    }
+
+    /// Remembers `output` as the listing of `program` (as it is now) with
+    /// `args`.
+    pub fn store(&self, program: &Path, args: &[String], output: &[u8]) {
+        if let Some(key) = Self::key(program, args) {
+            self.put(&key, output);
+        }
+    }
+
+    /// Every listing remembered here: the executable's path when it was
+    /// listed, the arguments, the output.
+    pub fn entries(&self) -> Vec<(PathBuf, Vec<String>, Vec<u8>)> {
+        let Ok(dir) = std::fs::read_dir(&self.dir) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for entry in dir.flatten() {
+            let name = entry.file_name();
+            if name.to_string_lossy().starts_with('.') {
+                continue;
+            }
+            let Ok(mut bytes) = std::fs::read(entry.path()) else {
+                continue;
+            };
+            let Some(newline) = bytes.iter().position(|b| *b == b'\n') else {
+                continue;
+            };
+            let Some(len) = std::str::from_utf8(&bytes[..newline])
+                .ok()
+                .and_then(|l| l.parse::<usize>().ok())
+            else {
+                continue;
+            };
+            let start = newline + 1;
+            let Some(text) = bytes
+                .get(start..start.saturating_add(len))
+                .and_then(|t| std::str::from_utf8(t).ok())
+            else {
+                continue;
+            };
+            // `listing 1`, the path, the file's stamp, the arguments.
+            let mut parts = text.rsplitn(3, '\n');
+            let (Some(args), Some(_stamp), Some(head)) = (parts.next(), parts.next(), parts.next())
+            else {
+                continue;
+            };
+            let (Some(program), Ok(args)) = (
+                head.strip_prefix("listing 1\n"),
+                serde_json::from_str::<Vec<String>>(args),
+            ) else {
+                continue;
+            };
+            let program = PathBuf::from(program);
+            bytes.drain(..start + len);
+            out.push((program, args, bytes));
+        }
+        out
     }
 
     /// The remembered listing for this key, if there is one.
@@ -1055,6 +1113,56 @@ esac
             .map(|t| (t.name.as_str(), t.should_panic))
             .collect();
         assert_eq!(names, [("a", false), ("b", true)]);
+    }
+
+    #[test]
+    fn listings_taken_elsewhere_are_used_for_the_executable_where_it_is_now() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let mut binary = libtest_without_logfile(dir.path());
+        binary.launch.witness = false;
+        let made = ListingCache::new(dir.path().join("made"));
+        let listed = discover(
+            &mut binary,
+            &TestFlags::default(),
+            dir.path(),
+            None,
+            Some(&made),
+        )
+        .unwrap();
+        let entries = made.entries();
+        // Listed as it is and without its should_panic tests.
+        assert_eq!(entries.len(), 2, "{entries:?}");
+        assert!(entries.iter().all(|(p, _, _)| *p == binary.launch.program));
+
+        // Elsewhere, an executable that would fail if it were started.
+        let moved = dir.path().join("moved");
+        std::fs::create_dir(&moved).unwrap();
+        let exe = moved.join("fake-test");
+        std::fs::write(&exe, "#!/bin/sh\nexit 3\n").unwrap();
+        std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let here = ListingCache::new(dir.path().join("here"));
+        for (_, args, output) in &entries {
+            here.store(&exe, args, output);
+        }
+        let mut there = binary.clone();
+        there.launch.program = exe;
+        let found = discover(
+            &mut there,
+            &TestFlags::default(),
+            dir.path(),
+            None,
+            Some(&here),
+        )
+        .expect("the stored listings, not the executable, answer");
+        let names = |t: &[TestInfo]| -> Vec<(String, bool)> {
+            t.iter().map(|t| (t.name.clone(), t.should_panic)).collect()
+        };
+        assert_eq!(names(&found), names(&listed));
+        assert_eq!(
+            names(&found),
+            [("a".to_string(), false), ("b".to_string(), true)]
+        );
     }
 
     #[test]

@@ -672,6 +672,9 @@ fn execute(mut args: Settings, purpose: Purpose) -> Result<i32, Error> {
     };
     let listings = binaries.len();
     let cache = plan::ListingCache::new(listings_dir);
+    if let Some(x) = &archived {
+        x.seed_listings(&cache);
+    }
     discover_all(binaries, &flags, &root, cache, &tx, move || {
         if let Some(list_docs) = list_docs {
             list_docs();

@@ -4,6 +4,8 @@
 //! included. Damaged and foreign archives are refused, leaving nothing.
 
 use crate::common::*;
+use serde_json::Value;
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -187,6 +189,56 @@ fn an_extraction_kept_with_extract_to_is_used_again() {
         stamps.push(std::fs::metadata(exe).unwrap().modified().unwrap());
     }
     assert_eq!(stamps[0], stamps[1], "the second run extracted nothing");
+
+    // The archive holds each libtest executable's listings, as the
+    // executable gives them where it is run; runs take them from there.
+    let members = members(&archive);
+    let data = |name: &str| {
+        members
+            .iter()
+            .find(|(n, _, _)| n == name)
+            .map(|(_, _, d)| d.clone())
+            .unwrap_or_else(|| panic!("no member {name}"))
+    };
+    let manifest: Value = serde_json::from_slice(&data("structlog-archive.json")).unwrap();
+    let stored: Vec<Value> =
+        serde_json::from_slice(&data("listings/structlog-listings.json")).unwrap();
+    let target_dir = manifest["target_dir"].as_str().unwrap();
+    let mut listed = BTreeSet::new();
+    for l in &stored {
+        let b = (manifest["binaries"].as_array().unwrap().iter())
+            .find(|b| b["id"] == l["binary"])
+            .unwrap();
+        assert_eq!(b["harness"], "libtest", "{l}");
+        listed.insert(b["id"].as_str().unwrap().to_string());
+        let rel = b["exe"].as_str().unwrap().strip_prefix(target_dir).unwrap();
+        let exe = kept.join("target").join(rel.trim_start_matches('/'));
+        let args: Vec<String> = serde_json::from_value(l["args"].clone()).unwrap();
+        let now = Command::new(&exe)
+            .args(&args)
+            .env("RUSTC_BOOTSTRAP", "1")
+            .current_dir(&checkout)
+            .output()
+            .unwrap();
+        assert!(now.status.success(), "{}", text(&now));
+        assert_eq!(
+            String::from_utf8_lossy(&now.stdout),
+            String::from_utf8_lossy(&data(l["member"].as_str().unwrap())),
+            "{l}"
+        );
+        // The run's listing cache knows the executable where it is now.
+        let cached = std::fs::read_dir(kept.join("target/structlog/listings"))
+            .unwrap()
+            .map(|e| std::fs::read(e.unwrap().path()).unwrap())
+            .any(|bytes| String::from_utf8_lossy(&bytes).contains(&*exe.to_string_lossy()));
+        assert!(cached, "{}", exe.display());
+    }
+    let libtest: BTreeSet<String> = (manifest["binaries"].as_array().unwrap().iter())
+        .filter(|b| b["harness"] == "libtest")
+        .map(|b| b["id"].as_str().unwrap().to_string())
+        .collect();
+    assert!(!libtest.is_empty());
+    assert_eq!(listed, libtest);
 }
 
 /// The archive's members, decompressed: (name, header, data).
@@ -470,4 +522,90 @@ fn an_archive_for_a_target_runs_through_the_runner_configured_where_it_runs() {
         .filter(|(id, (status, _))| id.contains("::doc ") && status != "SKIP")
         .count();
     assert!(doctests > 0 && doctests <= run_docs, "{ran}");
+}
+
+/// The doctests of an edition-2024 crate go into the archive merged, as
+/// `cargo test` compiles them (one executable, each doctest run from it in
+/// a process of its own); an older edition's, each on its own. Either way
+/// every result is `cargo test`'s: passing, failing, `should_panic`,
+/// `no_run`.
+#[test]
+fn doctests_are_archived_as_cargo_test_compiles_them_with_its_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let checkout = dir.path().join("checkout");
+    copy_tree(&root().join("fixtures/runner"), &checkout);
+    let archive = dir.path().join("tests.tar.zst");
+    let out = run(structlog().args([
+        "archive",
+        "--manifest-path",
+        checkout.join("Cargo.toml").to_str().unwrap(),
+        "--doc",
+        "--archive-file",
+        archive.to_str().unwrap(),
+    ]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let names: Vec<String> = members(&archive).into_iter().map(|m| m.0).collect();
+    let merged = |package: &str| {
+        names
+            .iter()
+            .filter(|n| n.starts_with(&format!("doctests/{package}/")))
+            .filter(|n| n.contains("/merged_doctest_") && n.ends_with("/rust_out"))
+            .count()
+    };
+    assert_eq!(merged("newer"), 1, "{names:#?}");
+    assert_eq!(merged("older"), 0, "{names:#?}");
+
+    // `cargo test --doc`'s own verdicts, from its text output.
+    let cargo = Command::new("cargo")
+        .args(["test", "--doc", "--no-fail-fast"])
+        .current_dir(&checkout)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let mut expected = std::collections::BTreeMap::new();
+    for line in String::from_utf8_lossy(&cargo.stdout).lines() {
+        let Some(rest) = line.strip_prefix("test ") else {
+            continue;
+        };
+        let Some((name, verdict)) = rest.rsplit_once(" ... ") else {
+            continue;
+        };
+        let name = name
+            .trim_end_matches(" - should panic")
+            .trim_end_matches(" - compile");
+        expected.insert(name.to_string(), verdict.to_string());
+    }
+    assert!(expected.len() >= 9, "{expected:?}");
+
+    let raw = dir.path().join("run.log");
+    let path = bare_path(dir.path());
+    let out = run(bare(&checkout, &path).args([
+        "run",
+        "--archive-file",
+        archive.to_str().unwrap(),
+        "--log-raw",
+        raw.to_str().unwrap(),
+    ]));
+    assert_eq!(out.status.code(), Some(101), "{}", text(&out));
+    let entries = read_raw(&raw);
+    assert!(
+        logs(&entries, "ERROR").is_empty(),
+        "{:?}",
+        logs(&entries, "ERROR")
+    );
+    let got: std::collections::BTreeMap<String, String> = results(&entries)
+        .into_iter()
+        .map(|(id, (status, exp))| {
+            let name = id.split_once("::doc ").unwrap().1.to_string();
+            let verdict = match (status.as_str().unwrap(), exp.as_str()) {
+                ("PASS", None) | ("FAIL", None) => "ok",
+                ("SKIP", None) => "ignored",
+                _ => "FAILED",
+            };
+            (name, verdict.to_string())
+        })
+        .collect();
+    assert_eq!(got, expected);
+    assert!(got.values().any(|v| v == "FAILED"));
+    mozlog_check(&raw);
 }

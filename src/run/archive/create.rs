@@ -2,7 +2,10 @@
 //! write the archive (see the module above for what it holds).
 
 use super::doctests;
-use super::{Binary, Docs, Doctests, Manifest, Toolchain, DOCS, FORMAT, MANIFEST, SUMS, VERSION};
+use super::{
+    Binary, Docs, Doctests, Manifest, StoredListing, Toolchain, DOCS, FORMAT, LISTINGS, MANIFEST,
+    SUMS, VERSION,
+};
 use crate::cargo::{self, Build};
 use crate::error::{exit, Error};
 use crate::plan::{self, flags::TestFlags, Harness};
@@ -65,10 +68,13 @@ pub fn create(args: Settings, file: &Path) -> Result<i32, Error> {
         rustc: &rustc,
         config_env: cargo::config_env(&cwd),
         platform: &here,
-        unlock: plan::unlock::Unlock::Nothing,
+        // As a run here would list them (the unlocking is not recorded: a
+        // run chooses its own).
+        unlock: plan::unlock::choose(rustc.is_nightly(), &structlog_dir),
     };
+    let planned = plan::binaries(&ctx);
     let mut binaries = Vec::new();
-    for b in plan::binaries(&ctx) {
+    for b in &planned {
         let env = b
             .launch
             .env
@@ -84,13 +90,13 @@ pub fn create(args: Settings, file: &Path) -> Result<i32, Error> {
             })
             .collect();
         binaries.push(Binary {
-            id: b.id,
+            id: b.id.clone(),
             harness: b.harness.name().to_string(),
-            exe: b.launch.program,
-            cwd: b.launch.cwd,
+            exe: b.launch.program.clone(),
+            cwd: b.launch.cwd.clone(),
             env,
-            src_path: b.src_path,
-            order: b.order,
+            src_path: b.src_path.clone(),
+            order: b.order.clone(),
         });
     }
 
@@ -102,6 +108,11 @@ pub fn create(args: Settings, file: &Path) -> Result<i32, Error> {
         .iter()
         .any(|p| p.targets.iter().any(|t| t.doctest));
     let scratch = Scratch::new(&structlog_dir)?;
+    // The executables' listings, on a thread of their own too.
+    let listings = {
+        let (flags, root, dir) = (args.flags.clone(), root.clone(), scratch.0.join("listings"));
+        std::thread::spawn(move || list_binaries(planned, &flags, &root, &dir))
+    };
     let docs = (want_docs && has_docs).then(|| {
         let (cargo_args, cwd, rustc, root, dir) = (
             args.cargo.clone(),
@@ -219,6 +230,25 @@ pub fn create(args: Settings, file: &Path) -> Result<i32, Error> {
         let json = serde_json::to_vec(&compiled.docs)
             .map_err(|e| Error::caused("cannot write the doctests' manifest", e))?;
         out.add_data(DOCS, &json)?;
+        let listed = listings
+            .join()
+            .map_err(|_| Error::Setup("listing the tests panicked".into()))?;
+        let mut stored = Vec::new();
+        for (i, (program, args, output)) in listed.into_iter().enumerate() {
+            let Some(b) = manifest.binaries.iter().find(|b| b.exe == program) else {
+                continue;
+            };
+            let member = format!("listings/{i}");
+            out.add_data(&member, &output)?;
+            stored.push(StoredListing {
+                binary: b.id.clone(),
+                args,
+                member,
+            });
+        }
+        let json = serde_json::to_vec(&stored)
+            .map_err(|e| Error::caused("cannot write the listings' manifest", e))?;
+        out.add_data(LISTINGS, &json)?;
         out.finish()?;
         Ok(compiled.docs)
     })();
@@ -311,11 +341,14 @@ fn compile_docs(
             .flat_map(|(_, v)| std::env::split_paths(v).collect::<Vec<_>>())
             .collect();
         for t in &mut tests {
-            if let doctests::Outcome::Run { exe } = &mut t.outcome {
+            if let doctests::Outcome::Run { exe } | doctests::Outcome::Merged { exe, .. } =
+                &mut t.outcome
+            {
                 let rel = exe.strip_prefix(&at).unwrap_or(exe).to_path_buf();
                 let name = format!("doctests/{package}/{}", rel.display());
-                out.loaded.push((exe.clone(), search.clone()));
-                out.members.insert(name.clone(), exe.clone());
+                if out.members.insert(name.clone(), exe.clone()).is_none() {
+                    out.loaded.push((exe.clone(), search.clone()));
+                }
                 *exe = PathBuf::from(name);
             }
         }
@@ -327,6 +360,35 @@ fn compile_docs(
         });
     }
     out
+}
+
+/// Lists the libtest executables started directly as a run with `flags`
+/// lists them, a few at once; the listings (executable, arguments,
+/// output). One that cannot be listed is left to the run.
+fn list_binaries(
+    planned: Vec<plan::TestBinary>,
+    flags: &TestFlags,
+    root: &Path,
+    dir: &Path,
+) -> Vec<(PathBuf, Vec<String>, Vec<u8>)> {
+    let cache = plan::ListingCache::new(dir.to_path_buf());
+    let queue = std::sync::Mutex::new(
+        planned
+            .into_iter()
+            .filter(|b| b.harness == Harness::Libtest && b.launch.base_args.is_empty())
+            .collect::<Vec<_>>(),
+    );
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| loop {
+                let next = queue.lock().unwrap_or_else(|e| e.into_inner()).pop();
+                let Some(mut b) = next else { break };
+                let _ = plan::discover(&mut b, flags, root, None, Some(&cache));
+            });
+        }
+    });
+    cache.entries()
 }
 
 /// A file's member name: under `target/` (relative to the target
@@ -505,7 +567,7 @@ impl Drop for Scratch {
 /// A reader that hashes what it reads and moves a progress bar.
 struct Hashing<'a, R> {
     inner: R,
-    hash: Sha256,
+    hash: xxhash_rust::xxh3::Xxh3,
     bar: &'a indicatif::ProgressBar,
 }
 
@@ -616,7 +678,7 @@ impl Writer {
     fn add(&mut self, name: &str, mode: u32, size: u64, from: impl Read) -> Result<(), Error> {
         let mut reader = Hashing {
             inner: from.take(size),
-            hash: Sha256::new(),
+            hash: xxhash_rust::xxh3::Xxh3::new(),
             bar: &self.bar,
         };
         let mut header = tar::Header::new_gnu();
@@ -624,10 +686,10 @@ impl Writer {
         header.set_mode(mode);
         header.set_entry_type(tar::EntryType::Regular);
         let result = self.tar.append_data(&mut header, name, &mut reader);
-        let sha256 = hex(&reader.hash.finalize());
+        let xxh3 = format!("{:032x}", reader.hash.digest128());
         result.map_err(self.at())?;
         self.sums
-            .insert(name.to_string(), super::extract::Sum { size, sha256 });
+            .insert(name.to_string(), super::extract::Sum { size, xxh3 });
         Ok(())
     }
 

@@ -22,6 +22,7 @@
 use crate::cargo::RustdocInvocation;
 use crate::error::Error;
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -29,6 +30,15 @@ use std::sync::{Arc, Mutex};
 
 /// Set (to the run's plan file) when this binary is to run doctests.
 pub const DOCTEST_RUNNER_ENV: &str = "CARGO_STRUCTLOG_DOCTESTS";
+
+/// What makes rustdoc's merged executable run one of its doctests, in its
+/// own process, as rustdoc's runner starts it (rustdoc 1.82 and later:
+/// `src/librustdoc/doctest/runner.rs`).
+const MERGED_TEST_ENV: &str = "RUSTDOC_DOCTEST_RUN_NB_TEST";
+
+/// The exit status of a test that panicked (libtest's `ERROR_EXIT_CODE`),
+/// which rustdoc's merged runner takes as a `should_panic` doctest's pass.
+const PANICKED: i32 = 101;
 
 /// A doctest, as listed and as compiled.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -49,6 +59,10 @@ pub enum Outcome {
     /// Run this executable (a member's path in the archive; once
     /// extracted, its path).
     Run { exe: PathBuf },
+    /// Run test `index` of this merged executable, rustdoc's bundle of a
+    /// crate's doctests, as rustdoc's own runner does: the executable
+    /// started with [`MERGED_TEST_ENV`] set to the index.
+    Merged { exe: PathBuf, index: usize },
     /// Decided when it was compiled (`compile_fail`, `no_run`, or a doctest
     /// that did not compile), with rustdoc's output for a failure.
     Compiled {
@@ -79,6 +93,44 @@ pub fn compile(
     merges: bool,
     root: &Path,
 ) -> Result<Vec<Doctest>, Error> {
+    // As `cargo test` compiles them: merged where rustdoc merges by default
+    // (edition 2024 on), so that every result is the one `cargo test`
+    // gives; each on its own before. A merged compile whose outcome cannot
+    // be read is done again, each on its own.
+    let merged_edition = crate::plan::edition_of(&inv.args).is_some_and(|e| e >= 2024);
+    if merges && merged_edition {
+        let at = dir.join("merged");
+        if let Ok(Some(tests)) = compile_as(inv, listing, &at, How::Merged, root) {
+            return Ok(tests);
+        }
+        let _ = std::fs::remove_dir_all(&at);
+    }
+    let how = if merges { How::Standalone } else { How::AsItIs };
+    compile_as(inv, listing, dir, how, root)?.ok_or_else(|| {
+        Error::Setup("rustdoc compiled the doctests in a way that cannot be read".into())
+    })
+}
+
+/// How rustdoc is asked to compile.
+#[derive(Clone, Copy, PartialEq)]
+enum How {
+    /// As it does by default, its merged executable kept and not run.
+    Merged,
+    /// Each on its own (`--merge-doctests=no`).
+    Standalone,
+    /// As it does (a rustdoc that never merges).
+    AsItIs,
+}
+
+/// One compile of the doctests; `None` when a merged compile left what
+/// cannot be read.
+fn compile_as(
+    inv: &RustdocInvocation,
+    listing: &[Vec<u8>],
+    dir: &Path,
+    how: How,
+    root: &Path,
+) -> Result<Option<Vec<Doctest>>, Error> {
     let mut tests: Vec<Doctest> = Vec::new();
     for line in listing {
         if let Some(crate::libtest::Event::Discovered(d)) = crate::libtest::parse_line(line) {
@@ -106,13 +158,24 @@ pub fn compile(
             args[i + 1] = "never".into();
         }
     }
+    if how == How::Merged {
+        args = without_runtool(&args);
+    }
     cmd.args(&args)
         .arg("-Zunstable-options")
         .arg("--persist-doctests")
         .arg(dir)
         .arg("--no-run");
-    if merges {
-        cmd.arg("--merge-doctests=no");
+    match how {
+        // `--no-run` does not keep rustdoc (1.95) from running the merged
+        // executable: it is run through a runtool that does nothing.
+        How::Merged => {
+            cmd.args(["--test-runtool", "true"]);
+        }
+        How::Standalone => {
+            cmd.arg("--merge-doctests=no");
+        }
+        How::AsItIs => {}
     }
     cmd.args([
         "--test-args",
@@ -136,7 +199,17 @@ pub fn compile(
             results.insert(r.name.clone(), r);
         }
     }
-    if results.is_empty() && !tests.is_empty() {
+    // The merged ones report nothing (the runtool ran none); the others
+    // report how their compile went.
+    let merged = if how == How::Merged {
+        merged_tests(dir)
+    } else {
+        HashMap::new()
+    };
+    if results.is_empty() && merged.is_empty() && !tests.is_empty() {
+        if how == How::Merged {
+            return Ok(None);
+        }
         let stderr = String::from_utf8_lossy(&out.stderr);
         let tail: Vec<&str> = stderr.lines().rev().take(6).collect();
         return Err(Error::Setup(format!(
@@ -147,6 +220,24 @@ pub fn compile(
     }
     for t in &mut tests {
         let Some(r) = results.get(&t.name) else {
+            if let Some(m) = merged.get(&t.name) {
+                t.should_panic = m.should_panic;
+                t.outcome = if m.ignore || m.no_run {
+                    Outcome::Compiled {
+                        passed: true,
+                        stdout: None,
+                    }
+                } else {
+                    Outcome::Merged {
+                        exe: m.exe.clone(),
+                        index: m.index,
+                    }
+                };
+                continue;
+            }
+            if how == How::Merged {
+                return Ok(None);
+            }
             return Err(Error::Setup(format!(
                 "rustdoc listed the doctest `{}` but did not compile it ({})",
                 t.name, out.status
@@ -164,6 +255,7 @@ pub fn compile(
                         passed: true,
                         stdout: None,
                     },
+                    None if how == How::Merged => return Ok(None),
                     None => {
                         return Err(Error::Setup(format!(
                             "rustdoc kept no executable for the doctest `{}` in {}",
@@ -183,7 +275,162 @@ pub fn compile(
             },
         };
     }
-    Ok(tests)
+    Ok(Some(tests))
+}
+
+/// A doctest in a merged executable, as rustdoc wrote it in the runner's
+/// source.
+#[derive(Debug)]
+struct MergedTest {
+    exe: PathBuf,
+    index: usize,
+    ignore: bool,
+    no_run: bool,
+    should_panic: bool,
+}
+
+/// The doctests of the merged executables rustdoc kept under `dir`
+/// (`merged_doctest_<edition>_<n>/rust_out`), by name, read from the
+/// source of their runner (`doctest_runner_<edition>.rs`), which declares
+/// each as `mod __doctest_<index> { pub const TEST: ... =
+/// test::TestDescAndFn::new_doctest("<name>", <ignore>, "<file>", <line>,
+/// <no_run>, <should_panic>, ...`. Nothing for a source that reads
+/// otherwise.
+fn merged_tests(dir: &Path) -> HashMap<String, MergedTest> {
+    let mut out = HashMap::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for entry in entries.flatten() {
+        let folder = entry.path();
+        let named = entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with("merged_doctest_");
+        let exe = folder.join(format!("rust_out{}", std::env::consts::EXE_SUFFIX));
+        if !named || !exe.is_file() {
+            continue;
+        }
+        let Ok(files) = std::fs::read_dir(&folder) else {
+            continue;
+        };
+        for f in files.flatten() {
+            let name = f.file_name().to_string_lossy().into_owned();
+            if !(name.starts_with("doctest_runner_") && name.ends_with(".rs")) {
+                continue;
+            }
+            let Ok(text) = std::fs::read_to_string(f.path()) else {
+                continue;
+            };
+            for (test, index, flags) in read_runner(&text) {
+                out.insert(
+                    test,
+                    MergedTest {
+                        exe: exe.clone(),
+                        index,
+                        ignore: flags[0],
+                        no_run: flags[1],
+                        should_panic: flags[2],
+                    },
+                );
+            }
+        }
+    }
+    out
+}
+
+/// Each doctest a merged runner's source declares: its name, its index,
+/// and its ignore, no_run and should_panic flags.
+fn read_runner(text: &str) -> Vec<(String, usize, [bool; 3])> {
+    let mut out = Vec::new();
+    for part in text.split("\nmod __doctest_").skip(1) {
+        // `mod __doctest_mod`, the runner's helpers, is not a doctest.
+        let Some((Ok(index), rest)) = part
+            .split_once(" {")
+            .map(|(i, rest)| (i.trim().parse::<usize>(), rest))
+        else {
+            continue;
+        };
+        let read = || -> Option<(String, usize, [bool; 3])> {
+            let rest = rest.split_once("::new_doctest(")?.1.trim_start();
+            let (name, rest) = rust_string(rest)?;
+            let mut fields = rest.strip_prefix(',')?.trim_start();
+            let ignore = bool_field(&mut fields)?;
+            let (_file, rest) = rust_string(fields)?;
+            fields = rest.strip_prefix(',')?.trim_start();
+            let (_line, rest) = fields.split_once(',')?;
+            fields = rest.trim_start();
+            let no_run = bool_field(&mut fields)?;
+            let should_panic = bool_field(&mut fields)?;
+            Some((name, index, [ignore, no_run, should_panic]))
+        };
+        match read() {
+            Some(t) => out.push(t),
+            // One that cannot be read: none can be trusted.
+            None => return Vec::new(),
+        }
+    }
+    out
+}
+
+/// `true,` or `false,` at the start of `s`, taken off it.
+fn bool_field(s: &mut &str) -> Option<bool> {
+    let (word, rest) = s.split_once(',')?;
+    let value = match word.trim() {
+        "true" => true,
+        "false" => false,
+        _ => return None,
+    };
+    *s = rest.trim_start();
+    Some(value)
+}
+
+/// A string literal as Rust's `{:?}` writes one, at the start of `s`: its
+/// value and the text after it.
+fn rust_string(s: &str) -> Option<(String, &str)> {
+    let mut rest = s.strip_prefix('"')?;
+    let mut value = String::new();
+    loop {
+        let i = rest.find(['"', '\\'])?;
+        value.push_str(&rest[..i]);
+        if rest[i..].starts_with('"') {
+            return Some((value, &rest[i + 1..]));
+        }
+        let escape = &rest[i + 1..];
+        let mut c = escape.chars();
+        let e = c.next()?;
+        let (ch, used) = match e {
+            'n' => ('\n', 1),
+            'r' => ('\r', 1),
+            't' => ('\t', 1),
+            '0' => ('\0', 1),
+            '\\' | '"' | '\'' => (e, 1),
+            'u' => {
+                let (hex, _) = escape[1..].strip_prefix('{')?.split_once('}')?;
+                (
+                    char::from_u32(u32::from_str_radix(hex, 16).ok()?)?,
+                    hex.len() + 3,
+                )
+            }
+            _ => return None,
+        };
+        value.push(ch);
+        rest = &escape[used..];
+    }
+}
+
+/// rustdoc's arguments without the runtool cargo gave it.
+fn without_runtool(args: &[String]) -> Vec<String> {
+    let mut out = Vec::with_capacity(args.len());
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        if a == "--test-runtool" || a == "--test-runtool-arg" {
+            it.next();
+        } else if !(a.starts_with("--test-runtool=") || a.starts_with("--test-runtool-arg=")) {
+            out.push(a.clone());
+        }
+    }
+    out
 }
 
 /// The executable rustdoc kept for doctest `name` (`FILE - ITEM (line N)`).
@@ -434,13 +681,14 @@ pub fn runner_main(plan: &Path, argv: &[String]) -> i32 {
 /// Runs one doctest as rustdoc runs it; `Err` holds what rustdoc would
 /// print for its failure.
 fn run_one(plan: &Plan, t: &Doctest) -> Result<(), String> {
-    let exe = match &t.outcome {
+    let (exe, index) = match &t.outcome {
         Outcome::Compiled { passed: true, .. } => return Ok(()),
         Outcome::Compiled {
             passed: false,
             stdout,
         } => return Err(stdout.clone().unwrap_or_default()),
-        Outcome::Run { exe } => exe,
+        Outcome::Run { exe } => (exe, None),
+        Outcome::Merged { exe, index } => (exe, Some(*index)),
     };
     let mut cmd = match plan.runner.split_first() {
         Some((program, args)) => {
@@ -454,13 +702,26 @@ fn run_one(plan: &Plan, t: &Doctest) -> Result<(), String> {
         .envs(plan.env.iter().map(|(k, v)| (k, v)))
         .current_dir(&plan.cwd)
         .stdin(Stdio::null());
+    if let Some(i) = index {
+        cmd.env(MERGED_TEST_ENV, i.to_string());
+    }
     let out = match cmd.output() {
         Ok(o) => o,
         Err(e) => return Err(format!("Couldn't run the test: {e}")),
     };
+    // rustdoc judges a merged doctest that should panic by its exit
+    // status, one on its own by its failing.
+    let panicked = match index {
+        Some(_) => out.status.code() == Some(PANICKED),
+        None => !out.status.success(),
+    };
     match (out.status.success(), t.should_panic) {
-        (true, false) | (false, true) => Ok(()),
-        (true, true) => Err("Test executable succeeded, but it's marked `should_panic`.".into()),
+        (_, true) if panicked => Ok(()),
+        (true, false) => Ok(()),
+        (_, true) if index.is_some() => {
+            Err("Test didn't panic, but it's marked `should_panic`.\n".into())
+        }
+        (_, true) => Err("Test executable succeeded, but it's marked `should_panic`.".into()),
         (false, false) => {
             let reason = match out.status.code() {
                 Some(code) => format!("exit status: {code}"),
@@ -528,6 +789,57 @@ mod tests {
         assert!(a.selects(&t("src/lib.rs - add (line 5)", true)));
         assert!(!a.selects(&t("src/lib.rs - add (line 9)", false)));
         assert!(!a.selects(&t("src/lib.rs - mul (line 5)", true)));
+    }
+
+    #[test]
+    fn a_merged_runners_doctests_are_read_from_its_source() {
+        // As rustdoc 1.95 writes it (abridged).
+        let text = r#"#![allow(unused_extern_crates)]
+extern crate test;
+
+mod __doctest_0 {
+pub const TEST: test::TestDescAndFn = test::TestDescAndFn::new_doctest(
+"src/lib.rs - add (line 1)", false, "src/lib.rs", 1, false, false,
+test::StaticTestFn(
+    || {test::assert_test_result(crate::__doctest_mod::doctest_runner(bin_path, 0, false))},
+));
+}
+
+mod __doctest_1 {
+pub const TEST: test::TestDescAndFn = test::TestDescAndFn::new_doctest(
+"src/lib.rs - Q<\"a\\b\">::\u{e9}t\u{e9} (line 10)", true, "src/lib.rs", 10, true, true,
+test::StaticTestFn(
+    || {test::assert_test_result(Ok::<(), String>(()))},
+));
+}
+
+mod __doctest_mod {
+    use std::sync::OnceLock;
+}
+"#;
+        let got = read_runner(text);
+        assert_eq!(
+            got,
+            [
+                (
+                    "src/lib.rs - add (line 1)".to_string(),
+                    0,
+                    [false, false, false]
+                ),
+                (
+                    "src/lib.rs - Q<\"a\\b\">::\u{e9}t\u{e9} (line 10)".to_string(),
+                    1,
+                    [true, true, true]
+                ),
+            ]
+        );
+        assert_eq!(
+            rust_string(r#""x\u{1f600}\n" rest"#),
+            Some(("x\u{1f600}\n".to_string(), " rest"))
+        );
+        // A declaration that reads otherwise: none is trusted.
+        let changed = text.replace(", 10, true, true,", ", 10, yes, true,");
+        assert!(read_runner(&changed).is_empty());
     }
 
     #[test]

@@ -20,8 +20,12 @@
 //!   `doctests/structlog-doctests.json`: each package's doctests ([`Docs`]),
 //!   and what could not be archived. They come after the executables: the
 //!   doctests compile while the executables are compressed;
-//! - `structlog-archive.sums`: every member's size and SHA-256, last, so
-//!   that a member missing or changed is found.
+//! - `listings/...`: the libtest executables' listings, as a run with the
+//!   archive's flags lists them, and `listings/structlog-listings.json`
+//!   ([`StoredListing`]s): a run gives them to its listing cache, and starts
+//!   the tests without listing them again;
+//! - `structlog-archive.sums`: every member's size and XXH3-128 hash, last,
+//!   so that a member missing or changed is found (damage, not tampering).
 //!
 //! cargo-nextest's archives (`nextest-runner/src/reuse_build/`) work the
 //! same way: one manifest first, paths relative to the target directory,
@@ -45,7 +49,7 @@ use std::path::{Path, PathBuf};
 /// The manifest's `format`: what tells an archive of ours.
 const FORMAT: &str = "cargo-structlog-archive";
 /// The manifest's version; an archive of another version is refused.
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
 /// The first member.
 const MANIFEST: &str = "structlog-archive.json";
 /// The last member: sizes and hashes of the others.
@@ -83,6 +87,22 @@ pub struct Manifest {
 
 /// The doctests' member.
 const DOCS: &str = "doctests/structlog-doctests.json";
+
+/// The listings' member: [`StoredListing`]s, whose outputs are members of
+/// their own.
+const LISTINGS: &str = "listings/structlog-listings.json";
+
+/// A test executable's listing, as a run with the archive's flags lists it
+/// (libtest binaries started directly): given to the run's listing cache,
+/// so that a run from the archive starts its tests without listing them.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct StoredListing {
+    /// [`Binary::id`].
+    pub binary: String,
+    pub args: Vec<String>,
+    /// The member holding its output.
+    pub member: String,
+}
 
 /// The doctests, and what could not be archived.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -360,6 +380,26 @@ impl Source {
         out
     }
 
+    /// Gives `cache` the listings the archive holds, for its executables
+    /// where they are now (an archive without them gives none).
+    pub fn seed_listings(&self, cache: &crate::plan::ListingCache) {
+        let dir = &self.extracted.dir;
+        let Ok(json) = std::fs::read(dir.join(LISTINGS)) else {
+            return;
+        };
+        let Ok(stored) = serde_json::from_slice::<Vec<StoredListing>>(&json) else {
+            return;
+        };
+        for l in stored {
+            let Some(b) = self.manifest().binaries.iter().find(|b| b.id == l.binary) else {
+                continue;
+            };
+            if let Ok(output) = std::fs::read(dir.join(&l.member)) {
+                cache.store(&self.remap.path(&b.exe), &l.args, &output);
+            }
+        }
+    }
+
     /// Whether the run has doctests to run, or to report missing.
     pub fn has_doctests(&self) -> bool {
         let docs = &self.manifest().docs;
@@ -386,7 +426,9 @@ impl Source {
         for (i, d) in self.manifest().docs.doctests.iter().enumerate() {
             let mut tests = d.tests.clone();
             for t in &mut tests {
-                if let doctests::Outcome::Run { exe } = &mut t.outcome {
+                if let doctests::Outcome::Run { exe } | doctests::Outcome::Merged { exe, .. } =
+                    &mut t.outcome
+                {
                     *exe = self.extracted.dir.join(&*exe);
                 }
             }
