@@ -333,6 +333,8 @@ pub struct ListArgs {
     pub rerun: RerunArgs,
     #[command(flatten)]
     pub profile: ProfileArgs,
+    #[command(flatten)]
+    pub reuse: ReuseArgs,
     /// List one shard of the tests (as `run --partition`)
     #[arg(long, value_name = "count:K/N|hash:K/N", value_parser = crate::plan::partition::Partition::parse, help_heading = "Test Selection")]
     pub partition: Option<crate::plan::partition::Partition>,
@@ -371,6 +373,7 @@ impl ListArgs {
             filter: self.filter,
             filter_doctests: self.filter_doctests,
             test_args: self.test_args,
+            reuse: self.reuse,
             ..Default::default()
         }
     }

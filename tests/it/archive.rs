@@ -141,6 +141,21 @@ fn shards_run_from_an_archive_without_cargo_give_the_full_runs_results() {
         got, want,
         "the shards from the archive give the full run's results"
     );
+    // `list` names the same tests from the archive, without cargo either.
+    let out = run(bare(&checkout, &path).args([
+        "list",
+        "--json",
+        "--archive-file",
+        archive.to_str().unwrap(),
+        "--workspace-remap",
+        checkout.to_str().unwrap(),
+    ]));
+    assert!(out.status.success(), "{}", text(&out));
+    let listed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ids: BTreeSet<String> = (listed["tests"].as_array().unwrap().iter())
+        .map(|t| t["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids, want.keys().cloned().collect::<BTreeSet<_>>());
     // Nothing was built in the checkout: the tests came from the archive
     // (the checkout's target directory holds only the runs' records).
     let built: Vec<_> = std::fs::read_dir(checkout.join("target"))
