@@ -25,6 +25,10 @@ pub const RUSTDOC_BOOTSTRAP_ENV: &str = "CARGO_STRUCTLOG_BOOTSTRAP";
 /// `RUSTC_BOOTSTRAP` for it, and it starts nothing while listing.
 pub const RUSTDOC_LIST_UNMERGED_ENV: &str = "CARGO_STRUCTLOG_LIST_UNMERGED";
 
+/// Set for the wrapper (see [`rustdoc_wrapper`]) to record a doctest run's
+/// invocation and run nothing: the caller runs rustdoc itself.
+pub const RUSTDOC_RECORD_ONLY_ENV: &str = "CARGO_STRUCTLOG_RECORD_ONLY";
+
 /// The key of the line the wrapper prints before handing over to rustdoc.
 const RUSTDOC_MARKER: &str = "cargo-structlog-rustdoc";
 
@@ -96,10 +100,26 @@ pub struct DocListing {
 /// run the same command ourselves to run them, so nothing is rebuilt and no
 /// shell script is involved.
 pub fn list_doctests(
+    cmd: Command,
+    list_args: &[String],
+    bootstrap: Option<&str>,
+    unmerged: bool,
+) -> Result<DocListing, Error> {
+    doctest_invocations(cmd, list_args, bootstrap, unmerged, false)
+}
+
+/// The rustdoc invocations of `cargo test --doc ...`, as [`list_doctests`]
+/// records them, without running rustdoc: no listing comes with them.
+pub fn record_doctests(cmd: Command) -> Result<DocListing, Error> {
+    doctest_invocations(cmd, &[], None, false, true)
+}
+
+fn doctest_invocations(
     mut cmd: Command,
     list_args: &[String],
     bootstrap: Option<&str>,
     unmerged: bool,
+    record_only: bool,
 ) -> Result<DocListing, Error> {
     let me =
         std::env::current_exe().map_err(|e| Error::caused("cannot find our own executable", e))?;
@@ -117,6 +137,10 @@ pub fn list_doctests(
     match unmerged {
         true => cmd.env(RUSTDOC_LIST_UNMERGED_ENV, "1"),
         false => cmd.env_remove(RUSTDOC_LIST_UNMERGED_ENV),
+    };
+    match record_only {
+        true => cmd.env(RUSTDOC_RECORD_ONLY_ENV, "1"),
+        false => cmd.env_remove(RUSTDOC_RECORD_ONLY_ENV),
     };
     let mut child = cmd
         .spawn()
@@ -176,6 +200,7 @@ pub fn rustdoc_wrapper(real: OsString) -> i32 {
                 k != RUSTDOC_WRAPPER_ENV
                     && k != RUSTDOC_BOOTSTRAP_ENV
                     && k != RUSTDOC_LIST_UNMERGED_ENV
+                    && k != RUSTDOC_RECORD_ONLY_ENV
                     && k != "RUSTDOC"
             })
             .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
@@ -193,6 +218,9 @@ pub fn rustdoc_wrapper(real: OsString) -> i32 {
         let mut stdout = io::stdout().lock();
         let _ = writeln!(stdout, "{marker}");
         let _ = stdout.flush();
+        if std::env::var_os(RUSTDOC_RECORD_ONLY_ENV).is_some() {
+            return 0;
+        }
         if let Some(b) = std::env::var_os(RUSTDOC_BOOTSTRAP_ENV) {
             cmd.env("RUSTC_BOOTSTRAP", b);
         }
@@ -203,7 +231,8 @@ pub fn rustdoc_wrapper(real: OsString) -> i32 {
         }
     }
     cmd.env_remove(RUSTDOC_BOOTSTRAP_ENV)
-        .env_remove(RUSTDOC_LIST_UNMERGED_ENV);
+        .env_remove(RUSTDOC_LIST_UNMERGED_ENV)
+        .env_remove(RUSTDOC_RECORD_ONLY_ENV);
     #[cfg(unix)]
     {
         use std::os::unix::process::CommandExt;

@@ -283,9 +283,9 @@ struct Compiled {
     loaded: Vec<(PathBuf, Vec<PathBuf>)>,
 }
 
-/// Lists the doctests as a run would (through cargo, with this binary as
-/// rustdoc), and has rustdoc compile them into `dir`, each package's under
-/// a directory of its own.
+/// Has cargo start rustdoc for the doctests as a run would (with this
+/// binary as rustdoc, which records how and runs nothing), and rustdoc
+/// compile them into `dir`, each package's under a directory of its own.
 fn compile_docs(
     cargo_args: &cargo::Options,
     cwd: &Path,
@@ -296,9 +296,7 @@ fn compile_docs(
     let mut out = Compiled::default();
     let mut cmd = cargo::cargo_command("test", cargo_args);
     cmd.current_dir(cwd);
-    let list_args = TestFlags::default().list_args(Harness::Rustdoc);
-    let bootstrap = (!rustc.is_nightly()).then_some("-1");
-    let listing = match cargo::list_doctests(cmd, &list_args, bootstrap, rustc.rustdoc_merges()) {
+    let listing = match cargo::record_doctests(cmd) {
         Ok(l) => l,
         Err(e) => {
             out.docs.missing.push(format!(
@@ -315,7 +313,7 @@ fn compile_docs(
             listing.stderr.lines().last().unwrap_or("")
         ));
     }
-    for (i, (inv, lines)) in listing.invocations.iter().enumerate() {
+    for (i, (inv, _)) in listing.invocations.iter().enumerate() {
         let package = inv
             .env
             .iter()
@@ -324,7 +322,7 @@ fn compile_docs(
             .or_else(|| inv.crate_name().map(str::to_string))
             .unwrap_or_else(|| format!("doc{i}"));
         let at = dir.join(format!("{i}"));
-        let mut tests = match doctests::compile(inv, lines, &at, rustc.rustdoc_merges(), root) {
+        let mut tests = match doctests::compile(inv, &at, rustc.rustdoc_merges(), root) {
             Ok(tests) => tests,
             Err(e) => {
                 out.docs.missing.push(format!(

@@ -1,12 +1,18 @@
 //! Doctests in an archive: compiled where the archive is made, run where it
 //! is run, where there is no rustdoc.
 //!
-//! Where it is made, rustdoc compiles each doctest on its own and keeps the
-//! executables (`-Zunstable-options --persist-doctests DIR --no-run
-//! --merge-doctests=no`; rustdoc 1.95 keeps `DIR/<file>_<line>_<n>/rust_out`,
-//! the file's `/` and `.` written `_`, `n` counting the doctests of one
-//! line). What compiling decided stays decided: a `compile_fail` doctest,
-//! a `no_run` one, one that did not compile.
+//! Where it is made, rustdoc compiles them as `cargo test` has it compile
+//! them and keeps the executables (`-Zunstable-options --persist-doctests
+//! DIR --no-run`): from edition 2024 on merged into one executable
+//! (`DIR/merged_doctest_<edition>_<n>/rust_out`, beside the runner source
+//! that says which doctest is which of its tests; rustdoc 1.95 runs it even
+//! with `--no-run`, so it is given a runtool that runs nothing), before
+//! that each on its own (`--merge-doctests=no`;
+//! `DIR/<file>_<line>_<n>/rust_out`, the file's `/` and `.` written `_`,
+//! `n` counting the doctests of one line). rustdoc's report of the compile
+//! names the doctests compiled on their own, the runner source the merged
+//! ones: no listing pass is needed. What compiling decided stays decided: a
+//! `compile_fail` doctest, a `no_run` one, one that did not compile.
 //!
 //! Where it is run, this tool's own binary stands in for the libtest inside
 //! rustdoc ([`runner_main`], started with [`DOCTEST_RUNNER_ENV`]): it takes
@@ -82,13 +88,13 @@ pub struct Plan {
 }
 
 /// Compiles the doctests of one rustdoc invocation (cargo's, as recorded
-/// while listing) into `dir`, each on its own, and reads what became of
-/// each: `listing` is rustdoc's listing of them (JSON lines), `root` the
-/// workspace root (the doctests' fences are read there for `no_run`);
-/// the doctests, each with what running it means.
+/// by [`crate::cargo::record_doctests`]) into `dir`, and reads what became
+/// of each from rustdoc's report of the compile (and a merged executable's
+/// runner source): no listing pass is needed. `root` is the workspace root
+/// (the doctests' fences are read there); the doctests, by name, each with
+/// what running it means.
 pub fn compile(
     inv: &RustdocInvocation,
-    listing: &[Vec<u8>],
     dir: &Path,
     merges: bool,
     root: &Path,
@@ -100,13 +106,13 @@ pub fn compile(
     let merged_edition = crate::plan::edition_of(&inv.args).is_some_and(|e| e >= 2024);
     if merges && merged_edition {
         let at = dir.join("merged");
-        if let Ok(Some(tests)) = compile_as(inv, listing, &at, How::Merged, root) {
+        if let Ok(Some(tests)) = compile_as(inv, &at, How::Merged, root) {
             return Ok(tests);
         }
         let _ = std::fs::remove_dir_all(&at);
     }
     let how = if merges { How::Standalone } else { How::AsItIs };
-    compile_as(inv, listing, dir, how, root)?.ok_or_else(|| {
+    compile_as(inv, dir, how, root)?.ok_or_else(|| {
         Error::Setup("rustdoc compiled the doctests in a way that cannot be read".into())
     })
 }
@@ -126,29 +132,10 @@ enum How {
 /// cannot be read.
 fn compile_as(
     inv: &RustdocInvocation,
-    listing: &[Vec<u8>],
     dir: &Path,
     how: How,
     root: &Path,
 ) -> Result<Option<Vec<Doctest>>, Error> {
-    let mut tests: Vec<Doctest> = Vec::new();
-    for line in listing {
-        if let Some(crate::libtest::Event::Discovered(d)) = crate::libtest::parse_line(line) {
-            let should_panic = crate::plan::doctest_fence_has(root, &d.name, "should_panic");
-            tests.push(Doctest {
-                name: d.name,
-                ignore: d.ignore,
-                ignore_message: d.ignore_message,
-                source_path: d.source_path,
-                start_line: d.start_line,
-                should_panic,
-                outcome: Outcome::Compiled {
-                    passed: false,
-                    stdout: None,
-                },
-            });
-        }
-    }
     std::fs::create_dir_all(dir)
         .map_err(|e| Error::caused(format!("cannot create {}", dir.display()), e))?;
     let mut cmd = Command::new(&inv.program);
@@ -206,10 +193,11 @@ fn compile_as(
     } else {
         HashMap::new()
     };
-    if results.is_empty() && merged.is_empty() && !tests.is_empty() {
-        if how == How::Merged {
-            return Ok(None);
-        }
+    if how == How::Merged && merged.is_empty() && kept_merged(dir) {
+        // A merged executable whose runner cannot be read.
+        return Ok(None);
+    }
+    if results.is_empty() && !out.status.success() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         let tail: Vec<&str> = stderr.lines().rev().take(6).collect();
         return Err(Error::Setup(format!(
@@ -218,37 +206,33 @@ fn compile_as(
             tail.into_iter().rev().collect::<Vec<_>>().join("\n")
         )));
     }
-    for t in &mut tests {
-        let Some(r) = results.get(&t.name) else {
-            if let Some(m) = merged.get(&t.name) {
-                t.should_panic = m.should_panic;
-                t.outcome = if m.ignore || m.no_run {
-                    Outcome::Compiled {
-                        passed: true,
-                        stdout: None,
-                    }
-                } else {
-                    Outcome::Merged {
-                        exe: m.exe.clone(),
-                        index: m.index,
-                    }
-                };
-                continue;
+    let mut tests = Vec::with_capacity(results.len() + merged.len());
+    for (name, m) in merged {
+        if results.contains_key(&name) {
+            continue;
+        }
+        let outcome = if m.ignore || m.no_run {
+            Outcome::Compiled {
+                passed: true,
+                stdout: None,
             }
-            if how == How::Merged {
-                return Ok(None);
+        } else {
+            Outcome::Merged {
+                exe: m.exe.clone(),
+                index: m.index,
             }
-            return Err(Error::Setup(format!(
-                "rustdoc listed the doctest `{}` but did not compile it ({})",
-                t.name, out.status
-            )));
         };
-        t.outcome = match r.outcome {
+        tests.push(doctest(name, m.ignore, m.should_panic, outcome));
+    }
+    for (name, r) in results {
+        let should_panic = crate::plan::doctest_fence_has(root, &name, "should_panic");
+        let ignore = r.outcome == crate::libtest::Outcome::Ignored;
+        let outcome = match r.outcome {
             crate::libtest::Outcome::Ok => {
-                let exe = executable(dir, &t.name);
+                let exe = executable(dir, &name);
                 let compile_only = ["no_run", "compile_fail"]
                     .iter()
-                    .any(|tok| crate::plan::doctest_fence_has(root, &t.name, tok));
+                    .any(|tok| crate::plan::doctest_fence_has(root, &name, tok));
                 match exe.filter(|_| !compile_only) {
                     Some(exe) => Outcome::Run { exe },
                     None if compile_only => Outcome::Compiled {
@@ -258,8 +242,7 @@ fn compile_as(
                     None if how == How::Merged => return Ok(None),
                     None => {
                         return Err(Error::Setup(format!(
-                            "rustdoc kept no executable for the doctest `{}` in {}",
-                            t.name,
+                            "rustdoc kept no executable for the doctest `{name}` in {}",
                             dir.display()
                         )))
                     }
@@ -274,8 +257,41 @@ fn compile_as(
                 stdout: r.stdout.clone(),
             },
         };
+        tests.push(doctest(name, ignore, should_panic, outcome));
     }
+    tests.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(Some(tests))
+}
+
+/// A doctest by its name (`FILE - ITEM (line N)`, which says where it is).
+fn doctest(name: String, ignore: bool, should_panic: bool, outcome: Outcome) -> Doctest {
+    let source_path = name.split_once(" - ").map(|(file, _)| file.to_string());
+    let start_line = name
+        .rsplit_once("(line ")
+        .and_then(|(_, l)| l.strip_suffix(')')?.parse().ok());
+    Doctest {
+        name,
+        ignore,
+        ignore_message: None,
+        source_path,
+        start_line,
+        should_panic,
+        outcome,
+    }
+}
+
+/// Whether rustdoc kept a merged executable under `dir`.
+fn kept_merged(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|entries| {
+        entries.flatten().any(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("merged_doctest_")
+                && e.path()
+                    .join(format!("rust_out{}", std::env::consts::EXE_SUFFIX))
+                    .is_file()
+        })
+    })
 }
 
 /// A doctest in a merged executable, as rustdoc wrote it in the runner's
