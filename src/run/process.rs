@@ -228,8 +228,8 @@ impl<P: Read + std::os::fd::AsFd> Read for UntilSilent<P> {
 /// have arrived go together, as soon as no complete line is left to read:
 /// one message, one wake-up of the coordinator, for a burst of lines;
 /// then a pause of `coalesce` ([`pause`]). Once the process has closed its
-/// end of the pipe or `exited` is disconnected (the process exited), the
-/// rest is read without pauses, so the end of the stream is seen at once
+/// end of the pipe or `exited` tells that it exited, the rest is read
+/// without pauses, so the end of the stream is seen at once
 /// (the job is finished with it); a pipe that a child left behind holds
 /// open ends once it has been silent for [`EXIT_GRACE`].
 pub(super) fn spawn_reader(
