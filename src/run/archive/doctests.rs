@@ -517,6 +517,15 @@ impl Args {
         args
     }
 
+    /// The plan's doctests these arguments choose.
+    fn chosen(&self, plan: &Plan) -> Vec<Doctest> {
+        plan.tests
+            .iter()
+            .filter(|t| self.selects(t))
+            .cloned()
+            .collect()
+    }
+
     fn selects(&self, t: &Doctest) -> bool {
         let hit = |f: &String| {
             if self.exact {
@@ -564,14 +573,7 @@ fn listing(chosen: &[Doctest]) -> Vec<Vec<u8>> {
 /// The listing the runner gives for `plan` and these libtest arguments
 /// (as rustdoc takes them), without starting it.
 pub fn list(plan: &Plan, argv: &[String]) -> Vec<Vec<u8>> {
-    let args = Args::parse(argv);
-    let chosen: Vec<Doctest> = plan
-        .tests
-        .iter()
-        .filter(|t| args.selects(t))
-        .cloned()
-        .collect();
-    listing(&chosen)
+    listing(&Args::parse(argv).chosen(plan))
 }
 
 /// The libtest of an archived package's doctests: lists or runs them as
@@ -591,12 +593,7 @@ pub fn runner_main(plan: &Path, argv: &[String]) -> i32 {
         }
     };
     let args = Args::parse(argv);
-    let chosen: Vec<Doctest> = plan
-        .tests
-        .iter()
-        .filter(|t| args.selects(t))
-        .cloned()
-        .collect();
+    let chosen = args.chosen(&plan);
     let mut stdout = std::io::stdout().lock();
     if args.list {
         for line in listing(&chosen) {
