@@ -180,7 +180,7 @@ fn compile_as(
     let out = cmd
         .output()
         .map_err(|e| Error::caused(format!("cannot run {}", inv.program), e))?;
-    let mut results = std::collections::HashMap::new();
+    let mut results = HashMap::new();
     for line in out.stdout.split(|b| *b == b'\n') {
         if let Some(crate::libtest::Event::Result(r)) = crate::libtest::parse_line(line) {
             results.insert(r.name.clone(), r);
